@@ -1,0 +1,75 @@
+"""The ``fleetform`` command line.
+
+``fleetform plan [STACK] [--json FILE] [--markdown FILE] [--manifests DIR] [--k8s-version X.Y]``
+
+Exit codes: 0 clean; 1 schema errors, mandatory policy violations or clusters that could not be
+planned; 2 invalid config or arguments (one line per problem, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional
+
+from rich.console import Console
+
+PLAN_HELP = """\
+Plan a stack offline: run the fleetform program under Pulumi's mock engine, validate every
+Kubernetes object strictly against the upstream schema of its cluster's version, and run the
+policy pack over every resource. It is not `pulumi preview`: no cloud or cluster is contacted,
+so it cannot see drift or cloud-side rejections.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fleetform", description="fleetform: Kubernetes fleets on Pulumi.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("plan", help="plan a stack offline (no cloud, no cluster)", description=PLAN_HELP)
+    p.add_argument("stack", nargs="?", default="local", help="stack name in stacks/ or path to a Pulumi.<name>.yaml (default: local)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the plan as JSON (secrets masked)")
+    p.add_argument("--markdown", type=Path, metavar="FILE", help="write a PR-comment summary with a Mermaid graph")
+    p.add_argument("--manifests", type=Path, metavar="DIR", help="write every Kubernetes object as YAML, one folder per cluster")
+    p.add_argument("--k8s-version", metavar="X.Y", help="validate every cluster's objects against this Kubernetes version")
+    return parser
+
+
+def plan_command(args: argparse.Namespace, console: Console, err: Console) -> int:
+    from .config import FleetConfigError
+    from .plan.engine import StackNotFound, plan
+    from .plan.render import markdown, print_report, write_json, write_manifests
+    from .plan.schema import available_versions
+
+    if args.k8s_version is not None and args.k8s_version not in available_versions():
+        err.print(f"--k8s-version: got {args.k8s_version!r}; allowed: one of {', '.join(available_versions())}", highlight=False)
+        return 2
+    try:
+        result = plan(args.stack, kubernetes_version=args.k8s_version)
+    except (FleetConfigError, StackNotFound) as exc:
+        problems = exc.problems if isinstance(exc, FleetConfigError) else [str(exc)]
+        err.print(f"invalid config for stack {args.stack}:", highlight=False)
+        for line in problems:
+            err.print(f"  {line}", highlight=False, markup=False)
+        return 2
+    print_report(result, console)
+    if args.json:
+        write_json(result, args.json)
+    if args.markdown:
+        args.markdown.write_text(markdown(result))
+    if args.manifests:
+        write_manifests(result, args.manifests)
+    return result.exit_code
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    if args.command == "plan":
+        return plan_command(args, console, err)
+    return 2  # pragma: no cover (argparse rejects unknown commands)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The face every cluster component shows the rest of fleetform (DESIGN §3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+@dataclass(frozen=True)
+class ClusterContext:
+    """Fleet-wide facts a cluster needs besides its own spec."""
+
+    kubernetes_version: str
+    """The cluster's Kubernetes minor version after defaults (e.g. "1.32")."""
+    stack: str
+    """The Pulumi stack name (for tags)."""
+
+
+class Cluster(pulumi.ComponentResource):
+    """Base of all cluster components.
+
+    Subclasses set, before calling :meth:`_publish`:
+
+    - ``provider``: a ``pulumi_kubernetes.Provider`` for this cluster, built from inputs that change
+      only when the cluster really is a different cluster (its ``cluster_identifier`` is the cluster
+      name), so node-pool or tag changes never replace it or the workloads on it;
+    - ``kubeconfig``: ``Output[str]``, always secret;
+    - ``endpoint``: ``Output[str]``, the API server URL;
+    - ``target``: aws | gcp | azure | onprem | existing, which picks the load-balancer flavour;
+    - ``self_managed``: whether fleetform runs the control plane (then, on a cloud, fleetform
+      provisions service load balancers itself).
+    """
+
+    provider: k8s.Provider
+    kubeconfig: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    target: str
+    self_managed: bool
+    kubernetes_version: str
+
+    def __init__(self, type_token: str, name: str, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(type_token, name, None, opts)
+        self.cluster_name = name
+
+    def _make_provider(self, **kwargs) -> k8s.Provider:
+        """The cluster's Kubernetes provider, child of this component, replaced only if the cluster is."""
+        return k8s.Provider(
+            f"{self.cluster_name}-k8s",
+            cluster_identifier=self.cluster_name,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self),
+            **kwargs,
+        )
+
+    def _publish(self) -> None:
+        self.kubeconfig = pulumi.Output.secret(self.kubeconfig)
+        self.register_outputs(
+            {"endpoint": self.endpoint, "kubeconfig": self.kubeconfig, "target": self.target}
+        )

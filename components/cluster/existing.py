@@ -1,0 +1,59 @@
+"""Target ``existing``: a cluster fleetform does not provision, reached through a kubeconfig."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import pulumi
+import yaml
+
+from ..config import ClusterSpec, ExistingSpec
+from .base import Cluster, ClusterContext
+
+
+def _kubeconfig_path(spec: ExistingSpec) -> Optional[Path]:
+    if spec.kubeconfig:
+        return Path(os.path.expanduser(spec.kubeconfig))
+    env = os.environ.get("KUBECONFIG", "")
+    first = env.split(os.pathsep)[0] if env else ""
+    return Path(first) if first else Path.home() / ".kube" / "config"
+
+
+def _server_of(text: str, context: Optional[str]) -> Optional[str]:
+    """The API server URL of ``context`` (default: current-context) in a kubeconfig, if found."""
+    try:
+        doc = yaml.safe_load(text) or {}
+        ctx_name = context or doc.get("current-context")
+        ctx = next(c["context"] for c in doc.get("contexts") or [] if c.get("name") == ctx_name)
+        return next(c["cluster"]["server"] for c in doc.get("clusters") or [] if c.get("name") == ctx["cluster"])
+    except (yaml.YAMLError, StopIteration, KeyError, TypeError, AttributeError):
+        return None
+
+
+class ExistingCluster(Cluster):
+    """An existing cluster (kind, k3d, minikube, Docker Desktop, or any other) from a kubeconfig.
+
+    Nothing is provisioned. The provider is given the kubeconfig *path* (or none, meaning the
+    current kube context) and the context name: inputs that stay the same when the credentials in
+    the file rotate. ``kubeconfig`` is the file's content, as a secret, or "" when no file exists.
+    """
+
+    def __init__(
+        self, name: str, spec: ClusterSpec, ctx: ClusterContext, opts: Optional[pulumi.ResourceOptions] = None
+    ):
+        super().__init__("fleetform:cluster:ExistingCluster", name, opts)
+        existing = spec.existing or ExistingSpec()
+        path = _kubeconfig_path(existing)
+        text = path.read_text() if path is not None and path.is_file() else ""
+        self.target = "existing"
+        self.self_managed = False
+        self.kubernetes_version = ctx.kubernetes_version
+        self.provider = self._make_provider(
+            kubeconfig=os.path.expanduser(existing.kubeconfig) if existing.kubeconfig else None,
+            context=existing.context,
+        )
+        self.kubeconfig = pulumi.Output.secret(text)
+        self.endpoint = pulumi.Output.from_input(_server_of(text, existing.context) or "(current kube context)")
+        self._publish()

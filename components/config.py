@@ -1,0 +1,674 @@
+"""The fleet's typed configuration: what users write under ``fleetform:`` in ``Pulumi.<stack>.yaml``.
+
+Every model here is the single source of the config keys' meaning: ``Pulumi.yaml``'s config
+declarations and the README's config reference use the same words as the field descriptions.
+
+Invalid config never reaches a resource: :func:`load_spec` turns every problem into one line
+``<key path>: got <value>; allowed: <what is allowed>`` and raises :class:`FleetConfigError`
+carrying all of them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal, Optional
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+NAMESPACE = "fleetform"
+"""The Pulumi config namespace (the project name)."""
+
+TARGETS = ("aws", "gcp", "azure", "onprem", "existing")
+CLOUD_TARGETS = ("aws", "gcp", "azure")
+MODES = ("managed", "self-managed")
+EXPOSURES = ("public", "internal", "cluster")
+
+SUPPORTED_KUBERNETES_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34")
+"""Kubernetes minor versions fleetform plans and validates against (upstream schemas exist for each)."""
+DEFAULT_KUBERNETES_VERSION = "1.32"
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
+_ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+_CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]{1,3})?)$")
+_MEMORY = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+_IMAGE = re.compile(
+    r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
+    r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?P<digest>@sha256:[0-9a-f]{64})?$"
+)
+_HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+_REGIONS = {
+    # Region name shapes as the clouds spell them (aws: us-east-1, us-gov-west-1; gcp: europe-west4;
+    # azure: westeurope, eastus2). Shape, not membership: new regions keep working.
+    "aws": (re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"), "an AWS region such as us-east-1"),
+    "gcp": (re.compile(r"^[a-z]+-[a-z]+[0-9]$"), "a GCP region such as europe-west4"),
+    "azure": (re.compile(r"^[a-z]+[a-z0-9]*$"), "an Azure region such as westeurope"),
+}
+
+
+def _problem(allowed: str, *, key: Optional[str] = None, got: Any = None) -> PydanticCustomError:
+    """A config problem: ``allowed`` says what is accepted; ``key`` narrows the path below the
+    model being validated (for checks that span several fields)."""
+    ctx: dict[str, Any] = {"allowed": allowed}
+    if key is not None:
+        ctx["key"] = key
+        ctx["got"] = got
+    return PydanticCustomError("fleetform", "{allowed}", ctx)
+
+
+def _dns_label(value: str, max_len: int = 40) -> str:
+    if len(value) > max_len or not _DNS_LABEL.match(value):
+        raise _problem(
+            f"a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a "
+            f"letter or digit, at most {max_len} characters"
+        )
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+    )
+
+
+# ---------------------------------------------------------------------------------- clusters
+
+
+class NetworkSpec(_Model):
+    """The cluster's own network (clouds only): a dedicated VPC/VNet."""
+
+    cidr: ipaddress.IPv4Network = Field(
+        default=ipaddress.IPv4Network("10.0.0.0/16"),
+        description="IPv4 CIDR of the cluster's VPC/VNet; private subnets are carved from it.",
+    )
+    zones: int = Field(default=3, ge=2, le=6, description="Availability zones to spread subnets and nodes over (2-6).")
+
+    @field_validator("cidr", mode="after")
+    @classmethod
+    def _private_and_big_enough(cls, v: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if not v.is_private or v.prefixlen > 20 or v.prefixlen < 8:
+            raise _problem("a private IPv4 CIDR (RFC 1918) with a prefix from /8 to /20, e.g. 10.10.0.0/16")
+        return v
+
+
+class ControlPlaneSpec(_Model):
+    """The Kubernetes API: masters for self-managed clusters, endpoint access for all."""
+
+    count: int = Field(default=3, description="Masters of a self-managed cluster: 1, or 3 for HA (etcd needs an odd quorum).")
+    size: Optional[str] = Field(default=None, description="Master machine size (self-managed), e.g. m6i.large.")
+    public_access: bool = Field(
+        default=False,
+        description="Expose the API endpoint publicly, only to apiAllowedCidrs. Off by default: the API is private.",
+    )
+    api_allowed_cidrs: list[ipaddress.IPv4Network] = Field(
+        default_factory=list, description="CIDRs allowed to reach a public API endpoint."
+    )
+
+    @field_validator("count", mode="after")
+    @classmethod
+    def _odd_quorum(cls, v: int) -> int:
+        if v not in (1, 3):
+            raise _problem("1 or 3 (embedded etcd needs an odd quorum; 2 masters tolerate no more failures than 1)")
+        return v
+
+    @model_validator(mode="after")
+    def _public_needs_cidrs(self) -> "ControlPlaneSpec":
+        if self.public_access and not self.api_allowed_cidrs:
+            raise _problem(
+                "at least one CIDR when publicAccess is true (the public endpoint is never open to all by default)",
+                key="apiAllowedCidrs",
+                got=[],
+            )
+        return self
+
+
+class Taint(_Model):
+    """A node taint."""
+
+    key: str
+    value: str = ""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+
+    @field_validator("key", mode="after")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        if not _LABEL_KEY.match(v):
+            raise _problem("a Kubernetes label key such as dedicated or example.com/role")
+        return v
+
+
+class NodePoolSpec(_Model):
+    """A group of worker nodes sharing size, labels and taints, autoscaled between min and max."""
+
+    name: str = Field(description="Pool name, a DNS-1123 label unique within the cluster.")
+    size: str = Field(min_length=1, description="Instance/machine/VM size, e.g. m6i.large, e2-standard-4, Standard_D4s_v5.")
+    min: int = Field(default=2, ge=0, le=1000, description="Fewest nodes the autoscaler keeps.")
+    max: int = Field(default=6, ge=1, le=1000, description="Most nodes the autoscaler adds.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes labels put on the pool's nodes.")
+    taints: list[Taint] = Field(default_factory=list, description="Taints put on the pool's nodes.")
+    spot: bool = Field(default=False, description="Use spot/preemptible capacity.")
+    disk_gb: int = Field(default=50, ge=20, le=4096, description="Encrypted root disk size in GiB.")
+
+    @field_validator("name", mode="after")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _dns_label(v, 24)
+
+    @field_validator("labels", mode="after")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(value):
+                raise _problem("Kubernetes labels: keys like team or example.com/team, values of at most 63 letters, digits, '-', '_', '.'")
+        return v
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "NodePoolSpec":
+        if self.min > self.max:
+            raise _problem(f"at most max ({self.max})", key="min", got=self.min)
+        return self
+
+
+class ExistingSpec(_Model):
+    """How to reach a cluster fleetform does not provision (target ``existing``)."""
+
+    kubeconfig: Optional[str] = Field(
+        default=None,
+        description="Path to a kubeconfig file; default: $KUBECONFIG, else ~/.kube/config.",
+    )
+    context: Optional[str] = Field(default=None, description="Context in the kubeconfig; default: its current context.")
+
+
+class LoadBalancerSpec(_Model):
+    """Where LoadBalancer Services get their addresses on clusters without a cloud LB (onprem, existing)."""
+
+    provider: Literal["servicelb", "metallb"] = Field(
+        default="servicelb", description="servicelb (k3s' built-in ServiceLB) or metallb (an installed MetalLB)."
+    )
+    public_pool: Optional[str] = Field(default=None, description="MetalLB address pool for public services.")
+    internal_pool: Optional[str] = Field(default=None, description="MetalLB address pool for internal services.")
+
+    @model_validator(mode="after")
+    def _pools_need_metallb(self) -> "LoadBalancerSpec":
+        for key, pool in (("publicPool", self.public_pool), ("internalPool", self.internal_pool)):
+            if pool is not None:
+                if self.provider != "metallb":
+                    raise _problem("only with provider: metallb (ServiceLB has no address pools)", key=key, got=pool)
+                if not _DNS_LABEL.match(pool):
+                    raise _problem("a MetalLB IPAddressPool name (DNS-1123 label)", key=key, got=pool)
+        return self
+
+
+class ClusterSpec(_Model):
+    """One Kubernetes cluster of the fleet."""
+
+    name: str = Field(description="Cluster name, a DNS-1123 label unique in the fleet; prefixes its resources' names.")
+    target: Literal["aws", "gcp", "azure", "onprem", "existing"] = Field(
+        description="Where it runs: aws | gcp | azure | onprem | existing."
+    )
+    mode: Optional[Literal["managed", "self-managed"]] = Field(
+        default=None,
+        description="managed (EKS/GKE/AKS) or self-managed (fleetform's own masters and workers). "
+        "Default: managed on clouds, self-managed on onprem; none for existing.",
+    )
+    region: Optional[str] = Field(default=None, description="Cloud region (required on aws, gcp, azure).")
+    kubernetes_version: Optional[str] = Field(
+        default=None, description="Kubernetes minor version, e.g. \"1.32\"; default: fleetform:kubernetesVersion."
+    )
+    network: NetworkSpec = Field(default_factory=NetworkSpec, description="The cluster's network (clouds).")
+    control_plane: ControlPlaneSpec = Field(default_factory=ControlPlaneSpec, description="API endpoint and masters.")
+    node_pools: Optional[list[NodePoolSpec]] = Field(
+        default=None, description="Worker pools (clouds); default: one pool named general."
+    )
+    existing: Optional[ExistingSpec] = Field(default=None, description="Connection to an existing cluster (target existing).")
+    load_balancer: LoadBalancerSpec = Field(
+        default_factory=LoadBalancerSpec, description="LoadBalancer address source on onprem/existing clusters."
+    )
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags/labels put on the cluster's cloud resources.")
+
+    @field_validator("name", mode="after")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _dns_label(v, 24)
+
+    @field_validator("kubernetes_version", mode="after")
+    @classmethod
+    def _version(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and v not in SUPPORTED_KUBERNETES_VERSIONS:
+            raise _problem("one of " + ", ".join(SUPPORTED_KUBERNETES_VERSIONS) + " (a quoted minor version)")
+        return v
+
+    @model_validator(mode="after")
+    def _target_rules(self) -> "ClusterSpec":
+        t = self.target
+        if t == "existing":
+            if self.mode is not None:
+                raise _problem("no mode for target existing (fleetform provisions nothing there)", key="mode", got=self.mode)
+            for key, value in (("region", self.region), ("nodePools", self.node_pools)):
+                if value is not None:
+                    raise _problem("nothing for target existing (fleetform provisions nothing there)", key=key, got=_shown(value))
+        else:
+            if self.existing is not None:
+                raise _problem("only for target existing", key="existing", got="{...}")
+        if t == "onprem" and self.mode == "managed":
+            raise _problem("self-managed for target onprem (there is no managed Kubernetes on your hosts)", key="mode", got="managed")
+        if t in CLOUD_TARGETS:
+            if self.region is None:
+                raise _problem(_REGIONS[t][1] + " (required for target " + t + ")", key="region", got=None)
+            pattern, what = _REGIONS[t]
+            if not pattern.match(self.region):
+                raise _problem(what, key="region", got=self.region)
+        elif self.region is not None and t == "onprem":
+            raise _problem("nothing for target onprem", key="region", got=self.region)
+        if t not in ("onprem", "existing") and self.load_balancer != LoadBalancerSpec():
+            raise _problem("only for targets onprem and existing (clouds use their own load balancers)", key="loadBalancer", got="{...}")
+        if self.node_pools is not None:
+            if t in CLOUD_TARGETS and not self.node_pools:
+                raise _problem("at least one node pool", key="nodePools", got=[])
+            seen: set[str] = set()
+            for i, pool in enumerate(self.node_pools):
+                if pool.name in seen:
+                    raise _problem("a name not used by another pool of this cluster", key=f"nodePools[{i}].name", got=pool.name)
+                seen.add(pool.name)
+        return self
+
+    @property
+    def effective_mode(self) -> Optional[str]:
+        """The mode after defaults: managed on clouds, self-managed on onprem, None for existing."""
+        if self.target == "existing":
+            return None
+        if self.mode is not None:
+            return self.mode
+        return "self-managed" if self.target == "onprem" else "managed"
+
+
+# ---------------------------------------------------------------------------------- services
+
+
+class AutoscaleSpec(_Model):
+    """Horizontal pod autoscaling bounds (autoscaling/v2 on CPU)."""
+
+    min: Optional[int] = Field(default=None, ge=1, le=1000, description="Fewest replicas; default: replicas.")
+    max: Optional[int] = Field(default=None, ge=1, le=1000, description="Most replicas; default: 3 x replicas.")
+    cpu_percent: int = Field(default=70, ge=1, le=100, description="Target average CPU utilisation, in percent of requests.")
+
+
+class HealthSpec(_Model):
+    """The service's HTTP health endpoint: probes and load balancer health checks use it."""
+
+    path: str = Field(default="/healthz", description="Absolute URL path answering 2xx when the service can take traffic.")
+    liveness_path: Optional[str] = Field(default=None, description="Path for the liveness probe; default: path.")
+
+    @field_validator("path", "liveness_path", mode="after")
+    @classmethod
+    def _absolute(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and (len(v) > 1024 or not _HTTP_PATH.match(v)):
+            raise _problem("an absolute URL path such as /healthz (starts with '/', no spaces, query or fragment)")
+        return v
+
+
+class ResourcesSpec(_Model):
+    """Container resources: requests are what the scheduler reserves, limits the ceiling."""
+
+    cpu: str = Field(default="100m", description="CPU request, e.g. 250m.")
+    memory: str = Field(default="128Mi", description="Memory request, e.g. 256Mi.")
+    cpu_limit: str = Field(default="1", description="CPU limit.")
+    memory_limit: Optional[str] = Field(default=None, description="Memory limit; default: the memory request.")
+
+    @field_validator("cpu", "cpu_limit", mode="after")
+    @classmethod
+    def _cpu(cls, v: str) -> str:
+        if not _CPU.match(v):
+            raise _problem("a CPU quantity such as 250m or 1.5")
+        return v
+
+    @field_validator("memory", "memory_limit", mode="after")
+    @classmethod
+    def _memory(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not _MEMORY.match(v):
+            raise _problem("a memory quantity such as 256Mi or 1Gi")
+        return v
+
+
+class EgressRule(_Model):
+    """One allowed egress destination beyond DNS: another fleet service, or a CIDR and ports."""
+
+    service: Optional[str] = Field(default=None, description="Name of a fleet service this one calls.")
+    cidr: Optional[ipaddress.IPv4Network] = Field(default=None, description="Destination CIDR.")
+    ports: list[int] = Field(default_factory=list, description="Destination TCP ports (required with cidr).")
+
+    @field_validator("ports", mode="after")
+    @classmethod
+    def _ports(cls, v: list[int]) -> list[int]:
+        if any(p < 1 or p > 65535 for p in v):
+            raise _problem("TCP ports from 1 to 65535")
+        return v
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "EgressRule":
+        if (self.service is None) == (self.cidr is None):
+            raise _problem("exactly one of service or cidr", key="service", got=self.service)
+        if self.cidr is not None and not self.ports:
+            raise _problem("at least one port with cidr (no all-ports egress)", key="ports", got=[])
+        return self
+
+
+class ServiceSpec(_Model):
+    """A containerized microservice fleetform deploys, the same way, on every cluster."""
+
+    name: str = Field(description="Service name, a DNS-1123 label unique in the fleet.")
+    image: str = Field(description="Container image pinned by digest (@sha256:...) or by a tag other than latest.")
+    port: int = Field(description="Container port the service listens on (1024-65535: it runs as non-root).")
+    service_port: int = Field(default=80, ge=1, le=65535, description="Port the Service and load balancer listen on.")
+    replicas: int = Field(default=2, ge=1, le=1000, description="Initial replicas; within the autoscale bounds.")
+    autoscale: AutoscaleSpec = Field(default_factory=AutoscaleSpec, description="Autoscaling bounds.")
+    health: HealthSpec = Field(default_factory=HealthSpec, description="HTTP health endpoint.")
+    expose: Literal["public", "internal", "cluster"] = Field(
+        default="cluster",
+        description="public (internet-facing load balancer), internal (private load balancer) or cluster (ClusterIP only).",
+    )
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec, description="CPU and memory requests and limits.")
+    env: dict[str, str] = Field(default_factory=dict, description="Plain environment variables (no secrets here).")
+    egress: list[EgressRule] = Field(default_factory=list, description="Allowed egress beyond DNS.")
+    clusters: Optional[list[str]] = Field(default=None, description="Clusters to deploy on; default: all.")
+
+    @field_validator("name", mode="after")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _dns_label(v, 40)
+
+    @field_validator("image", mode="after")
+    @classmethod
+    def _pinned(cls, v: str) -> str:
+        m = _IMAGE.match(v)
+        if not m:
+            raise _problem("an image reference like registry/repo:1.2.3 or registry/repo@sha256:<64 hex>")
+        if m.group("digest") is None and (m.group("tag") is None or m.group("tag") == "latest"):
+            raise _problem("a pinned image: a digest (@sha256:...) or a tag other than latest")
+        return v
+
+    @field_validator("port", mode="after")
+    @classmethod
+    def _port(cls, v: int) -> int:
+        if not 1024 <= v <= 65535:
+            raise _problem("a port from 1024 to 65535 (the container runs as non-root with no capabilities)")
+        return v
+
+    @field_validator("env", mode="after")
+    @classmethod
+    def _env(cls, v: dict[str, str]) -> dict[str, str]:
+        for key in v:
+            if not _ENV_NAME.match(key):
+                raise _problem("environment variable names of letters, digits, '_', '-', '.', not starting with a digit")
+        return v
+
+    @model_validator(mode="after")
+    def _replica_bounds(self) -> "ServiceSpec":
+        lo, hi = self.min_replicas, self.max_replicas
+        if lo > hi:
+            raise _problem(f"at most autoscale.max ({hi})", key="autoscale.min", got=lo)
+        if not lo <= self.replicas <= hi:
+            raise _problem(f"from autoscale.min ({lo}) to autoscale.max ({hi})", key="replicas", got=self.replicas)
+        return self
+
+    @property
+    def min_replicas(self) -> int:
+        return self.autoscale.min if self.autoscale.min is not None else self.replicas
+
+    @property
+    def max_replicas(self) -> int:
+        return self.autoscale.max if self.autoscale.max is not None else max(self.min_replicas, 3 * self.replicas)
+
+    @property
+    def pinned_by_digest(self) -> bool:
+        return bool(_DIGEST.search(self.image))
+
+
+# ---------------------------------------------------------------------------------- the fleet
+
+
+class FleetSpec(_Model):
+    """Everything under the ``fleetform:`` config namespace."""
+
+    clusters: list[ClusterSpec] = Field(min_length=1, description="The clusters of this stack (at least one).")
+    services: list[ServiceSpec] = Field(default_factory=list, description="The microservices deployed on the clusters.")
+    namespace: str = Field(default="fleetform", description="Kubernetes namespace fleetform creates for the services.")
+    kubernetes_version: str = Field(
+        default=DEFAULT_KUBERNETES_VERSION, description="Default Kubernetes minor version of the clusters."
+    )
+
+    @field_validator("namespace", mode="after")
+    @classmethod
+    def _namespace(cls, v: str) -> str:
+        if v in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            raise _problem("a namespace of fleetform's own, not default or a kube-* system namespace")
+        return _dns_label(v, 63)
+
+    @field_validator("kubernetes_version", mode="after")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        if v not in SUPPORTED_KUBERNETES_VERSIONS:
+            raise _problem("one of " + ", ".join(SUPPORTED_KUBERNETES_VERSIONS) + " (a quoted minor version)")
+        return v
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "FleetSpec":
+        _unique(self.clusters, "clusters")
+        _unique(self.services, "services")
+        cluster_names = {c.name for c in self.clusters}
+        service_names = {s.name for s in self.services}
+        for i, svc in enumerate(self.services):
+            for j, name in enumerate(svc.clusters or []):
+                if name not in cluster_names:
+                    raise _problem(
+                        "a cluster of this stack: " + ", ".join(sorted(cluster_names)),
+                        key=f"services[{i}].clusters[{j}]",
+                        got=name,
+                    )
+            for j, rule in enumerate(svc.egress):
+                if rule.service is not None and rule.service not in service_names:
+                    raise _problem(
+                        "a service of this stack: " + ", ".join(sorted(service_names)),
+                        key=f"services[{i}].egress[{j}].service",
+                        got=rule.service,
+                    )
+        return self
+
+    def version_of(self, cluster: ClusterSpec) -> str:
+        """The cluster's Kubernetes minor version after defaults."""
+        return cluster.kubernetes_version or self.kubernetes_version
+
+    def services_on(self, cluster: ClusterSpec) -> list[ServiceSpec]:
+        """The services that run on ``cluster``."""
+        return [s for s in self.services if s.clusters is None or cluster.name in s.clusters]
+
+
+def _unique(items: list[Any], key: str) -> None:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item.name in seen:
+            raise _problem(f"a name not used by another entry of {key}", key=f"{key}[{i}].name", got=item.name)
+        seen.add(item.name)
+
+
+# ---------------------------------------------------------------------------------- loading
+
+
+class FleetConfigError(ValueError):
+    """Invalid fleet config: ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid fleetform config:\n" + "\n".join("  " + p for p in problems))
+
+
+_TOP_KEYS = {f.alias or n: n for n, f in FleetSpec.model_fields.items()}
+
+
+def load_spec(config: Mapping[str, Any]) -> FleetSpec:
+    """Validate a stack's config into a :class:`FleetSpec`.
+
+    ``config`` maps full keys (``fleetform:clusters``) to values, either as parsed YAML or as the
+    JSON strings the Pulumi engine hands to programs. Keys of other namespaces are ignored.
+    Raises :class:`FleetConfigError` listing every problem.
+    """
+    raw: dict[str, Any] = {}
+    problems: list[str] = []
+    for full_key, value in config.items():
+        ns, _, key = full_key.partition(":")
+        if not key:
+            ns, key = NAMESPACE, full_key
+        if ns != NAMESPACE:
+            continue
+        if key not in _TOP_KEYS:
+            problems.append(f"{NAMESPACE}:{key}: unknown key; allowed keys: {', '.join(sorted(_TOP_KEYS))}")
+            continue
+        if isinstance(value, str) and _TOP_KEYS[key] in ("clusters", "services"):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                problems.append(f"{NAMESPACE}:{key}: got {_shown(value)}; allowed: a list of mappings")
+                continue
+        raw[key] = value
+    if "clusters" not in raw and not problems:
+        problems.append(f"{NAMESPACE}:clusters: missing; allowed: a list of at least one cluster")
+    if problems:
+        raise FleetConfigError(problems)
+    try:
+        return FleetSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise FleetConfigError(_format_errors(exc)) from None
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        text = json.dumps(value, default=str, sort_keys=True)
+    elif isinstance(value, str):
+        text = json.dumps(value)
+    elif value is None:
+        text = "null"
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = NAMESPACE + ":"
+    first = True
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("" if first else ".") + str(part)
+        first = False
+    return out
+
+
+def _model_at(loc: tuple[Any, ...]) -> Optional[type[BaseModel]]:
+    """The model class that a location inside FleetSpec points into (for 'allowed keys')."""
+    model: Any = FleetSpec
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+        if field is None:
+            return None
+        model = _inner_model(field.annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+_ALLOWED = {
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a mapping of key: value",
+    "model_type": "a mapping of key: value",
+    "model_attributes_type": "a mapping of key: value",
+    "ip_v4_network": "an IPv4 CIDR such as 10.0.0.0/16",
+    "missing": "required",
+}
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    lines: list[str] = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        etype = err["type"]
+        ctx = err.get("ctx") or {}
+        given = err.get("input")
+        if etype == "fleetform":
+            if "key" in ctx:
+                loc = loc + tuple(_split_key(ctx["key"]))
+                given = ctx["got"]
+            allowed = ctx["allowed"]
+        elif etype == "extra_forbidden":
+            model = _model_at(loc[:-1])
+            keys = sorted((f.alias or n) for n, f in model.model_fields.items()) if model else []
+            lines.append(f"{_path(loc)}: unknown key; allowed keys: {', '.join(keys)}")
+            continue
+        elif etype == "missing":
+            lines.append(f"{_path(loc)}: missing; required")
+            continue
+        elif etype == "literal_error":
+            allowed = "one of " + str(ctx.get("expected", "")).replace("'", "")
+        elif etype in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+            op = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}[etype]
+            bound = next(iter(ctx.values()))
+            allowed = f"a whole number {op} {bound}"
+        elif etype in ("too_short", "string_too_short"):
+            allowed = f"at least {ctx.get('min_length')} {'item' if etype == 'too_short' else 'character'}(s)"
+        elif etype in ("too_long", "string_too_long"):
+            allowed = f"at most {ctx.get('max_length')} {'item' if etype == 'too_long' else 'character'}(s)"
+        else:
+            allowed = _ALLOWED.get(etype, err["msg"])
+        # pydantic reports unions per branch; keep the first line for a location.
+        line = f"{_path(loc)}: got {_shown(given)}; allowed: {allowed}"
+        if not any(existing.startswith(_path(loc) + ":") for existing in lines):
+            lines.append(line)
+    return lines
+
+
+def _split_key(key: str) -> list[Any]:
+    parts: list[Any] = []
+    for piece in key.split("."):
+        name, *indexes = piece.split("[")
+        if name:
+            parts.append(name)
+        parts.extend(int(ix.rstrip("]")) for ix in indexes)
+    return parts

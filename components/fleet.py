@@ -1,0 +1,114 @@
+"""The fleet: every cluster of a stack, with every service on each (DESIGN §1).
+
+:func:`program` is *the* Pulumi program: ``stacks/__main__.py`` calls it under the engine, and
+``fleetform plan`` calls it under mocks. There is no second description of the infrastructure.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+
+from .cluster import Cluster, ClusterContext, TargetNotImplemented, build_cluster
+from .config import FleetConfigError, FleetSpec, load_spec
+from .workloads import AppNamespace, Microservice
+
+
+class Fleet(pulumi.ComponentResource):
+    """All clusters of a stack and the services on them.
+
+    ``skip_unimplemented``: when true (the offline plan), clusters whose target is not built yet
+    are left out and listed in ``skipped`` instead of failing the whole program; a real deployment
+    fails before registering anything.
+
+    Outputs: ``clusters`` (per cluster: target, endpoint, and each service's address) and
+    ``kubeconfigs`` (per cluster, secret).
+    """
+
+    clusters: dict[str, Cluster]
+    services: dict[str, dict[str, Microservice]]
+    skipped: list[str]
+
+    def __init__(
+        self,
+        name: str,
+        spec: FleetSpec,
+        *,
+        skip_unimplemented: bool = False,
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
+        from .cluster import cluster_module
+
+        unimplemented = [
+            f"fleetform:clusters[{i}].target: target {c.target!r} (mode {c.effective_mode}) is not implemented yet"
+            for i, c in enumerate(spec.clusters)
+            if cluster_module(c.target, c.effective_mode) is None
+        ]
+        if unimplemented and not skip_unimplemented:
+            raise pulumi.RunError("\n".join(unimplemented))
+        super().__init__("fleetform:index:Fleet", name, None, opts)
+        self.skipped = unimplemented
+        self.clusters = {}
+        self.services = {}
+        stack = pulumi.get_stack()
+        peers = {s.name: s for s in spec.services}
+        for index, cspec in enumerate(spec.clusters):
+            try:
+                cluster = build_cluster(
+                    cspec,
+                    ClusterContext(kubernetes_version=spec.version_of(cspec), stack=stack),
+                    index,
+                    pulumi.ResourceOptions(parent=self),
+                )
+            except TargetNotImplemented:
+                continue
+            self.clusters[cspec.name] = cluster
+            k8s_opts = pulumi.ResourceOptions(parent=cluster, providers={"kubernetes": cluster.provider})
+            namespace = AppNamespace(f"{cspec.name}-namespace", spec.namespace, opts=k8s_opts)
+            self.services[cspec.name] = {
+                svc.name: Microservice(
+                    f"{cspec.name}-{svc.name}",
+                    svc,
+                    namespace=spec.namespace,
+                    target=cluster.target,
+                    self_managed=cluster.self_managed,
+                    load_balancer=cspec.load_balancer,
+                    peers=peers,
+                    opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[namespace])),
+                )
+                for svc in spec.services_on(cspec)
+            }
+        self.cluster_outputs = {
+            name: {
+                "target": cluster.target,
+                "endpoint": cluster.endpoint,
+                "services": {svc: ms.address for svc, ms in self.services[name].items()},
+            }
+            for name, cluster in self.clusters.items()
+        }
+        self.kubeconfigs = pulumi.Output.secret({name: c.kubeconfig for name, c in self.clusters.items()})
+        self.register_outputs({"clusters": self.cluster_outputs, "kubeconfigs": self.kubeconfigs})
+
+
+def load_spec_from_pulumi_config() -> FleetSpec:
+    """The stack's :class:`FleetSpec` from the Pulumi config the engine (or the plan) provides."""
+    from pulumi.runtime.config import CONFIG
+
+    return load_spec(dict(CONFIG.get()))
+
+
+def program(*, skip_unimplemented: bool = False) -> Fleet:
+    """The fleetform Pulumi program: validate the config, build the fleet, export its outputs.
+
+    Invalid config raises :class:`pulumi.RunError` (printed without a traceback) before any
+    resource is registered.
+    """
+    try:
+        spec = load_spec_from_pulumi_config()
+    except FleetConfigError as exc:
+        raise pulumi.RunError(str(exc)) from None
+    fleet = Fleet("fleet", spec, skip_unimplemented=skip_unimplemented)
+    pulumi.export("clusters", fleet.cluster_outputs)
+    pulumi.export("kubeconfigs", fleet.kubeconfigs)
+    return fleet

@@ -1,0 +1,252 @@
+"""``fleetform plan``'s engine: the real program under mocks, then schema and policy checks.
+
+It is not ``pulumi preview``: nothing talks to a cloud or a cluster, so drift and cloud-side
+rejections are invisible to it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from ..config import FleetConfigError, FleetSpec, load_spec
+from .mocks import SECRET, plain
+from .runner import Capture, run_under_mocks
+from .schema import schema_errors
+
+CLUSTER_TYPE_PREFIX = "fleetform:cluster:"
+
+
+class StackNotFound(Exception):
+    """The STACK argument names no stack file."""
+
+
+@dataclass
+class Manifest:
+    """One Kubernetes object the program would apply, with the cluster it goes to."""
+
+    cluster: str
+    kubernetes_version: str
+    urn: str
+    object: dict[str, Any]
+    """The object with secrets masked (safe to print or write)."""
+    object_raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return str(self.object.get("kind"))
+
+    @property
+    def name(self) -> str:
+        return str((self.object.get("metadata") or {}).get("name"))
+
+    @property
+    def namespace(self) -> Optional[str]:
+        return (self.object.get("metadata") or {}).get("namespace")
+
+
+@dataclass
+class Violation:
+    policy: str
+    enforcement: str
+    urn: str
+    message: str
+
+
+@dataclass
+class PlanResult:
+    stack: str
+    spec: FleetSpec
+    capture: Capture
+    manifests: list[Manifest]
+    schema_errors: list[str]
+    violations: list[Violation]
+    errors: list[str]
+    """Clusters that could not be planned (e.g. a target not implemented yet)."""
+
+    @property
+    def mandatory_violations(self) -> list[Violation]:
+        return [v for v in self.violations if v.enforcement == "mandatory"]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if (self.schema_errors or self.mandatory_violations or self.errors) else 0
+
+    def resources(self) -> list[dict[str, Any]]:
+        """The resources as the JSON report lists them (secrets masked)."""
+        return [
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent,
+                "custom": r.custom,
+                "inputs": plain(r.inputs, mask=True),
+            }
+            for r in self.capture.registrations
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        by_type: dict[str, int] = {}
+        for r in self.capture.registrations:
+            by_type[r.type] = by_type.get(r.type, 0) + 1
+        return {
+            "resources": len(self.capture.registrations),
+            "byType": dict(sorted(by_type.items())),
+            "clusters": sorted({m.cluster for m in self.manifests} | set(self._cluster_names())),
+            "manifests": len(self.manifests),
+            "schemaErrors": len(self.schema_errors),
+            "violations": {
+                level: sum(1 for v in self.violations if v.enforcement == level) for level in ("mandatory", "advisory")
+            },
+            "errors": len(self.errors),
+            "exitCode": self.exit_code,
+        }
+
+    def _cluster_names(self) -> list[str]:
+        return [r.name for r in self.capture.registrations if r.type.startswith(CLUSTER_TYPE_PREFIX)]
+
+
+# ------------------------------------------------------------------------------ stack files
+
+
+def project_root() -> Path:
+    """The directory holding ``Pulumi.yaml``: the current directory or one above, else the
+    checkout this package lives in."""
+    here = Path.cwd()
+    for candidate in (here, *here.parents):
+        if (candidate / "Pulumi.yaml").is_file() and (candidate / "stacks").is_dir():
+            return candidate
+    return Path(__file__).resolve().parents[2]
+
+
+def resolve_stack(stack: str) -> tuple[str, Path]:
+    """``stack`` is a stack name in ``stacks/`` or a path to a ``Pulumi.<name>.yaml``."""
+    path = Path(stack)
+    if path.suffix in (".yaml", ".yml") or os.sep in stack:
+        if not path.is_file():
+            raise StackNotFound(f"no stack file {stack}")
+        name = path.name
+        if name.startswith("Pulumi.") and name.count(".") >= 2:
+            return name[len("Pulumi."):].rsplit(".", 1)[0], path
+        return path.stem, path
+    candidate = project_root() / "stacks" / f"Pulumi.{stack}.yaml"
+    if not candidate.is_file():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (project_root() / "stacks").glob("Pulumi.*.yaml"))
+        raise StackNotFound(f"no stack {stack!r} in {candidate.parent}; known stacks: {', '.join(known)}")
+    return stack, candidate
+
+
+def read_stack_config(path: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A stack file's ``config:`` map. Encrypted values (``secure:``) cannot be decrypted offline:
+    they are replaced by a placeholder and reported as secret keys."""
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise FleetConfigError([f"{path}: not valid YAML: {str(exc).splitlines()[0]}"]) from None
+    if not isinstance(doc, dict):
+        raise FleetConfigError([f"{path}: expected a mapping with a config: key"])
+    config = doc.get("config") or {}
+    if not isinstance(config, dict):
+        raise FleetConfigError([f"{path}: config: must be a mapping of key: value"])
+    secret_keys = []
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret_keys.append(str(key))
+            value = SECRET
+        out[str(key)] = value
+    return out, tuple(secret_keys)
+
+
+# ------------------------------------------------------------------------------ the plan
+
+
+def _cluster_of(urn: str, parents: Mapping[str, Optional[str]], types: Mapping[str, str], names: Mapping[str, str]) -> Optional[str]:
+    current: Optional[str] = urn
+    while current is not None:
+        if types.get(current, "").startswith(CLUSTER_TYPE_PREFIX):
+            return names[current]
+        current = parents.get(current)
+    return None
+
+
+def manifests_of(capture: Capture, spec: FleetSpec, version_override: Optional[str] = None) -> list[Manifest]:
+    """Every Kubernetes object of the run, attributed to its cluster."""
+    parents = {r.urn: r.parent for r in capture.registrations}
+    types = {r.urn: r.type for r in capture.registrations}
+    names = {r.urn: r.name for r in capture.registrations}
+    versions = {c.name: spec.version_of(c) for c in spec.clusters}
+    out = []
+    for r in capture.registrations:
+        if not r.custom or not r.type.startswith("kubernetes:") or r.type.startswith("pulumi:providers:"):
+            continue
+        cluster = _cluster_of(r.urn, parents, types, names) or "(unknown)"
+        out.append(
+            Manifest(
+                cluster=cluster,
+                kubernetes_version=version_override or versions.get(cluster, spec.kubernetes_version),
+                urn=r.urn,
+                object=plain(r.inputs, mask=True),
+                object_raw=plain(r.inputs, mask=False),
+            )
+        )
+    return out
+
+
+def run_policies(capture: Capture) -> list[Violation]:
+    """Run the policy pack's rules in-process over every custom resource."""
+    from policies.rules import RULES
+
+    violations = []
+    for r in capture.registrations:
+        if not r.custom:
+            continue
+        props = plain(r.inputs, mask=False)
+        for rule in RULES:
+            for message in rule.check(r.type, props):
+                violations.append(Violation(rule.name, rule.enforcement, r.urn, message))
+    return violations
+
+
+def plan(
+    stack: str,
+    *,
+    config: Optional[Mapping[str, Any]] = None,
+    kubernetes_version: Optional[str] = None,
+) -> PlanResult:
+    """Plan ``stack`` offline. ``config`` overrides reading the stack file (tests).
+
+    Raises :class:`FleetConfigError` for invalid config (before any resource is registered) and
+    :class:`StackNotFound` for an unknown stack.
+    """
+    from ..fleet import program
+
+    secret_keys: tuple[str, ...] = ()
+    if config is None:
+        stack, path = resolve_stack(stack)
+        config, secret_keys = read_stack_config(path)
+    spec = load_spec(config)
+    capture = run_under_mocks(
+        stack, config, lambda: program(skip_unimplemented=True), secret_keys=secret_keys
+    )
+    fleet = capture.program_result
+    manifests = manifests_of(capture, spec, kubernetes_version)
+    errors_found = []
+    for m in manifests:
+        for line in schema_errors(m.object_raw, m.kubernetes_version):
+            errors_found.append(f"{m.cluster}: {m.kind} {m.namespace or ''}/{m.name} (Kubernetes {m.kubernetes_version}): {line}")
+    return PlanResult(
+        stack=stack,
+        spec=spec,
+        capture=capture,
+        manifests=manifests,
+        schema_errors=errors_found,
+        violations=run_policies(capture),
+        errors=list(fleet.skipped),
+    )

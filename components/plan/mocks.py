@@ -1,0 +1,156 @@
+"""Pulumi SDK mocks shared by ``fleetform plan`` and the tests.
+
+- Resource outputs are canned and deterministic for the resources whose outputs the program
+  reads (Kubernetes Service status, ...); other resources echo their inputs, as the engine does
+  for inputs that become outputs.
+- Resource types outside the packages fleetform uses, and *every* invoke not in
+  :data:`INVOKES`, raise: a mock that accepts anything would hide a program reading something
+  nobody planned for.
+- :class:`RecordingMonitor` keeps each registration as the engine would see it: URN, type, name,
+  parent, custom flag, provider, aliases and inputs with secrets still marked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+
+KNOWN_PACKAGES = frozenset({"kubernetes", "aws", "gcp", "azure-native", "tls", "random", "command", "fleetform"})
+"""Packages whose resources the program may register (providers included)."""
+
+
+class UnexpectedMockCall(Exception):
+    """The program asked the mocks for something no canned answer exists for."""
+
+
+# ----------------------------------------------------------------------------- canned outputs
+
+
+def _k8s_service(args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
+    spec = args.inputs.get("spec") or {}
+    if spec.get("type") != "LoadBalancer":
+        return {}
+    meta = args.inputs.get("metadata") or {}
+    host = f"{meta.get('name', args.name)}.{meta.get('namespace', 'default')}.lb.plan.invalid"
+    return {"status": {"loadBalancer": {"ingress": [{"hostname": host}]}}}
+
+
+OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]]] = {
+    "kubernetes:core/v1:Service": _k8s_service,
+}
+"""Resource type -> extra output properties (beyond the echoed inputs)."""
+
+INVOKES: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict[str, Any]]] = {}
+"""Invoke token -> canned result. Empty until a program reads data sources; anything else raises."""
+
+
+class FleetMocks(pulumi.runtime.Mocks):
+    """Deterministic mocks: ids are ``<name>-id``, outputs come from :data:`OUTPUTS`."""
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
+        package = args.typ.split(":")[0]
+        if args.typ.startswith("pulumi:providers:"):
+            package = args.typ.split(":")[2]
+        if package not in KNOWN_PACKAGES:
+            raise UnexpectedMockCall(f"unexpected resource type {args.typ} ({args.name}): no mock for package {package!r}")
+        state = dict(args.inputs)
+        handler = OUTPUTS.get(args.typ)
+        if handler is not None:
+            state.update(handler(args))
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
+        handler = INVOKES.get(args.token)
+        if handler is None:
+            raise UnexpectedMockCall(f"unexpected invoke {args.token}: no canned result (add one to components.plan.mocks.INVOKES)")
+        return handler(args), None
+
+
+# ----------------------------------------------------------------------------- recording
+
+
+@dataclass
+class Registration:
+    """One resource as registered with the (mock) engine."""
+
+    urn: str
+    type: str
+    name: str
+    parent: Optional[str]
+    custom: bool
+    provider: Optional[str]
+    inputs: dict[str, Any]
+    """Inputs with secret values still wrapped (see :func:`plain`)."""
+    aliases: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
+
+def plain(value: Any, *, mask: bool) -> Any:
+    """JSON-friendly copy of deserialized properties: secrets become ``"[secret]"`` when
+    ``mask`` (else their value), unknowns ``"[unknown]"``, resource references their URN."""
+    if _is_secret(value):
+        return SECRET if mask else plain(value.get("value"), mask=mask)
+    if isinstance(value, pulumi.Resource):
+        return f"[resource {type(value).__name__}]"
+    if isinstance(value, dict):
+        return {k: plain(v, mask=mask) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v, mask=mask) for v in value]
+    if isinstance(value, pulumi.output.Unknown):
+        return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        # The wire format (protobuf Struct) carries every number as a double.
+        return int(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return json.loads(json.dumps(value, default=str))
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A MockMonitor that keeps every registration in order and makes URNs as the engine does."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The engine qualifies a type with its parent's *whole* qualified type, except under the
+        # root stack (pkg/resource/deploy/step_generator.go); the SDK's mock keeps only the last
+        # link. URN snapshots must match what `pulumi up` will create, so follow the engine.
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                type_ = parent_type + "$" + type_
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            pulumi_mocks._ensure_event_loop()
+            self.registrations.append(
+                Registration(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent or None,
+                    custom=bool(request.custom),
+                    provider=request.provider or None,
+                    inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+                    aliases=[a.spec.name or a.urn for a in request.aliases] if request.aliases else [],
+                    dependencies=list(request.dependencies),
+                )
+            )
+        return response

@@ -1,0 +1,162 @@
+"""What ``fleetform plan`` writes: a terminal tree, JSON, a Markdown PR comment, manifest files.
+
+Everything here reads the masked views of the plan (``"[secret]"`` in place of secret values).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.tree import Tree
+
+from .engine import PlanResult
+
+
+def to_json(result: PlanResult) -> dict[str, Any]:
+    """The ``--json`` document (DESIGN §5)."""
+    return {
+        "stack": result.stack,
+        "resources": result.resources(),
+        "manifests": [
+            {"cluster": m.cluster, "kubernetesVersion": m.kubernetes_version, "urn": m.urn, "object": m.object}
+            for m in result.manifests
+        ],
+        "violations": [
+            {"policy": v.policy, "enforcement": v.enforcement, "urn": v.urn, "message": v.message}
+            for v in result.violations
+        ],
+        "schemaErrors": result.schema_errors,
+        "errors": result.errors,
+        "outputs": result.capture.outputs,
+        "summary": result.summary(),
+    }
+
+
+def write_json(result: PlanResult, path: Path) -> None:
+    path.write_text(json.dumps(to_json(result), indent=2, sort_keys=False) + "\n")
+
+
+def tree(result: PlanResult) -> Tree:
+    """The resource tree, parents above children."""
+    root = Tree(f"[bold]stack {result.stack}[/bold]")
+    known = {r.urn for r in result.capture.registrations}
+    children: dict[str, list] = {}
+    for r in result.capture.registrations:
+        children.setdefault(r.parent if r.parent in known else "", []).append(r)
+
+    def add(node: Tree, key: str) -> None:
+        for r in sorted(children.get(key, []), key=lambda r: r.name):
+            add(node.add(f"{r.name} [dim]{r.type}[/dim]"), r.urn)
+
+    add(root, "")
+    return root
+
+
+def print_report(result: PlanResult, console: Console) -> None:
+    console.print(tree(result))
+    s = result.summary()
+    console.print(
+        f"\n[bold]{s['resources']}[/bold] resources, [bold]{s['manifests']}[/bold] Kubernetes objects "
+        f"on {len(s['clusters'])} cluster(s)"
+    )
+    for name, info in (result.capture.outputs.get("clusters") or {}).items():
+        for svc, address in (info.get("services") or {}).items():
+            console.print(f"  {name}/{svc}: {address}")
+    for line in result.errors:
+        console.print(f"[red]error[/red] {line}", markup=True, highlight=False)
+    for line in result.schema_errors:
+        console.print(f"[red]schema[/red] {line}", highlight=False)
+    for v in result.violations:
+        colour = "red" if v.enforcement == "mandatory" else "yellow"
+        console.print(f"[{colour}]{v.enforcement}[/{colour}] {v.policy}: {v.message} ({v.urn})", highlight=False)
+    verdict = "[green]clean[/green]" if result.exit_code == 0 else "[red]not clean[/red]"
+    console.print(
+        f"schema errors: {s['schemaErrors']}, mandatory violations: {s['violations']['mandatory']}, "
+        f"advisory: {s['violations']['advisory']}, errors: {s['errors']} -> {verdict}"
+    )
+    console.print(
+        "[dim]Offline plan: no cloud or cluster was contacted, so drift and cloud-side "
+        "rejections are not visible here (use pulumi preview for those).[/dim]"
+    )
+
+
+def _mermaid_id(urn: str, ids: dict[str, str]) -> str:
+    return ids.setdefault(urn, f"n{len(ids)}")
+
+
+def markdown(result: PlanResult) -> str:
+    """A PR-comment summary with a Mermaid graph of the components (leaf resources counted)."""
+    s = result.summary()
+    status = "✅ clean" if result.exit_code == 0 else "❌ not clean"
+    lines = [
+        f"## fleetform plan: `{result.stack}` — {status}",
+        "",
+        f"**{s['resources']}** resources, **{s['manifests']}** Kubernetes objects, clusters: "
+        + ", ".join(f"`{c}`" for c in s["clusters"]),
+        "",
+        "| check | count |",
+        "|---|---|",
+        f"| schema errors | {s['schemaErrors']} |",
+        f"| mandatory violations | {s['violations']['mandatory']} |",
+        f"| advisory violations | {s['violations']['advisory']} |",
+        f"| clusters not planned | {s['errors']} |",
+        "",
+        "```mermaid",
+        "graph TD",
+    ]
+    ids: dict[str, str] = {}
+    components = [r for r in result.capture.registrations if not r.custom]
+    leaf_counts: dict[str, dict[str, int]] = {}
+    for r in result.capture.registrations:
+        if r.custom and r.parent:
+            kind = r.type.split(":")[-1]
+            leaf_counts.setdefault(r.parent, {}).setdefault(kind, 0)
+            leaf_counts[r.parent][kind] += 1
+    for r in components:
+        node = _mermaid_id(r.urn, ids)
+        kinds = leaf_counts.get(r.urn, {})
+        detail = "<br/>".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        label = f"{r.name}<br/><i>{r.type}</i>" + (f"<br/>{detail}" if detail else "")
+        lines.append(f'  {node}["{_escape(label)}"]')
+        if r.parent in ids:
+            lines.append(f"  {ids[r.parent]} --> {node}")
+    lines.append("```")
+    if result.errors or result.schema_errors or result.violations:
+        lines += ["", "### Findings", ""]
+        lines += [f"- **error** {e}" for e in result.errors]
+        lines += [f"- **schema** {e}" for e in result.schema_errors]
+        lines += [f"- **{v.enforcement}** `{v.policy}`: {v.message}" for v in result.violations]
+    services = result.capture.outputs.get("clusters") or {}
+    if services:
+        lines += ["", "### Service addresses (as planned)", "", "| cluster | service | address |", "|---|---|---|"]
+        for cluster, info in services.items():
+            for svc, address in (info.get("services") or {}).items():
+                lines.append(f"| {cluster} | {svc} | `{address}` |")
+    lines += [
+        "",
+        "_Offline plan: no cloud or cluster was contacted; drift and cloud-side rejections are not visible._",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _escape(text: str) -> str:
+    return text.replace('"', "#quot;")
+
+
+def write_manifests(result: PlanResult, directory: Path) -> list[Path]:
+    """Every Kubernetes object as YAML, one folder per cluster, one file per object."""
+    written = []
+    for m in result.manifests:
+        folder = directory / m.cluster
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = "-".join(p for p in (m.kind.lower(), m.namespace, m.name) if p)
+        path = folder / (re.sub(r"[^A-Za-z0-9_.-]", "_", stem) + ".yaml")
+        path.write_text(yaml.safe_dump(m.object, sort_keys=False))
+        written.append(path)
+    return written

@@ -1,0 +1,224 @@
+"""A microservice on one cluster: the same objects everywhere, exposed the cluster's way."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_kubernetes.autoscaling.v2 import (
+    CrossVersionObjectReferenceArgs,
+    HorizontalPodAutoscalerSpecArgs,
+    MetricSpecArgs,
+    MetricTargetArgs,
+    ResourceMetricSourceArgs,
+)
+from pulumi_kubernetes.core.v1 import ServicePortArgs, ServiceSpecArgs
+from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+from pulumi_kubernetes.networking.v1 import (
+    IPBlockArgs,
+    NetworkPolicyEgressRuleArgs,
+    NetworkPolicyIngressRuleArgs,
+    NetworkPolicyPeerArgs,
+    NetworkPolicyPortArgs,
+    NetworkPolicySpecArgs,
+)
+from pulumi_kubernetes.policy.v1 import PodDisruptionBudgetSpecArgs
+
+from ..config import LoadBalancerSpec, ServiceSpec
+from .exposure import Exposure, exposure_for
+from .pod import PORT_NAME, deployment_spec, labels
+
+
+def _meta(name: str, namespace: str, service: ServiceSpec, annotations: Optional[dict[str, str]] = None,
+          extra_labels: Optional[dict[str, str]] = None) -> ObjectMetaArgs:
+    return ObjectMetaArgs(
+        name=name,
+        namespace=namespace,
+        labels={**labels(service), "app.kubernetes.io/managed-by": "pulumi", **(extra_labels or {})},
+        annotations=annotations or None,
+    )
+
+
+def _network_policy(service: ServiceSpec, peers: Mapping[str, ServiceSpec]) -> NetworkPolicySpecArgs:
+    """Ingress only on the service's port; egress only DNS and what config allows."""
+    dns = NetworkPolicyEgressRuleArgs(
+        # DNS may be kube-dns pods or a node-local cache address, so the destination is left open
+        # and only the port is allowed.
+        ports=[NetworkPolicyPortArgs(port=53, protocol="UDP"), NetworkPolicyPortArgs(port=53, protocol="TCP")]
+    )
+    egress = [dns]
+    for rule in service.egress:
+        if rule.service is not None:
+            peer = peers[rule.service]
+            egress.append(
+                NetworkPolicyEgressRuleArgs(
+                    to=[NetworkPolicyPeerArgs(pod_selector=LabelSelectorArgs(match_labels=labels(peer)))],
+                    ports=[NetworkPolicyPortArgs(port=peer.port, protocol="TCP")],
+                )
+            )
+        else:
+            egress.append(
+                NetworkPolicyEgressRuleArgs(
+                    to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr=str(rule.cidr)))],
+                    ports=[NetworkPolicyPortArgs(port=p, protocol="TCP") for p in rule.ports],
+                )
+            )
+    return NetworkPolicySpecArgs(
+        pod_selector=LabelSelectorArgs(match_labels=labels(service)),
+        policy_types=["Ingress", "Egress"],
+        ingress=[NetworkPolicyIngressRuleArgs(ports=[NetworkPolicyPortArgs(port=service.port, protocol="TCP")])],
+        egress=egress,
+    )
+
+
+def _service_spec(service: ServiceSpec, exposure: Exposure) -> ServiceSpecArgs:
+    return ServiceSpecArgs(
+        type=exposure.type,
+        selector=labels(service),
+        ports=[ServicePortArgs(name=PORT_NAME, port=service.service_port, target_port=PORT_NAME, protocol="TCP")],
+        load_balancer_class=exposure.load_balancer_class,
+        external_traffic_policy=exposure.external_traffic_policy,
+    )
+
+
+def _address(status: Any, fallback: str) -> str:
+    """The load balancer's hostname or IP from a Service status, or ``fallback`` while pending."""
+    ingress = (getattr(getattr(status, "load_balancer", None), "ingress", None) or []) if status else []
+    for entry in ingress:
+        if entry.hostname or entry.ip:
+            return entry.hostname or entry.ip
+    return fallback
+
+
+class Microservice(pulumi.ComponentResource):
+    """One service of the fleet on one cluster.
+
+    Children (named ``<name>-<role>``): ServiceAccount (no token automount), Deployment (the
+    same on every target), Service (exposure per target), HorizontalPodAutoscaler (autoscaling/v2),
+    PodDisruptionBudget (at most one pod down), NetworkPolicy (ingress on the service port only,
+    egress to DNS and the configured destinations).
+
+    Outputs: ``address`` — the load balancer's hostname/IP, or the in-cluster DNS name for
+    ``expose: cluster``.
+    """
+
+    address: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        service: ServiceSpec,
+        *,
+        namespace: str,
+        target: str,
+        self_managed: bool,
+        load_balancer: LoadBalancerSpec,
+        peers: Mapping[str, ServiceSpec],
+        opts: Optional[pulumi.ResourceOptions] = None,
+    ):
+        super().__init__("fleetform:workloads:Microservice", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        svc = service.name
+        exposure = exposure_for(target, self_managed, service, load_balancer)
+        self.exposure = exposure
+
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata=_meta(svc, namespace, service),
+            automount_service_account_token=False,
+            opts=child,
+        )
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=_meta(svc, namespace, service),
+            spec=deployment_spec(service),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
+        )
+        k8s_service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=_meta(svc, namespace, service, exposure.annotations, exposure.labels),
+            spec=_service_spec(service, exposure),
+            opts=child,
+        )
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=_meta(svc, namespace, service),
+            spec=HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=CrossVersionObjectReferenceArgs(api_version="apps/v1", kind="Deployment", name=svc),
+                min_replicas=service.min_replicas,
+                max_replicas=service.max_replicas,
+                metrics=[
+                    MetricSpecArgs(
+                        type="Resource",
+                        resource=ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=MetricTargetArgs(type="Utilization", average_utilization=service.autoscale.cpu_percent),
+                        ),
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=_meta(svc, namespace, service),
+            # maxUnavailable (not minAvailable) never blocks node drains, even at one replica.
+            spec=PodDisruptionBudgetSpecArgs(
+                max_unavailable=1, selector=LabelSelectorArgs(match_labels=labels(service))
+            ),
+            opts=child,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata=_meta(svc, namespace, service),
+            spec=_network_policy(service, peers),
+            opts=child,
+        )
+
+        in_cluster = f"{svc}.{namespace}.svc.cluster.local:{service.service_port}"
+        if exposure.type == "LoadBalancer":
+            self.address = k8s_service.status.apply(lambda s: _address(s, "(pending)"))
+        else:
+            self.address = pulumi.Output.from_input(in_cluster)
+        self.register_outputs({"address": self.address})
+
+
+class AppNamespace(pulumi.ComponentResource):
+    """The namespace fleetform creates for the services on a cluster (never ``default``).
+
+    Pod Security Admission enforces the ``restricted`` profile, and a default-deny
+    NetworkPolicy makes each service's own policy the only way in or out.
+    """
+
+    name: pulumi.Output[str]
+
+    def __init__(self, name: str, namespace: str, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("fleetform:workloads:AppNamespace", name, None, opts)
+        psa = "pod-security.kubernetes.io/"
+        ns = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata=ObjectMetaArgs(
+                name=namespace,
+                labels={
+                    # https://kubernetes.io/docs/concepts/security/pod-security-admission/
+                    psa + "enforce": "restricted",
+                    psa + "enforce-version": "latest",
+                    psa + "audit": "restricted",
+                    psa + "warn": "restricted",
+                    "app.kubernetes.io/managed-by": "pulumi",
+                    "app.kubernetes.io/part-of": "fleetform",
+                },
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-default-deny",
+            metadata=ObjectMetaArgs(name="default-deny", namespace=namespace),
+            spec=NetworkPolicySpecArgs(pod_selector=LabelSelectorArgs(), policy_types=["Ingress", "Egress"]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
+        )
+        self.name = ns.metadata.apply(lambda m: m.name)
+        self.resource = ns
+        self.register_outputs({"name": self.name})
