@@ -9,6 +9,7 @@ planned; 2 invalid config or arguments (one line per problem, no traceback).
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 from typing import Optional
@@ -64,7 +65,10 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console) -> in
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console(highlight=False)
+    # A short-lived process that allocates many small objects: keep the import-time heap out of
+    # every garbage-collector pass.
+    gc.freeze()
+    console = Console(highlight=False, soft_wrap=True)
     err = Console(stderr=True, highlight=False)
     if args.command == "plan":
         return plan_command(args, console, err)

@@ -646,7 +646,7 @@ def _format_errors(exc: ValidationError) -> list[str]:
             lines.append(f"{_path(loc)}: missing; required")
             continue
         elif etype == "literal_error":
-            allowed = "one of " + str(ctx.get("expected", "")).replace("'", "")
+            allowed = "one of " + str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
         elif etype in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
             op = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}[etype]
             bound = next(iter(ctx.values()))

@@ -123,8 +123,9 @@ def markdown(result: PlanResult) -> str:
         detail = "<br/>".join(f"{n} {k}" for k, n in sorted(kinds.items()))
         label = f"{r.name}<br/><i>{r.type}</i>" + (f"<br/>{detail}" if detail else "")
         lines.append(f'  {node}["{_escape(label)}"]')
+    for r in components:
         if r.parent in ids:
-            lines.append(f"  {ids[r.parent]} --> {node}")
+            lines.append(f"  {ids[r.parent]} --> {ids[r.urn]}")
     lines.append("```")
     if result.errors or result.schema_errors or result.violations:
         lines += ["", "### Findings", ""]

@@ -6,7 +6,7 @@ import contextvars
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import pulumi
 from pulumi.runtime.config import set_all_config
@@ -55,21 +55,22 @@ def run_under_mocks(
     *,
     install_mocks: bool = True,
     secret_keys: tuple[str, ...] = (),
+    monitor: Optional[RecordingMonitor] = None,
 ) -> Capture:
     """Run ``program`` as the engine would for ``stack`` with ``config``, against mocks.
 
     Runs in a fresh context so repeated runs in one process do not share Pulumi's globals.
     Raises :class:`MocksNotActive` if nothing was registered (for instance when the mocks are not
-    installed), so a caller can never mistake an empty run for a clean one.
+    installed), so a caller can never mistake an empty run for a clean one. ``monitor`` lets a
+    caller inspect registrations even when the program fails.
     """
     ctx = contextvars.Context()
-    return ctx.run(_run, stack, config, program, install_mocks, secret_keys)
+    return ctx.run(_run, stack, config, program, install_mocks, secret_keys, monitor or RecordingMonitor(FleetMocks()))
 
 
-def _run(stack, config, program, install_mocks, secret_keys) -> Capture:
-    monitor = RecordingMonitor(FleetMocks())
+def _run(stack, config, program, install_mocks, secret_keys, monitor: RecordingMonitor) -> Capture:
     if install_mocks:
-        pulumi.runtime.set_mocks(FleetMocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor)
+        pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     set_all_config(config_strings(config), list(secret_keys))
     try:
         result = program()

@@ -1,0 +1,133 @@
+"""Benchmark `fleetform plan` against a floor, measured in one run.
+
+For 1, 10 and 40 services on the local stack it measures, each in a fresh process, the wall
+time and peak memory (max RSS) of:
+
+- plan:  `fleetform plan <stack>` (the whole command: program under mocks, schema validation,
+  policies, terminal report);
+- floor: a program that imports the same SDK classes, registers the same resources flat (same
+  types, same inputs) under trivial mocks, and validates the same manifests once.
+
+and prints the ratios plan/floor, plus the growth from 10 to 40 services. Targets (issue 2):
+plan <= 1.25x floor; time(40) / time(10) <= 4.4.
+
+Usage: python benchmarks/plan_bench.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FLOOR = r'''
+import importlib, json, sys
+import pulumi
+from pulumi.runtime.stack import wait_for_rpcs
+from pulumi.runtime.sync_await import _sync_await
+from components.plan.schema import schema_errors
+
+doc = json.load(open(sys.argv[1]))
+# Import the SDK class of every resource type the plan registered (kubernetes:apps/v1:Deployment
+# -> pulumi_kubernetes.apps.v1.Deployment), as the program does.
+for t in sorted({r["type"] for r in doc["resources"] if r["custom"]}):
+    pkg, mod, cls = t.split(":")
+    if pkg == "pulumi":
+        importlib.import_module("pulumi_" + cls).Provider
+        continue
+    group = mod.split("/")[0].split(".")[0]
+    version = mod.split("/")[1]
+    getattr(importlib.import_module(f"pulumi_{pkg}.{group}.{version}"), cls)
+
+class Trivial(pulumi.runtime.Mocks):
+    def new_resource(self, args):
+        return args.name + "-id", args.inputs
+    def call(self, args):
+        return {}
+
+pulumi.runtime.set_mocks(Trivial(), project="fleetform", stack="floor", preview=False)
+for r in doc["resources"]:
+    if r["custom"]:
+        pulumi.CustomResource(r["type"], r["name"], dict(r["inputs"]))
+    else:
+        pulumi.ComponentResource(r["type"], r["name"])
+_sync_await(wait_for_rpcs())
+bad = sum(len(schema_errors(m["object"], m["kubernetesVersion"])) for m in doc["manifests"])
+assert bad == 0, bad
+print(len(doc["resources"]), len(doc["manifests"]))
+'''
+
+
+def stack_with(n: int) -> dict:
+    base = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())["config"]
+    template = base["fleetform:services"][0]
+    services = []
+    for i in range(n):
+        svc = dict(template, name=f"svc{i:03d}")
+        svc.pop("egress", None)
+        svc["expose"] = ("public", "internal", "cluster")[i % 3]
+        services.append(svc)
+    base["fleetform:services"] = services
+    return {"config": base}
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one fresh process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd} failed ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
+    return elapsed, usage.ru_maxrss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is reported")
+    args = parser.parse_args()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    fleetform = [sys.executable, "-m", "components.cli", "plan"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (1, 10, 40):
+            stack = Path(tmp) / f"Pulumi.bench{n}.yaml"
+            stack.write_text(yaml.safe_dump(stack_with(n)))
+            doc = Path(tmp) / f"bench{n}.json"
+            subprocess.run(fleetform + [str(stack), "--json", str(doc)], cwd=ROOT, env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+            plan_runs, floor_runs = [], []
+            for _ in range(args.repeat):  # interleaved, so drift in machine load hits both alike
+                plan_runs.append(measure(fleetform + [str(stack)], env))
+                floor_runs.append(measure([sys.executable, "-c", FLOOR, str(doc)], env))
+            p_t = statistics.median(t for t, _ in plan_runs)
+            f_t = statistics.median(t for t, _ in floor_runs)
+            p_m = max(m for _, m in plan_runs)
+            f_m = max(m for _, m in floor_runs)
+            resources = len(json.loads(doc.read_text())["resources"])
+            rows.append((n, resources, p_t, f_t, p_m, f_m))
+    print(f"{'services':>8} {'resources':>9} {'plan s':>7} {'floor s':>7} {'time x':>6} {'plan MiB':>8} {'floor MiB':>9} {'mem x':>6}")
+    for n, res, p_t, f_t, p_m, f_m in rows:
+        print(f"{n:>8} {res:>9} {p_t:>7.2f} {f_t:>7.2f} {p_t / f_t:>6.2f} {p_m / 1024:>8.0f} {f_m / 1024:>9.0f} {p_m / f_m:>6.2f}")
+    t10 = next(r[2] for r in rows if r[0] == 10)
+    t40 = next(r[2] for r in rows if r[0] == 40)
+    f10 = next(r[3] for r in rows if r[0] == 10)
+    f40 = next(r[3] for r in rows if r[0] == 40)
+    worst = max(r[2] / r[3] for r in rows)
+    print(f"growth 10 -> 40 services: plan {t40 / t10:.2f}x, floor {f40 / f10:.2f}x (target <= 4.4x)")
+    print(f"worst plan/floor time ratio: {worst:.2f}x (target <= 1.25x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STACKS = ROOT / "stacks"
+SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
+
+DIGEST = "@sha256:" + "ab" * 32
+
+
+def stack_config(name: str) -> dict[str, Any]:
+    return yaml.safe_load((STACKS / f"Pulumi.{name}.yaml").read_text())["config"]
+
+
+def service(name: str = "web", **overrides: Any) -> dict[str, Any]:
+    base = {
+        "name": name,
+        "image": f"registry.example.com/acme/{name}{DIGEST}",
+        "port": 8080,
+        "replicas": 2,
+        "health": {"path": "/healthz"},
+        "expose": "public",
+    }
+    base.update(overrides)
+    return base
+
+
+def cluster(name: str, target: str, **overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"name": name, "target": target}
+    if target in ("aws", "gcp", "azure"):
+        base["region"] = {"aws": "us-east-1", "gcp": "europe-west4", "azure": "westeurope"}[target]
+        base["nodePools"] = [{"name": "general", "size": "standard", "min": 1, "max": 3}]
+    base.update(overrides)
+    return base
+
+
+def fleet(clusters: list[dict[str, Any]], services: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    cfg = {"fleetform:clusters": copy.deepcopy(clusters), "fleetform:services": copy.deepcopy(services)}
+    cfg.update({f"fleetform:{k}": v for k, v in extra.items()})
+    return cfg
+
+
+@pytest.fixture
+def face_only(monkeypatch):
+    from tests.fakes import install_face_only
+
+    install_face_only(monkeypatch)

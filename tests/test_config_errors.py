@@ -1,0 +1,204 @@
+"""Invalid config: one line per problem, naming the key path, the value given and what is allowed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from components.config import FleetConfigError, load_spec
+from tests.conftest import DIGEST, ROOT, cluster, fleet, service
+
+EX = cluster("local", "existing")
+AWS = cluster("c1", "aws")
+
+# (id, config, the exact single line expected)
+CASES = [
+    ("clusters missing", {"fleetform:services": []},
+     "fleetform:clusters: missing; allowed: a list of at least one cluster"),
+    ("clusters empty", fleet([], []),
+     "fleetform:clusters: got []; allowed: at least 1 item(s)"),
+    ("clusters not a list", {"fleetform:clusters": {"name": "x"}},
+     'fleetform:clusters: got {"name": "x"}; allowed: a list'),
+    ("clusters bad JSON string", {"fleetform:clusters": "[{"},
+     'fleetform:clusters: got "[{"; allowed: a list of mappings'),
+    ("unknown top-level key", {**fleet([EX], []), "fleetform:regions": ["x"]},
+     "fleetform:regions: unknown key; allowed keys: clusters, kubernetesVersion, namespace, services"),
+    ("unknown cluster key", fleet([{**EX, "nodepools": []}], []),
+     "fleetform:clusters[0].nodepools: unknown key; allowed keys: controlPlane, existing, kubernetesVersion, "
+     "loadBalancer, mode, name, network, nodePools, region, tags, target"),
+    ("unknown target", fleet([{"name": "a", "target": "openstack"}], []),
+     'fleetform:clusters[0].target: got "openstack"; allowed: one of aws, gcp, azure, onprem, existing'),
+    ("cluster name not DNS", fleet([{"name": "Prod_1", "target": "existing"}], []),
+     'fleetform:clusters[0].name: got "Prod_1"; allowed: a DNS-1123 label: lower-case letters, digits and '
+     "'-', starting and ending with a letter or digit, at most 24 characters"),
+    ("duplicate cluster", fleet([EX, EX], []),
+     'fleetform:clusters[1].name: got "local"; allowed: a name not used by another entry of clusters'),
+    ("bad mode", fleet([{**AWS, "mode": "serverless"}], []),
+     'fleetform:clusters[0].mode: got "serverless"; allowed: one of managed, self-managed'),
+    ("existing with mode", fleet([{**EX, "mode": "managed"}], []),
+     'fleetform:clusters[0].mode: got "managed"; allowed: no mode for target existing (fleetform provisions nothing there)'),
+    ("onprem managed", fleet([{"name": "dc", "target": "onprem", "mode": "managed"}], []),
+     'fleetform:clusters[0].mode: got "managed"; allowed: self-managed for target onprem (there is no managed Kubernetes on your hosts)'),
+    ("cloud without region", fleet([{"name": "c1", "target": "gcp"}], []),
+     "fleetform:clusters[0].region: got null; allowed: a GCP region such as europe-west4 (required for target gcp)"),
+    ("region of another cloud", fleet([{**AWS, "region": "westeurope"}], []),
+     'fleetform:clusters[0].region: got "westeurope"; allowed: an AWS region such as us-east-1'),
+    ("bad CIDR", fleet([{**AWS, "network": {"cidr": "10.0.0.0/33"}}], []),
+     'fleetform:clusters[0].network.cidr: got "10.0.0.0/33"; allowed: an IPv4 CIDR such as 10.0.0.0/16'),
+    ("public CIDR", fleet([{**AWS, "network": {"cidr": "52.0.0.0/16"}}], []),
+     'fleetform:clusters[0].network.cidr: got "52.0.0.0/16"; allowed: a private IPv4 CIDR (RFC 1918) with a prefix from /8 to /20, e.g. 10.10.0.0/16'),
+    ("one zone", fleet([{**AWS, "network": {"zones": 1}}], []),
+     "fleetform:clusters[0].network.zones: got 1; allowed: a whole number >= 2"),
+    ("zones not a number", fleet([{**AWS, "network": {"zones": "three"}}], []),
+     'fleetform:clusters[0].network.zones: got "three"; allowed: a whole number'),
+    ("two masters", fleet([{**AWS, "controlPlane": {"count": 2}}], []),
+     "fleetform:clusters[0].controlPlane.count: got 2; allowed: 1 or 3 (embedded etcd needs an odd quorum; "
+     "2 masters tolerate no more failures than 1)"),
+    ("public endpoint without CIDRs", fleet([{**AWS, "controlPlane": {"publicAccess": True}}], []),
+     "fleetform:clusters[0].controlPlane.apiAllowedCidrs: got []; allowed: at least one CIDR when publicAccess "
+     "is true (the public endpoint is never open to all by default)"),
+    ("node pool min > max", fleet([{**AWS, "nodePools": [{"name": "g", "size": "m6i.large", "min": 5, "max": 3}]}], []),
+     "fleetform:clusters[0].nodePools[0].min: got 5; allowed: at most max (3)"),
+    ("node pool list empty", fleet([{**AWS, "nodePools": []}], []),
+     "fleetform:clusters[0].nodePools: got []; allowed: at least one node pool"),
+    ("duplicate node pools", fleet([{**AWS, "nodePools": [{"name": "g", "size": "a"}, {"name": "g", "size": "b"}]}], []),
+     'fleetform:clusters[0].nodePools[1].name: got "g"; allowed: a name not used by another pool of this cluster'),
+    ("bad taint effect", fleet([{**AWS, "nodePools": [{"name": "g", "size": "a", "taints": [{"key": "k", "effect": "Never"}]}]}], []),
+     'fleetform:clusters[0].nodePools[0].taints[0].effect: got "Never"; allowed: one of NoSchedule, PreferNoSchedule, NoExecute'),
+    ("metallb pool with servicelb", fleet([{**EX, "loadBalancer": {"publicPool": "pub"}}], []),
+     'fleetform:clusters[0].loadBalancer.publicPool: got "pub"; allowed: only with provider: metallb (ServiceLB has no address pools)'),
+    ("unsupported k8s version", fleet([{**EX, "kubernetesVersion": "1.20"}], []),
+     'fleetform:clusters[0].kubernetesVersion: got "1.20"; allowed: one of 1.29, 1.30, 1.31, 1.32, 1.33, 1.34 (a quoted minor version)'),
+    ("unpinned image (no tag)", fleet([EX], [service(image="nginx")]),
+     'fleetform:services[0].image: got "nginx"; allowed: a pinned image: a digest (@sha256:...) or a tag other than latest'),
+    ("latest tag", fleet([EX], [service(image="ghcr.io/acme/web:latest")]),
+     'fleetform:services[0].image: got "ghcr.io/acme/web:latest"; allowed: a pinned image: a digest (@sha256:...) or a tag other than latest'),
+    ("port out of range", fleet([EX], [service(port=70000)]),
+     "fleetform:services[0].port: got 70000; allowed: a port from 1024 to 65535 (the container runs as non-root with no capabilities)"),
+    ("privileged port", fleet([EX], [service(port=80)]),
+     "fleetform:services[0].port: got 80; allowed: a port from 1024 to 65535 (the container runs as non-root with no capabilities)"),
+    ("port wrong type", fleet([EX], [service(port="http")]),
+     'fleetform:services[0].port: got "http"; allowed: a whole number'),
+    ("relative health path", fleet([EX], [service(health={"path": "healthz"})]),
+     'fleetform:services[0].health.path: got "healthz"; allowed: an absolute URL path such as /healthz '
+     "(starts with '/', no spaces, query or fragment)"),
+    ("autoscale min > max", fleet([EX], [service(replicas=2, autoscale={"min": 4, "max": 3})]),
+     "fleetform:services[0].autoscale.min: got 4; allowed: at most autoscale.max (3)"),
+    ("replicas outside autoscale", fleet([EX], [service(replicas=5, autoscale={"min": 2, "max": 4})]),
+     "fleetform:services[0].replicas: got 5; allowed: from autoscale.min (2) to autoscale.max (4)"),
+    ("duplicate service", fleet([EX], [service(), service()]),
+     'fleetform:services[1].name: got "web"; allowed: a name not used by another entry of services'),
+    ("bad expose", fleet([EX], [service(expose="world")]),
+     'fleetform:services[0].expose: got "world"; allowed: one of public, internal, cluster'),
+    ("service on unknown cluster", fleet([EX], [service(clusters=["prod"])]),
+     'fleetform:services[0].clusters[0]: got "prod"; allowed: a cluster of this stack: local'),
+    ("egress to unknown service", fleet([EX], [service(egress=[{"service": "db"}])]),
+     'fleetform:services[0].egress[0].service: got "db"; allowed: a service of this stack: web'),
+    ("egress CIDR without ports", fleet([EX], [service(egress=[{"cidr": "10.1.0.0/16"}])]),
+     "fleetform:services[0].egress[0].ports: got []; allowed: at least one port with cidr (no all-ports egress)"),
+    ("bad CPU quantity", fleet([EX], [service(resources={"cpu": "lots"})]),
+     'fleetform:services[0].resources.cpu: got "lots"; allowed: a CPU quantity such as 250m or 1.5'),
+    ("namespace default", fleet([EX], [], namespace="default"),
+     'fleetform:namespace: got "default"; allowed: a namespace of fleetform\'s own, not default or a kube-* system namespace'),
+    ("replicas float", fleet([EX], [service(replicas=2.5)]),
+     "fleetform:services[0].replicas: got 2.5; allowed: a whole number"),
+]
+
+
+@pytest.mark.parametrize("config,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_config_gives_exactly_one_clear_line(config, expected):
+    with pytest.raises(FleetConfigError) as info:
+        load_spec(config)
+    assert info.value.problems == [expected]
+
+
+def test_table_is_big_enough():
+    assert len(CASES) >= 25
+
+
+def test_several_problems_are_all_reported_one_line_each():
+    config = fleet([{"name": "A", "target": "moon"}], [service(port=1, image="x:latest")])
+    with pytest.raises(FleetConfigError) as info:
+        load_spec(config)
+    paths = [line.split(":", 2)[1] for line in info.value.problems]
+    assert sorted(paths) == sorted(["clusters[0].name", "clusters[0].target", "services[0].image", "services[0].port"])
+    assert all("\n" not in line for line in info.value.problems)
+
+
+def test_values_as_engine_json_strings_validate_the_same():
+    # The engine hands structured config to programs as JSON strings.
+    config = fleet([EX], [service()])
+    as_strings = {k: json.dumps(v) for k, v in config.items()}
+    assert load_spec(as_strings) == load_spec(config)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 70000) | st.floats(allow_nan=False, width=16)
+    | st.sampled_from(["", "aws", "existing", "web", "10.0.0.0/16", "/healthz", "x:1", "a" * 70, "1.32", "public"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(
+        st.sampled_from(["name", "target", "region", "image", "port", "replicas", "nodePools", "min", "max",
+                         "network", "cidr", "zones", "autoscale", "health", "path", "expose", "x"]),
+        children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    clusters=st.one_of(json_values, st.lists(st.fixed_dictionaries(
+        {"name": st.sampled_from(["a", "b", "B"]), "target": st.sampled_from(["aws", "gcp", "existing", "onprem", "x"])},
+        optional={"region": json_values, "mode": json_values, "nodePools": json_values, "network": json_values,
+                  "controlPlane": json_values, "existing": json_values, "loadBalancer": json_values}), max_size=3)),
+    services=st.one_of(json_values, st.lists(st.fixed_dictionaries(
+        {"name": st.sampled_from(["web", "api", "Web"]), "image": st.sampled_from(["a/b:1", "a/b", "a/b" + DIGEST, "a:latest"]),
+         "port": st.integers(0, 70000)},
+        optional={"replicas": json_values, "autoscale": json_values, "health": json_values, "expose": json_values,
+                  "egress": json_values, "clusters": json_values, "env": json_values, "resources": json_values}), max_size=3)),
+    extra=st.dictionaries(st.sampled_from(["fleetform:namespace", "fleetform:kubernetesVersion", "fleetform:bogus", "aws:region"]),
+                          json_values, max_size=2),
+)
+def test_random_config_raises_only_config_errors(clusters, services, extra):
+    config = {"fleetform:clusters": clusters, "fleetform:services": services, **extra}
+    try:
+        spec = load_spec(config)
+    except FleetConfigError as exc:
+        assert exc.problems and all(p.startswith("fleetform:") and "\n" not in p for p in exc.problems)
+    else:
+        assert spec.clusters
+
+
+def test_cli_exit_2_without_traceback(tmp_path):
+    bad = tmp_path / "Pulumi.bad.yaml"
+    bad.write_text(
+        "config:\n  fleetform:clusters:\n    - name: x\n      target: existing\n"
+        "  fleetform:services:\n    - {name: web, image: nginx, port: 8080}\n"
+    )
+    proc = subprocess.run([sys.executable, "-m", "components.cli", "plan", str(bad)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert 'fleetform:services[0].image: got "nginx"; allowed: a pinned image' in proc.stderr
+
+
+def test_program_raises_run_error_before_registering(tmp_path):
+    """Under the engine, invalid config stops the program with RunError (printed without a
+    traceback by the Pulumi language host) and nothing is registered."""
+    import pulumi
+
+    from components.fleet import program
+    from components.plan.mocks import FleetMocks, RecordingMonitor
+    from components.plan.runner import run_under_mocks
+
+    monitor = RecordingMonitor(FleetMocks())
+    with pytest.raises(pulumi.RunError, match=r"fleetform:services\[0\]\.port: got 80"):
+        run_under_mocks("bad", fleet([EX], [service(port=80)]), program, monitor=monitor)
+    assert monitor.registrations == []
+    # ...while the same monitor does record a valid program's resources:
+    ok = RecordingMonitor(FleetMocks())
+    run_under_mocks("good", fleet([EX], [service()]), program, monitor=ok)
+    assert len(ok.registrations) > 5

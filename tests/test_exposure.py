@@ -1,0 +1,156 @@
+"""Per target, the Deployment is identical and only the Service's exposure differs (DESIGN §4).
+
+Expected annotations are written from the providers' documentation (links in
+components/workloads/exposure.py and docs/research/lb-annotations.md), not from the code.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from components.plan.engine import plan
+from tests.conftest import cluster, fleet, service
+
+TARGETS = ["aws", "gcp", "azure", "onprem", "existing"]
+ALB = "service.beta.kubernetes.io/aws-load-balancer-"
+
+
+def _cluster(target):
+    if target == "onprem":
+        return cluster("c-onprem", "onprem", loadBalancer={"provider": "metallb", "publicPool": "pub", "internalPool": "priv"})
+    if target == "existing":
+        return cluster("c-existing", "existing", loadBalancer={"provider": "metallb", "publicPool": "pub", "internalPool": "priv"})
+    return cluster(f"c-{target}", target)
+
+
+SERVICES = [
+    service("pub", expose="public", health={"path": "/healthz"}),
+    service("int", expose="internal", health={"path": "/ready"}, port=9090, servicePort=8443),
+    service("clu", expose="cluster"),
+]
+
+
+@pytest.fixture(scope="module")
+def every_target():
+    mp = pytest.MonkeyPatch()
+    from tests.fakes import install_face_only
+
+    install_face_only(mp)
+    try:
+        result = plan("targets", config=fleet([_cluster(t) for t in TARGETS], SERVICES))
+    finally:
+        mp.undo()
+    assert result.errors == [] and result.schema_errors == []
+    return result
+
+
+def objects(result, kind, svc):
+    return {m.cluster: m.object for m in result.manifests if m.kind == kind and m.name == svc}
+
+
+@pytest.mark.parametrize("svc", ["pub", "int", "clu"])
+def test_deployment_identical_on_every_target(every_target, svc):
+    deployments = objects(every_target, "Deployment", svc)
+    assert len(deployments) == len(TARGETS)
+    first = next(iter(deployments.values()))
+    assert all(d == first for d in deployments.values())
+
+
+@pytest.mark.parametrize("kind", ["ServiceAccount", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"])
+def test_other_workload_objects_identical_on_every_target(every_target, kind):
+    for svc in ("pub", "int", "clu"):
+        objs = objects(every_target, kind, svc)
+        assert len(objs) == len(TARGETS) and len({repr(o) for o in objs.values()}) == 1
+
+
+def svc_obj(result, target, name):
+    return objects(result, "Service", name)[f"c-{target}"]
+
+
+def test_cluster_exposure_is_clusterip_everywhere(every_target):
+    for target in TARGETS:
+        s = svc_obj(every_target, target, "clu")
+        assert s["spec"]["type"] == "ClusterIP"
+        assert "annotations" not in s["metadata"]
+        assert "externalTrafficPolicy" not in s["spec"] and "loadBalancerClass" not in s["spec"]
+
+
+@pytest.mark.parametrize("name,scheme,path", [("pub", "internet-facing", "/healthz"), ("int", "internal", "/ready")])
+def test_aws_nlb_ip_targets_http_health_check(every_target, name, scheme, path):
+    s = svc_obj(every_target, "aws", name)
+    assert s["spec"]["type"] == "LoadBalancer"
+    assert s["spec"]["loadBalancerClass"] == "service.k8s.aws/nlb"
+    assert "externalTrafficPolicy" not in s["spec"]
+    assert s["metadata"]["annotations"] == {
+        ALB + "scheme": scheme,
+        ALB + "nlb-target-type": "ip",
+        ALB + "healthcheck-protocol": "http",
+        ALB + "healthcheck-port": "traffic-port",
+        ALB + "healthcheck-path": path,
+        ALB + "healthcheck-healthy-threshold": "3",
+        ALB + "healthcheck-unhealthy-threshold": "3",
+        ALB + "healthcheck-interval": "10",
+        ALB + "healthcheck-success-codes": "200-399",
+    }
+
+
+@pytest.mark.parametrize("name,annotations", [
+    ("pub", {"cloud.google.com/l4-rbs": "enabled"}),
+    ("int", {"networking.gke.io/load-balancer-type": "Internal"}),
+])
+def test_gcp_l4_lb_local_traffic_policy(every_target, name, annotations):
+    s = svc_obj(every_target, "gcp", name)
+    assert s["spec"]["type"] == "LoadBalancer"
+    assert s["metadata"]["annotations"] == annotations
+    # GKE's per-Service health check (healthCheckNodePort) follows pod readiness only with Local.
+    assert s["spec"]["externalTrafficPolicy"] == "Local"
+
+
+@pytest.mark.parametrize("name,port,path,internal", [("pub", 80, "/healthz", False), ("int", 8443, "/ready", True)])
+def test_azure_http_probe_on_health_path(every_target, name, port, path, internal):
+    s = svc_obj(every_target, "azure", name)
+    expected = {
+        f"service.beta.kubernetes.io/port_{port}_health-probe_protocol": "http",
+        f"service.beta.kubernetes.io/port_{port}_health-probe_request-path": path,
+    }
+    if internal:
+        expected["service.beta.kubernetes.io/azure-load-balancer-internal"] = "true"
+    assert s["metadata"]["annotations"] == expected
+    # The probe annotations are ignored by AKS under Local, so Cluster is explicit.
+    assert s["spec"]["externalTrafficPolicy"] == "Cluster"
+
+
+@pytest.mark.parametrize("target", ["onprem", "existing"])
+@pytest.mark.parametrize("name,pool", [("pub", "pub"), ("int", "priv")])
+def test_metallb_pool_and_local_policy(every_target, target, name, pool):
+    s = svc_obj(every_target, target, name)
+    assert s["spec"]["type"] == "LoadBalancer"
+    assert s["metadata"]["annotations"] == {"metallb.io/address-pool": pool}
+    assert s["spec"]["externalTrafficPolicy"] == "Local"
+
+
+def test_servicelb_has_no_annotations():
+    result = plan("slb", config=fleet([cluster("k3s", "existing")], [service("pub", expose="public")]))
+    s = next(m.object for m in result.manifests if m.kind == "Service")
+    assert s["spec"]["type"] == "LoadBalancer" and s["spec"]["externalTrafficPolicy"] == "Local"
+    assert "annotations" not in s["metadata"]
+
+
+def test_self_managed_cloud_is_nodeport_fronted_by_fleetform(monkeypatch):
+    from tests.fakes import install_face_only
+
+    install_face_only(monkeypatch)
+    result = plan("sm", config=fleet([cluster("sm-aws", "aws", mode="self-managed")], SERVICES))
+    by_name = {m.name: m.object for m in result.manifests if m.kind == "Service"}
+    assert by_name["pub"]["spec"]["type"] == "NodePort"
+    assert by_name["pub"]["metadata"]["annotations"] == {"fleetform.io/fronted-by": "public"}
+    assert by_name["int"]["metadata"]["annotations"] == {"fleetform.io/fronted-by": "internal"}
+    assert by_name["clu"]["spec"]["type"] == "ClusterIP"
+
+
+def test_service_ports_and_selector(every_target):
+    s = svc_obj(every_target, "aws", "int")
+    assert s["spec"]["ports"] == [{"name": "http", "port": 8443, "targetPort": "http", "protocol": "TCP"}]
+    d = objects(every_target, "Deployment", "int")["c-aws"]
+    assert s["spec"]["selector"] == d["spec"]["selector"]["matchLabels"]
+    assert d["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"name": "http", "containerPort": 9090, "protocol": "TCP"}]

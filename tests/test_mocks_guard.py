@@ -1,0 +1,54 @@
+"""The mocks cannot make a test pass vacuously."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.fleet import program
+from components.plan.mocks import FleetMocks, UnexpectedMockCall
+from components.plan.runner import MocksNotActive, run_under_mocks
+from tests.conftest import stack_config
+
+
+def test_without_mocks_the_run_fails_instead_of_passing_empty():
+    with pytest.raises(MocksNotActive):
+        run_under_mocks("local", stack_config("local"), program, install_mocks=False)
+
+
+def test_program_that_registers_nothing_is_an_error():
+    with pytest.raises(MocksNotActive):
+        run_under_mocks("local", {}, lambda: None)
+
+
+def test_apply_callbacks_ran():
+    """Outputs computed in apply() (the LB address from Service status) resolved to real values."""
+    capture = run_under_mocks("local", stack_config("local"), program)
+    services = capture.outputs["clusters"]["local"]["services"]
+    assert services == {"web": "web.fleetform.lb.plan.invalid", "api": "api.fleetform.lb.plan.invalid"}
+
+
+def test_unexpected_invoke_raises():
+    from pulumi.runtime.mocks import MockCallArgs
+
+    with pytest.raises(UnexpectedMockCall, match="unexpected invoke aws:index/getRegion:getRegion"):
+        FleetMocks().call(MockCallArgs("aws:index/getRegion:getRegion", {}, ""))
+
+
+def test_unexpected_package_raises():
+    from pulumi.runtime.mocks import MockResourceArgs
+
+    with pytest.raises(UnexpectedMockCall, match="no mock for package 'docker'"):
+        FleetMocks().new_resource(MockResourceArgs("docker:index/container:Container", "c", {}))
+
+
+def test_invoke_from_a_program_fails_the_run():
+    import pulumi
+
+    def prog():
+        import pulumi_kubernetes as k8s
+
+        k8s.core.v1.Namespace("ns", metadata={"name": "x"})
+        pulumi.runtime.invoke("kubernetes:yaml:decode", {"text": "a: 1"})
+
+    with pytest.raises(Exception, match="unexpected invoke kubernetes:yaml:decode"):
+        run_under_mocks("t", {}, prog)
