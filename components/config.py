@@ -35,6 +35,9 @@ CLOUD_TARGETS = ("aws", "gcp", "azure")
 MODES = ("managed", "self-managed")
 EXPOSURES = ("public", "internal", "cluster")
 
+DEFAULT_NODE_SIZE = {"aws": "m6i.large", "gcp": "e2-standard-4", "azure": "Standard_D4s_v5"}
+"""Node size of the default pool when a cloud cluster lists none."""
+
 SUPPORTED_KUBERNETES_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34")
 """Kubernetes minor versions fleetform plans and validates against (upstream schemas exist for each)."""
 DEFAULT_KUBERNETES_VERSION = "1.32"
@@ -288,7 +291,25 @@ class ClusterSpec(_Model):
                 if pool.name in seen:
                     raise _problem("a name not used by another pool of this cluster", key=f"nodePools[{i}].name", got=pool.name)
                 seen.add(pool.name)
+        if t in CLOUD_TARGETS:
+            from .network.cidr import capacity_problem
+
+            max_nodes = sum(p.max for p in self.effective_node_pools) + (
+                self.control_plane.count if self.effective_mode == "self-managed" else 0
+            )
+            problem = capacity_problem(t, self.network.cidr, self.network.zones, max_nodes)
+            if problem:
+                raise _problem(problem, key="network.cidr", got=str(self.network.cidr))
         return self
+
+    @property
+    def effective_node_pools(self) -> list[NodePoolSpec]:
+        """The node pools after defaults: one pool named general on clouds when none is given."""
+        if self.node_pools is not None:
+            return list(self.node_pools)
+        if self.target in CLOUD_TARGETS:
+            return [NodePoolSpec(name="general", size=DEFAULT_NODE_SIZE[self.target])]
+        return []
 
     @property
     def effective_mode(self) -> Optional[str]:

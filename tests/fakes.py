@@ -10,7 +10,7 @@ from typing import Optional
 
 import pulumi
 
-from components.cluster import IMPLEMENTED
+from components.cluster import IMPLEMENTED, cluster_module
 from components.cluster.base import Cluster, ClusterContext
 from components.config import ClusterSpec
 
@@ -31,5 +31,5 @@ def install_face_only(monkeypatch) -> None:
     """Make every (target, mode) without a real module use FaceOnlyCluster (this test only)."""
     for target in ("aws", "gcp", "azure", "onprem"):
         for mode in ("managed", "self-managed"):
-            if (target, mode) not in IMPLEMENTED:
+            if cluster_module(target, mode) is None:
                 monkeypatch.setitem(IMPLEMENTED, (target, mode), "tests.fakes:FaceOnlyCluster")

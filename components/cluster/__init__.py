@@ -8,6 +8,7 @@ cloud's SDK (DESIGN §3). A target whose module is not built yet raises
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Optional
 
 import pulumi
@@ -19,9 +20,17 @@ if TYPE_CHECKING:
 
 __all__ = ["Cluster", "ClusterContext", "TargetNotImplemented", "build_cluster", "cluster_module", "IMPLEMENTED"]
 
-# (target, mode) -> "module:Class". mode is None for `existing`.
+# (target, mode) -> "module:Class". mode is None for `existing`. A module that does not exist
+# yet means "not implemented yet" (see cluster_module).
 IMPLEMENTED: dict[tuple[str, Optional[str]], str] = {
     ("existing", None): "components.cluster.existing:ExistingCluster",
+    ("aws", "managed"): "components.cluster.eks:EksCluster",
+    ("gcp", "managed"): "components.cluster.gke:GkeCluster",
+    ("azure", "managed"): "components.cluster.aks:AksCluster",
+    ("aws", "self-managed"): "components.cluster.selfmanaged_aws:SelfManagedAwsCluster",
+    ("gcp", "self-managed"): "components.cluster.selfmanaged_gcp:SelfManagedGcpCluster",
+    ("azure", "self-managed"): "components.cluster.selfmanaged_azure:SelfManagedAzureCluster",
+    ("onprem", "self-managed"): "components.cluster.onprem:OnPremCluster",
 }
 
 
@@ -30,8 +39,18 @@ class TargetNotImplemented(Exception):
 
 
 def cluster_module(target: str, mode: Optional[str]) -> Optional[str]:
-    """The ``module:Class`` that builds clusters of ``target``/``mode``, or None if not built yet."""
-    return IMPLEMENTED.get((target, mode))
+    """The ``module:Class`` that builds clusters of ``target``/``mode``, or None if not built yet.
+
+    Only looks the module up (``find_spec``): nothing of a target is imported before it is used.
+    """
+    ref = IMPLEMENTED.get((target, mode))
+    if ref is None:
+        return None
+    try:
+        found = importlib.util.find_spec(ref.split(":")[0])
+    except ModuleNotFoundError:
+        found = None
+    return ref if found is not None else None
 
 
 def build_cluster(
@@ -43,7 +62,7 @@ def build_cluster(
     if ref is None:
         raise TargetNotImplemented(
             f"fleetform:clusters[{index}].target: target {spec.target!r} (mode {mode}) is not implemented yet; "
-            f"implemented: {', '.join(sorted(t if m is None else f'{t}/{m}' for t, m in IMPLEMENTED))}"
+            f"implemented: {', '.join(sorted(t if m is None else f'{t}/{m}' for t, m in IMPLEMENTED if cluster_module(t, m)))}"
         )
     module_name, class_name = ref.split(":")
     cls = getattr(importlib.import_module(module_name), class_name)

@@ -184,7 +184,8 @@ def manifests_of(capture: Capture, spec: FleetSpec, version_override: Optional[s
     versions = {c.name: spec.version_of(c) for c in spec.clusters}
     out = []
     for r in capture.registrations:
-        if not r.custom or not r.type.startswith("kubernetes:") or r.type.startswith("pulumi:providers:"):
+        if not r.custom or not r.type.startswith("kubernetes:") or not {"apiVersion", "kind"} <= set(r.inputs):
+            # Providers and Helm releases are not Kubernetes objects.
             continue
         cluster = _cluster_of(r.urn, parents, types, names) or "(unknown)"
         out.append(

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,7 +51,32 @@ OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]]] = 
 """Resource type -> extra output properties (beyond the echoed inputs)."""
 
 INVOKES: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict[str, Any]]] = {}
-"""Invoke token -> canned result. Empty until a program reads data sources; anything else raises."""
+"""Invoke token -> canned result; anything else raises."""
+
+
+def _canned(package: str) -> tuple[dict, dict]:
+    """Per-package canned outputs and invokes from ``components.plan.canned.<package>`` (loaded
+    only when a resource of that package appears; those modules import no cloud SDK)."""
+    module_name = "components.plan.canned." + package.replace("-", "_")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return {}, {}
+    return getattr(module, "OUTPUTS", {}), getattr(module, "INVOKES", {})
+
+
+def _output_handler(typ: str):
+    if typ in OUTPUTS:
+        return OUTPUTS[typ]
+    return _canned(typ.split(":")[0])[0].get(typ)
+
+
+def _invoke_handler(token: str):
+    if token in INVOKES:
+        return INVOKES[token]
+    return _canned(token.split(":")[0])[1].get(token)
 
 
 class FleetMocks(pulumi.runtime.Mocks):
@@ -68,15 +94,17 @@ class FleetMocks(pulumi.runtime.Mocks):
             state = {"metadata": args.inputs["metadata"]} if "metadata" in args.inputs else {}
         else:
             state = dict(args.inputs)
-        handler = OUTPUTS.get(args.typ)
+        handler = _output_handler(args.typ)
         if handler is not None:
             state.update(handler(args))
         return f"{args.name}-id", state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, Optional[list[tuple[str, str]]]]:
-        handler = INVOKES.get(args.token)
+        handler = _invoke_handler(args.token)
         if handler is None:
-            raise UnexpectedMockCall(f"unexpected invoke {args.token}: no canned result (add one to components.plan.mocks.INVOKES)")
+            raise UnexpectedMockCall(
+                f"unexpected invoke {args.token}: no canned result (add one to components.plan.canned)"
+            )
         return handler(args), None
 
 
