@@ -83,6 +83,7 @@ class Fleet(pulumi.ComponentResource):
             name: {
                 "target": cluster.target,
                 "endpoint": cluster.endpoint,
+                **cluster.details,
                 "services": {svc: ms.address for svc, ms in self.services[name].items()},
             }
             for name, cluster in self.clusters.items()

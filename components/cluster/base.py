@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -31,7 +31,9 @@ class Cluster(pulumi.ComponentResource):
     - ``endpoint``: ``Output[str]``, the API server URL;
     - ``target``: aws | gcp | azure | onprem | existing, which picks the load-balancer flavour;
     - ``self_managed``: whether fleetform runs the control plane (then, on a cloud, fleetform
-      provisions service load balancers itself).
+      provisions service load balancers itself);
+    - optionally ``details``: more per-cluster stack outputs (OIDC issuer, node pool names, ...),
+      never secrets.
     """
 
     provider: k8s.Provider
@@ -44,6 +46,7 @@ class Cluster(pulumi.ComponentResource):
     def __init__(self, type_token: str, name: str, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(type_token, name, None, opts)
         self.cluster_name = name
+        self.details: dict[str, pulumi.Input[Any]] = {}
 
     def _make_provider(self, **kwargs) -> k8s.Provider:
         """The cluster's Kubernetes provider, child of this component, replaced only if the cluster is."""
@@ -58,5 +61,5 @@ class Cluster(pulumi.ComponentResource):
     def _publish(self) -> None:
         self.kubeconfig = pulumi.Output.secret(self.kubeconfig)
         self.register_outputs(
-            {"endpoint": self.endpoint, "kubeconfig": self.kubeconfig, "target": self.target}
+            {"endpoint": self.endpoint, "kubeconfig": self.kubeconfig, "target": self.target, **self.details}
         )
