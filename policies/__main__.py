@@ -1,4 +1,5 @@
-"""The policy pack program: `pulumi preview --policy-pack policies` starts it in its own venv."""
+"""The policy pack program: `pulumi preview --policy-pack policies` starts it in its own venv
+(built from policies/requirements.txt). The only place that constructs the PolicyPack."""
 
 import sys
 from pathlib import Path
@@ -6,28 +7,6 @@ from pathlib import Path
 # The rules live in the `policies` package next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pulumi_policy import (  # noqa: E402
-    EnforcementLevel,
-    PolicyPack,
-    ReportViolation,
-    ResourceValidationArgs,
-    ResourceValidationPolicy,
-)
+from policies.pack import build_pack  # noqa: E402
 
-from policies.rules import RULES, Rule  # noqa: E402
-
-
-def _policy(rule: Rule) -> ResourceValidationPolicy:
-    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
-        for message in rule.check(args.resource_type, dict(args.props)):
-            report(message)
-
-    return ResourceValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        enforcement_level=EnforcementLevel(rule.enforcement),
-        validate=validate,
-    )
-
-
-PolicyPack(name="fleetform", enforcement_level=EnforcementLevel.ADVISORY, policies=[_policy(r) for r in RULES])
+build_pack()

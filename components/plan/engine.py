@@ -200,19 +200,18 @@ def manifests_of(capture: Capture, spec: FleetSpec, version_override: Optional[s
     return out
 
 
-def run_policies(capture: Capture) -> list[Violation]:
-    """Run the policy pack's rules in-process over every custom resource."""
-    from policies.rules import RULES
+def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -> list[Violation]:
+    """Run the policy pack's rules in-process over every custom resource, with a policy-pack
+    ``config`` in Pulumi's format (as given to ``--policy-pack-config``)."""
+    from policies.rules import StackResource, evaluate
 
-    violations = []
-    for r in capture.registrations:
-        if not r.custom:
-            continue
-        props = plain(r.inputs, mask=False)
-        for rule in RULES:
-            for message in rule.check(r.type, props):
-                violations.append(Violation(rule.name, rule.enforcement, r.urn, message))
-    return violations
+    resources = [
+        StackResource(r.type, r.urn, r.name, plain(r.inputs, mask=False))
+        for r in capture.registrations
+        if r.custom and not r.type.startswith("pulumi:providers:")
+    ]
+    findings, _undecided = evaluate(resources, config)
+    return [Violation(f.policy, f.enforcement, f.urn, f.message) for f in findings]
 
 
 def plan(
@@ -220,6 +219,7 @@ def plan(
     *,
     config: Optional[Mapping[str, Any]] = None,
     kubernetes_version: Optional[str] = None,
+    policy_config: Optional[Mapping[str, Any]] = None,
 ) -> PlanResult:
     """Plan ``stack`` offline. ``config`` overrides reading the stack file (tests).
 
@@ -248,6 +248,6 @@ def plan(
         capture=capture,
         manifests=manifests,
         schema_errors=errors_found,
-        violations=run_policies(capture),
+        violations=run_policies(capture, policy_config),
         errors=list(fleet.skipped),
     )

@@ -7,7 +7,7 @@ quotes are in ``docs/research/lb-annotations.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
 from ..config import LoadBalancerSpec, ServiceSpec
@@ -15,6 +15,10 @@ from ..config import LoadBalancerSpec, ServiceSpec
 FRONTED_BY_FLEETFORM = "fleetform.io/fronted-by"
 """Annotation on NodePort Services whose load balancer fleetform provisions itself (self-managed
 clusters on a cloud). The policy pack accepts NodePort Services only with it."""
+
+
+EXPOSE_LABEL = "fleetform.io/expose"
+"""Label on externally exposed Services: the config's expose value (public or internal)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,7 @@ def exposure_for(target: str, self_managed: bool, service: ServiceSpec, lb: Load
     """The Service exposure of ``service`` on a cluster of ``target``."""
     if service.expose == "cluster":
         return Exposure(type="ClusterIP", health_check="none (in-cluster only; readiness probe gates endpoints)")
-    if self_managed and target in ("aws", "gcp", "azure"):
-        return _fronted_nodeport(service, lb)
-    return _FLAVOURS[target](service, lb)
+    flavour = _fronted_nodeport if self_managed and target in ("aws", "gcp", "azure") else _FLAVOURS[target]
+    exposure = flavour(service, lb)
+    # The policy pack accepts a LoadBalancer/NodePort Service only when config asked for it.
+    return replace(exposure, labels={**exposure.labels, EXPOSE_LABEL: service.expose})

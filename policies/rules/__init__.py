@@ -1,30 +1,81 @@
 """The policy rules, as plain data + functions over Pulumi's camelCase resource properties.
 
-``fleetform plan`` runs :data:`RULES` in-process; ``policies/__main__.py`` wraps the same rules
-in ``pulumi_policy.ResourceValidationPolicy`` objects for ``pulumi preview --policy-pack``.
+``fleetform plan`` runs :data:`RULES` in-process (:func:`evaluate`); ``policies/__main__.py``
+wraps the same rules in ``pulumi_policy`` policies for ``pulumi preview --policy-pack policies``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Optional
 
-Enforcement = Literal["advisory", "mandatory", "disabled"]
+from . import cloud, kubernetes, stack
+from .base import Enforcement, Rule, StackResource
+
+RULES: list[Rule] = [*kubernetes.RULES, *cloud.RULES, *stack.RULES]
+"""Every rule of the pack, in the order the README lists them."""
 
 
 @dataclass(frozen=True)
-class Rule:
-    """One policy: ``check(resource_type, props)`` yields one message per violation, and yields
-    nothing for values it cannot judge yet (unknown during preview)."""
-
-    name: str
-    description: str
-    severity: Literal["low", "medium", "high", "critical"]
-    source: str
-    enforcement: Enforcement
-    check: Callable[[str, dict[str, Any]], Iterable[str]]
+class Finding:
+    policy: str
+    enforcement: str
+    urn: str
+    message: str
 
 
-RULES: list[Rule] = []
-"""Every rule of the pack. The foundation ships the mechanism; the checks land with the policy issue."""
+class _Unknown(Exception):
+    pass
+
+
+def _enforcement(rule: Rule, config: Mapping[str, Any]) -> str:
+    user = config.get(rule.name)
+    if isinstance(user, str):
+        return user
+    if isinstance(user, Mapping) and "enforcementLevel" in user:
+        return str(user["enforcementLevel"])
+    if isinstance(config.get("all"), str):
+        return str(config["all"])
+    return rule.enforcement
+
+
+def evaluate(resources: Sequence[StackResource], config: Optional[Mapping[str, Any]] = None,
+             rules: Optional[Sequence[Rule]] = None) -> tuple[list[Finding], list[str]]:
+    """Run ``rules`` (default: all) over ``resources`` with a policy-pack ``config`` in Pulumi's
+    format (``{"all": level, "<rule>": level | {"enforcementLevel": ..., <settings>}}``).
+
+    Returns the findings and the "cannot judge yet" notes (unknown values), which are never
+    violations.
+    """
+    from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
+
+    config = config or {}
+    findings: list[Finding] = []
+    undecided: list[str] = []
+    proxied = [StackResource(r.type, r.urn, r.name, unknown_checking_proxy(dict(r.props))) for r in resources]
+    for rule in rules if rules is not None else RULES:
+        level = _enforcement(rule, config)
+        if level == "disabled":
+            continue
+        user = config.get(rule.name) if isinstance(config.get(rule.name), Mapping) else None
+        settings = rule.settings(user)
+        try:
+            if rule.stack_check is not None:
+                for urn, message in rule.stack_check(proxied, settings):
+                    findings.append(Finding(rule.name, level, urn, message))
+            if rule.check is not None:
+                for r in proxied:
+                    if not rule.applies_to(r.type):
+                        continue
+                    try:
+                        for message in rule.check(r.type, r.props, settings):
+                            findings.append(Finding(rule.name, level, r.urn, message))
+                    except UnknownValueError as exc:
+                        undecided.append(f"{rule.name}: {r.urn}: {exc.message}")
+        except UnknownValueError as exc:
+            undecided.append(f"{rule.name}: {exc.message}")
+    return findings, undecided
+
+
+__all__ = ["RULES", "Enforcement", "Finding", "Rule", "StackResource", "evaluate"]

@@ -1,0 +1,184 @@
+"""Rule model and helpers shared by the rule modules.
+
+A rule is plain data plus a function over Pulumi's camelCase resource properties. Properties may
+be a ``pulumi_policy`` unknown-checking proxy (during ``pulumi preview``): reading an unknown value
+raises ``UnknownValueError``, which the pack reports as "cannot judge yet", never as a violation.
+So rules read only what they need, with ``Mapping``/``Sequence`` checks (never ``dict``/``list``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional
+
+Enforcement = Literal["advisory", "mandatory", "disabled"]
+Severity = Literal["low", "medium", "high", "critical"]
+
+PropsCheck = Callable[[str, Mapping[str, Any], Mapping[str, Any]], Iterable[str]]
+"""(resource type, props, config) -> violation messages."""
+
+
+@dataclass(frozen=True)
+class StackResource:
+    """A resource as stack rules see it."""
+
+    type: str
+    urn: str
+    name: str
+    props: Mapping[str, Any]
+
+
+StackCheck = Callable[[Sequence[StackResource], Mapping[str, Any]], Iterable[tuple[str, str]]]
+"""(resources, config) -> (urn, message) per violation."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One policy of the pack.
+
+    ``types``: resource types the rule looks at (exact tokens, or prefixes ending with ``:``).
+    ``config``: configurable values with their defaults (JSON-schema-ish ``{"type", "default",
+    "description"}``), merged with the user's policy-pack config before each check.
+    """
+
+    name: str
+    description: str
+    severity: Severity
+    source: str
+    enforcement: Enforcement
+    check: Optional[PropsCheck] = None
+    stack_check: Optional[StackCheck] = None
+    types: tuple[str, ...] = ()
+    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def applies_to(self, resource_type: str) -> bool:
+        return any(resource_type == t or (t.endswith(":") and resource_type.startswith(t)) for t in self.types)
+
+    def settings(self, user: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+        merged = {k: v.get("default") for k, v in self.config.items()}
+        merged.update({k: v for k, v in (user or {}).items() if k in self.config})
+        return merged
+
+
+# ------------------------------------------------------------------------------ prop access
+
+
+def dig(props: Any, *path: Any, default: Any = None) -> Any:
+    """``props[path[0]][path[1]]...`` or ``default`` where a level is missing (unknown values
+    still raise through the policy proxy)."""
+    current = props
+    for key in path:
+        if isinstance(key, int):
+            if not isinstance(current, Sequence) or isinstance(current, str) or key >= len(current):
+                return default
+            current = current[key]
+        else:
+            if not isinstance(current, Mapping) or key not in current:
+                return default
+            current = current[key]
+        if current is None:
+            return default
+    return current
+
+
+def items(value: Any) -> list[Any]:
+    """A list from a sequence property (empty when absent); a lone mapping counts as one item
+    (some provider versions model single blocks as objects, others as lists)."""
+    if value is None:
+        return []
+    if isinstance(value, Mapping):
+        return [value]
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [value[i] for i in range(len(value))]
+    return []
+
+
+OPEN_CIDRS = ("0.0.0.0/0", "::/0", "*", "Internet", "Any", "any")
+
+
+def is_open(cidr: Any) -> bool:
+    return isinstance(cidr, str) and cidr.strip() in OPEN_CIDRS
+
+
+def port_in(port: int, from_port: Any, to_port: Any) -> bool:
+    try:
+        lo, hi = int(from_port), int(to_port)
+    except (TypeError, ValueError):
+        return False
+    if lo == -1 or (lo == 0 and hi in (0, 65535, -1)):
+        return True
+    return lo <= port <= hi
+
+
+def port_range_includes(spec: Any, port: int) -> bool:
+    """Azure/GCP port specs: "22", "20-30", "*", or a list of them."""
+    for entry in items(spec) if not isinstance(spec, str) else [spec]:
+        text = str(entry).strip()
+        if text in ("*", ""):
+            return True
+        if "-" in text:
+            lo, _, hi = text.partition("-")
+            if lo.isdigit() and hi.isdigit() and int(lo) <= port <= int(hi):
+                return True
+        elif text.isdigit() and int(text) == port:
+            return True
+    return False
+
+
+# ------------------------------------------------------------------------------ kubernetes
+
+WORKLOAD_KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "ReplicationController")
+WORKLOAD_TYPES = tuple(
+    f"kubernetes:{gv}:{kind}"
+    for gv, kind in (
+        ("core/v1", "Pod"),
+        ("apps/v1", "Deployment"),
+        ("apps/v1", "StatefulSet"),
+        ("apps/v1", "DaemonSet"),
+        ("apps/v1", "ReplicaSet"),
+        ("batch/v1", "Job"),
+        ("batch/v1", "CronJob"),
+        ("core/v1", "ReplicationController"),
+    )
+)
+
+
+def kind_of(resource_type: str) -> str:
+    return resource_type.rsplit(":", 1)[-1]
+
+
+def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
+    kind = kind_of(resource_type)
+    if kind == "Pod":
+        return dig(props, "spec")
+    if kind == "CronJob":
+        return dig(props, "spec", "jobTemplate", "spec", "template", "spec")
+    return dig(props, "spec", "template", "spec")
+
+
+def pod_metadata(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
+    kind = kind_of(resource_type)
+    if kind == "Pod":
+        return dig(props, "metadata", default={})
+    if kind == "CronJob":
+        return dig(props, "spec", "jobTemplate", "spec", "template", "metadata", default={})
+    return dig(props, "spec", "template", "metadata", default={})
+
+
+def all_containers(spec: Optional[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    if spec is None:
+        return []
+    return [*items(dig(spec, "initContainers")), *items(dig(spec, "containers")), *items(dig(spec, "ephemeralContainers"))]
+
+
+def cname(container: Mapping[str, Any]) -> str:
+    return str(dig(container, "name", default="?"))
+
+
+def annotations(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    return dig(props, "metadata", "annotations", default={})
+
+
+def labels(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    return dig(props, "metadata", "labels", default={})

@@ -1,0 +1,74 @@
+"""Rules that need the whole stack: relations between resources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .base import WORKLOAD_TYPES, Rule, StackResource, dig, items, pod_metadata
+
+
+def _selects(selector: Any, pod_labels: Mapping[str, Any]) -> bool:
+    """Whether a LabelSelector selects ``pod_labels`` (matchLabels and matchExpressions)."""
+    for key, value in (dig(selector, "matchLabels", default={}) or {}).items():
+        if pod_labels.get(key) != value:
+            return False
+    for expr in items(dig(selector, "matchExpressions")):
+        key, op = dig(expr, "key"), dig(expr, "operator")
+        values = [str(v) for v in items(dig(expr, "values"))]
+        present = key in pod_labels
+        if op == "In" and not (present and str(pod_labels[key]) in values):
+            return False
+        if op == "NotIn" and present and str(pod_labels[key]) in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def _what(r: StackResource) -> str:
+    return f"{r.type.rsplit(':', 1)[-1]} {dig(r.props, 'metadata', 'name', default=r.name)}"
+
+
+def _namespace(props: Mapping[str, Any]) -> str:
+    return str(dig(props, "metadata", "namespace", default="default"))
+
+
+def _workload_netpol(resources: Sequence[StackResource], _c: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    policies = [r for r in resources if r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
+    for r in resources:
+        if r.type not in WORKLOAD_TYPES:
+            continue
+        pod_labels = dig(pod_metadata(r.type, r.props), "labels", default={}) or {}
+        ns = _namespace(r.props)
+        covered = [
+            p for p in policies
+            if _namespace(p.props) == ns and _selects(dig(p.props, "spec", "podSelector", default={}), pod_labels)
+            # A namespace-wide default-deny alone does not describe the workload's traffic.
+            and (dig(p.props, "spec", "podSelector", "matchLabels") or dig(p.props, "spec", "podSelector", "matchExpressions"))
+        ]
+        if not covered:
+            yield r.urn, f"no NetworkPolicy selects the pods of {_what(r)} in namespace {ns}"
+
+
+def _pdb_per_deployment(resources: Sequence[StackResource], _c: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    pdbs = [r for r in resources if r.type == "kubernetes:policy/v1:PodDisruptionBudget"]
+    for r in resources:
+        if r.type not in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"):
+            continue
+        pod_labels = dig(pod_metadata(r.type, r.props), "labels", default={}) or {}
+        if not any(_namespace(p.props) == _namespace(r.props) and _selects(dig(p.props, "spec", "selector", default={}), pod_labels)
+                   for p in pdbs):
+            yield r.urn, f"no PodDisruptionBudget covers {_what(r)}"
+
+
+RULES = [
+    Rule("k8s-workload-network-policy", "Every workload is selected by a NetworkPolicy of its own (not only a "
+         "namespace-wide default deny).", "medium", "kube-score pod-networkpolicy", "mandatory",
+         stack_check=_workload_netpol, types=WORKLOAD_TYPES),
+    Rule("k8s-pdb-per-workload", "Every Deployment/StatefulSet is covered by a PodDisruptionBudget.", "low",
+         "kube-score deployment-has-poddisruptionbudget", "advisory", stack_check=_pdb_per_deployment,
+         types=("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet")),
+]
