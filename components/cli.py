@@ -1,6 +1,7 @@
 """The ``fleetform`` command line.
 
-``fleetform plan [STACK] [--json FILE] [--markdown FILE] [--manifests DIR] [--k8s-version X.Y]``
+``fleetform plan [STACK] [--json FILE] [--markdown FILE] [--manifests DIR] [--k8s-version X.Y]
+[--policy-config FILE]``
 
 Exit codes: 0 clean; 1 schema errors, mandatory policy violations or clusters that could not be
 planned; 2 invalid config or arguments (one line per problem, no traceback).
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -33,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", type=Path, metavar="FILE", help="write a PR-comment summary with a Mermaid graph")
     p.add_argument("--manifests", type=Path, metavar="DIR", help="write every Kubernetes object as YAML, one folder per cluster")
     p.add_argument("--k8s-version", metavar="X.Y", help="validate every cluster's objects against this Kubernetes version")
+    p.add_argument("--policy-config", type=Path, metavar="FILE",
+                   help="policy pack config (JSON, the format of pulumi's --policy-pack-config): enforcement levels and settings")
     return parser
 
 
@@ -45,8 +49,18 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console) -> in
     if args.k8s_version is not None and args.k8s_version not in available_versions():
         err.print(f"--k8s-version: got {args.k8s_version!r}; allowed: one of {', '.join(available_versions())}", highlight=False)
         return 2
+    policy_config = None
+    if args.policy_config is not None:
+        try:
+            policy_config = json.loads(args.policy_config.read_text())
+            if not isinstance(policy_config, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            err.print(f"--policy-config: cannot use {args.policy_config}: {exc}; allowed: a JSON object "
+                      '{"<policy>": "advisory|mandatory|disabled" | {"enforcementLevel": ..., <settings>}}', highlight=False, markup=False)
+            return 2
     try:
-        result = plan(args.stack, kubernetes_version=args.k8s_version)
+        result = plan(args.stack, kubernetes_version=args.k8s_version, policy_config=policy_config)
     except (FleetConfigError, StackNotFound) as exc:
         problems = exc.problems if isinstance(exc, FleetConfigError) else [str(exc)]
         err.print(f"invalid config for stack {args.stack}:", highlight=False)
