@@ -79,3 +79,13 @@ def test_policy_config_file_in_cli(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "components.cli", "plan", "--policy-config", str(cfg)],
                           cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 2 and "--policy-config" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_readme_lists_every_rule_with_its_source_and_enforcement():
+    from policies.rules import RULES
+
+    readme = (ROOT / "README.md").read_text()
+    for rule in RULES:
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{rule.name}` |")), None)
+        assert row is not None, rule.name
+        assert rule.source in row and f"| {rule.enforcement} |" in row
