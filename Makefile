@@ -12,7 +12,14 @@ $(BIN)/fleetform: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@
 
-setup: $(BIN)/fleetform
+CHECKOV = .tools/checkov/bin/checkov
+
+# checkov gets a venv of its own: it pins packaging<24, pulumi needs packaging>=26.
+$(CHECKOV):
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/python -m pip install --quiet --disable-pip-version-check 'checkov==3.3.30'
+
+setup: $(BIN)/fleetform $(CHECKOV)
 
 plan: setup
 	$(BIN)/fleetform plan $(STACK)
@@ -24,4 +31,4 @@ bench: setup
 	$(BIN)/python benchmarks/plan_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis plan-out
+	rm -rf $(VENV) .tools .pytest_cache .hypothesis plan-out

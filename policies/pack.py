@@ -37,7 +37,7 @@ def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
         # Unknown values raise UnknownValueError from the props proxy; pulumi_policy reports that
         # as "can't run policy during preview", never as a violation.
         for message in check(args.resource_type, args.props, _settings(rule, args.get_config())):
-            report(message)
+            report(message, None)
 
     return ResourceValidationPolicy(
         name=rule.name,

@@ -21,6 +21,7 @@ from typing import Any, Optional
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
+from pulumi.runtime.sync_await import _ensure_event_loop
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
@@ -105,7 +106,7 @@ class FleetMocks(pulumi.runtime.Mocks):
             raise UnexpectedMockCall(
                 f"unexpected invoke {args.token}: no canned result (add one to components.plan.canned)"
             )
-        return handler(args), None
+        return handler(args), []
 
 
 # ----------------------------------------------------------------------------- recording
@@ -172,7 +173,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            pulumi_mocks._ensure_event_loop()
+            _ensure_event_loop()
             self.registrations.append(
                 Registration(
                     urn=response.urn,

@@ -219,6 +219,6 @@ class AppNamespace(pulumi.ComponentResource):
             spec=NetworkPolicySpecArgs(pod_selector=LabelSelectorArgs(), policy_types=["Ingress", "Egress"]),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
         )
-        self.name = ns.metadata.apply(lambda m: m.name)
+        self.name = ns.metadata.apply(lambda m: m.name or namespace)
         self.resource = ns
         self.register_outputs({"name": self.name})

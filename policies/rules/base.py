@@ -176,7 +176,7 @@ def cname(container: Mapping[str, Any]) -> str:
     return str(dig(container, "name", default="?"))
 
 
-def annotations(props: Mapping[str, Any]) -> Mapping[str, Any]:
+def annotations_of(props: Mapping[str, Any]) -> Mapping[str, Any]:
     return dig(props, "metadata", "annotations", default={})
 
 

@@ -10,7 +10,7 @@ from .base import (
     WORKLOAD_TYPES,
     Rule,
     all_containers,
-    annotations,
+    annotations_of,
     cname,
     dig,
     items,
@@ -43,7 +43,7 @@ def _host_network(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterab
 
 def _nodeport(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
     kind = dig(p, "spec", "type", default="ClusterIP")
-    if kind == "NodePort" and FRONTED_BY_FLEETFORM not in annotations(p):
+    if kind == "NodePort" and FRONTED_BY_FLEETFORM not in annotations_of(p):
         yield f"Service type NodePort without a fleetform-provisioned load balancer (annotation {FRONTED_BY_FLEETFORM})"
     if kind == "LoadBalancer" and labels(p).get(EXPOSE_LABEL) not in ("public", "internal"):
         yield f"Service type LoadBalancer for a service whose config does not say public or internal (label {EXPOSE_LABEL})"
