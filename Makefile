@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STACK  ?= local
 
-.PHONY: setup plan test bench clean
+.PHONY: setup plan test typecheck bench clean
 
 $(BIN)/fleetform: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ plan: setup
 
 test: setup
 	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/pyright
+
+typecheck: setup
+	$(BIN)/pyright
 
 bench: setup
 	$(BIN)/python benchmarks/plan_bench.py
