@@ -11,7 +11,10 @@ time and peak memory (max RSS) of:
 and prints the ratios plan/floor, plus the growth from 10 to 40 services. Targets (issue 2):
 plan <= 1.25x floor; time(40) / time(10) <= 4.4.
 
-Usage: python benchmarks/plan_bench.py [--repeat N]
+It also measures (issue 3) each example single-cloud stack and the hybrid stack against its own
+floor, and the SDK import time of one cloud's cluster module against all three clouds' modules.
+
+Usage: python benchmarks/plan_bench.py [--repeat N] [--only services|stacks|imports]
 """
 
 from __future__ import annotations
@@ -42,12 +45,16 @@ doc = json.load(open(sys.argv[1]))
 # -> pulumi_kubernetes.apps.v1.Deployment), as the program does.
 for t in sorted({r["type"] for r in doc["resources"] if r["custom"]}):
     pkg, mod, cls = t.split(":")
-    if pkg == "pulumi":
-        importlib.import_module("pulumi_" + cls).Provider
+    if pkg == "pulumi":  # pulumi:providers:<package>
+        importlib.import_module("pulumi_" + cls.replace("-", "_")).Provider
         continue
-    group = mod.split("/")[0].split(".")[0]
-    version = mod.split("/")[1]
-    getattr(importlib.import_module(f"pulumi_{pkg}.{group}.{version}"), cls)
+    top = "pulumi_" + pkg.replace("-", "_")
+    if pkg == "kubernetes":
+        name = f"{top}.{mod.split('/')[0].split('.')[0]}.{mod.split('/')[1]}"
+    else:
+        group = mod.split("/")[0]
+        name = top if group == "index" else f"{top}.{group}"
+    getattr(importlib.import_module(name), cls)
 
 class Trivial(pulumi.runtime.Mocks):
     def new_resource(self, args):
@@ -81,23 +88,72 @@ def stack_with(n: int) -> dict:
     return {"config": base}
 
 
-def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
+def measure(cmd: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one fresh process."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
+    if proc.returncode not in ok:
         raise SystemExit(f"{cmd} failed ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
     return elapsed, usage.ru_maxrss
+
+
+def compare(stack: str, doc: Path, env: dict[str, str], repeat: int) -> tuple[float, float, int, int]:
+    """Median plan and floor seconds, and peak RSS KiB, for one stack file (or name)."""
+    fleetform = [sys.executable, "-m", "components.cli", "plan"]
+    subprocess.run(fleetform + [stack, "--json", str(doc)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    plan_runs, floor_runs = [], []
+    for _ in range(repeat):  # interleaved, so drift in machine load hits both alike
+        plan_runs.append(measure(fleetform + [stack], env, ok=(0, 1)))
+        floor_runs.append(measure([sys.executable, "-c", FLOOR, str(doc)], env))
+    return (statistics.median(t for t, _ in plan_runs), statistics.median(t for t, _ in floor_runs),
+            max(m for _, m in plan_runs), max(m for _, m in floor_runs))
+
+
+def stacks_section(env: dict[str, str], repeat: int) -> None:
+    print("\nexample stacks (plan vs floor):")
+    print(f"{'stack':>12} {'plan s':>7} {'floor s':>7} {'time x':>6} {'plan MiB':>8} {'floor MiB':>9}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for stack in ("local", "staging-aws", "prod-gcp", "prod-azure", "hybrid"):
+            p_t, f_t, p_m, f_m = compare(stack, Path(tmp) / f"{stack}.json", env, repeat)
+            print(f"{stack:>12} {p_t:>7.2f} {f_t:>7.2f} {p_t / f_t:>6.2f} {p_m / 1024:>8.0f} {f_m / 1024:>9.0f}")
+
+
+IMPORTS = {
+    "aws only": "import components.cluster.eks",
+    "gcp only": "import components.cluster.gke",
+    "azure only": "import components.cluster.aks",
+    "all three": "import components.cluster.eks, components.cluster.gke, components.cluster.aks",
+}
+
+
+def imports_section(env: dict[str, str], repeat: int) -> None:
+    print("\nSDK import time of the cluster modules (fresh process each):")
+    base = statistics.median(measure([sys.executable, "-c", "import components.cluster.base"], env)[0] for _ in range(repeat))
+    results = {}
+    for label, code in IMPORTS.items():
+        results[label] = statistics.median(measure([sys.executable, "-c", code], env)[0] for _ in range(repeat)) - base
+    for label, secs in results.items():
+        print(f"{label:>11}: {secs:5.2f} s over the common base ({secs / results['all three']:.2f} of all three)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is reported")
+    parser.add_argument("--only", choices=("services", "stacks", "imports"))
     args = parser.parse_args()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if args.only in (None, "services"):
+        services_section(env, args.repeat)
+    if args.only in (None, "stacks"):
+        stacks_section(env, args.repeat)
+    if args.only in (None, "imports"):
+        imports_section(env, args.repeat)
+
+
+def services_section(env: dict[str, str], repeat: int) -> None:
     fleetform = [sys.executable, "-m", "components.cli", "plan"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,7 +164,7 @@ def main() -> None:
             subprocess.run(fleetform + [str(stack), "--json", str(doc)], cwd=ROOT, env=env, check=True,
                            stdout=subprocess.DEVNULL)
             plan_runs, floor_runs = [], []
-            for _ in range(args.repeat):  # interleaved, so drift in machine load hits both alike
+            for _ in range(repeat):  # interleaved, so drift in machine load hits both alike
                 plan_runs.append(measure(fleetform + [str(stack)], env))
                 floor_runs.append(measure([sys.executable, "-c", FLOOR, str(doc)], env))
             p_t = statistics.median(t for t, _ in plan_runs)
@@ -129,5 +185,5 @@ def main() -> None:
     print(f"worst plan/floor time ratio: {worst:.2f}x (target <= 1.25x)")
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # noqa: E305
     main()
