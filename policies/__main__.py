@@ -7,6 +7,8 @@ from pathlib import Path
 # The rules live in the `policies` package next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from policies.pack import build_pack  # noqa: E402
+from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
-build_pack()
+from policies.pack import PACK_NAME, policies  # noqa: E402
+
+PolicyPack(name=PACK_NAME, enforcement_level=EnforcementLevel.ADVISORY, policies=policies())

@@ -1,5 +1,5 @@
 """Wrap the plain rules as pulumi_policy policies. ``policies()`` builds them without starting
-anything; ``build_pack()`` constructs the PolicyPack, which starts its gRPC server and blocks."""
+anything; only ``policies/__main__.py`` constructs the PolicyPack (which starts its gRPC server)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
-    PolicyPack,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -72,6 +71,3 @@ def policies() -> list:
     """Every rule as a pulumi_policy policy (nothing started)."""
     return [_stack_policy(r) if r.stack_check is not None else _resource_policy(r) for r in RULES]
 
-
-def build_pack() -> PolicyPack:
-    return PolicyPack(name=PACK_NAME, enforcement_level=EnforcementLevel.ADVISORY, policies=policies())
