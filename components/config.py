@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -41,6 +42,11 @@ DEFAULT_NODE_SIZE = {"aws": "m6i.large", "gcp": "e2-standard-4", "azure": "Stand
 SUPPORTED_KUBERNETES_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34")
 """Kubernetes minor versions fleetform plans and validates against (upstream schemas exist for each)."""
 DEFAULT_KUBERNETES_VERSION = "1.32"
+
+SSH_PRIVATE_KEY_DESCRIPTION = (
+    "SSH private key fleetform uses to reach the hosts of onprem clusters (required with one); "
+    "set it as a secret: pulumi config set --secret fleetform:sshPrivateKey < key."
+)
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
@@ -220,6 +226,122 @@ class LoadBalancerSpec(_Model):
         return self
 
 
+# ------------------------------------------------------------------ self-managed / on-prem
+
+_HOST_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( [^\s]+)?$")
+_SAFE_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/+-]*)?$")
+_SAFE_PATH = re.compile(r"^(/[A-Za-z0-9._-]+)+/?$")
+_UNIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+
+
+class SshSpec(_Model):
+    """How fleetform reaches the hosts of an onprem cluster over SSH (the key is fleetform:sshPrivateKey)."""
+
+    user: str = Field(
+        default="fleetform",
+        description="SSH user on the hosts; it runs the bootstrap as root through passwordless sudo unless it is root.",
+    )
+    port: int = Field(default=22, ge=1, le=65535, description="SSH port of the hosts.")
+    verify_host_keys: bool = Field(
+        default=True,
+        description="Check every host's SSH host key against hosts[].hostKey (on by default; off only for throwaway labs).",
+    )
+
+    @field_validator("user", mode="after")
+    @classmethod
+    def _user(cls, v: str) -> str:
+        if not _UNIX_USER.match(v):
+            raise _problem("a Unix user name: lower-case letters, digits, '_' and '-', at most 32 characters")
+        return v
+
+
+class HostSpec(_Model):
+    """An existing machine of an onprem cluster, reached over SSH."""
+
+    name: str = Field(description="Host name, a DNS-1123 label unique in the cluster; the Kubernetes node name.")
+    address: ipaddress.IPv4Address = Field(description="IPv4 address fleetform connects to over SSH; the node's IP.")
+    role: Literal["master", "worker"] = Field(description="master (k3s server, embedded etcd) or worker (k3s agent).")
+    user: Optional[str] = Field(default=None, description="SSH user for this host; default: ssh.user.")
+    port: Optional[int] = Field(default=None, ge=1, le=65535, description="SSH port for this host; default: ssh.port.")
+    host_key: Optional[str] = Field(
+        default=None,
+        description="The host's SSH public host key, e.g. from ssh-keyscan -t ed25519 <address>; required unless ssh.verifyHostKeys is false.",
+    )
+    labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes labels put on this node.")
+    taints: list[Taint] = Field(default_factory=list, description="Taints put on this node.")
+
+    @field_validator("name", mode="after")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _dns_label(v, 63)
+
+    @field_validator("user", mode="after")
+    @classmethod
+    def _user(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not _UNIX_USER.match(v):
+            raise _problem("a Unix user name: lower-case letters, digits, '_' and '-', at most 32 characters")
+        return v
+
+    @field_validator("host_key", mode="after")
+    @classmethod
+    def _host_key(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not _HOST_KEY.match(v.strip()):
+            raise _problem("an SSH public key line such as 'ssh-ed25519 AAAA...' (ssh-keyscan output without the address)")
+        return v.strip() if v is not None else v
+
+    @field_validator("labels", mode="after")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(value):
+                raise _problem("Kubernetes labels: keys like team or example.com/team, values of at most 63 letters, digits, '-', '_', '.'")
+        return v
+
+
+class InstallSpec(_Model):
+    """Where the self-managed bootstrap gets k3s from: the internet (default), a mirror, or files already on the hosts."""
+
+    script_url: str = Field(
+        default="https://get.k3s.io",
+        description="HTTPS URL of the k3s install script (default: the upstream script; point it at a mirror).",
+    )
+    release_url: Optional[str] = Field(
+        default=None,
+        description="HTTPS URL of a mirror of https://github.com/k3s-io/k3s/releases the install script downloads "
+        "the k3s binary and its checksums from.",
+    )
+    airgap_dir: Optional[str] = Field(
+        default=None,
+        description="Absolute path, on every host, of an air-gapped k3s install: install.sh, the k3s binary and the "
+        "k3s-airgap-images tarball of the pinned version; nothing is downloaded.",
+    )
+    registry_mirror: Optional[str] = Field(
+        default=None, description="HTTPS URL of a container registry mirror the nodes pull every image through."
+    )
+
+    @field_validator("script_url", "release_url", "registry_mirror", mode="after")
+    @classmethod
+    def _https(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not _SAFE_URL.match(v):
+            raise _problem("an https:// URL of letters, digits and . - _ ~ % / + (no query, credentials or spaces)")
+        return v
+
+    @field_validator("airgap_dir", mode="after")
+    @classmethod
+    def _path(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not _SAFE_PATH.match(v):
+            raise _problem("an absolute path of letters, digits, '.', '_' and '-', such as /opt/k3s-airgap")
+        return v
+
+    @model_validator(mode="after")
+    def _airgap_downloads_nothing(self) -> "InstallSpec":
+        if self.airgap_dir is not None:
+            for key, value, default in (("scriptUrl", self.script_url, "https://get.k3s.io"), ("releaseUrl", self.release_url, None)):
+                if value != default:
+                    raise _problem("nothing with airgapDir (an air-gapped install downloads nothing)", key=key, got=value)
+        return self
+
+
 class ClusterSpec(_Model):
     """One Kubernetes cluster of the fleet."""
 
@@ -246,6 +368,18 @@ class ClusterSpec(_Model):
         default_factory=LoadBalancerSpec, description="LoadBalancer address source on onprem/existing clusters."
     )
     tags: dict[str, str] = Field(default_factory=dict, description="Tags/labels put on the cluster's cloud resources.")
+    hosts: Optional[list[HostSpec]] = Field(
+        default=None, description="The existing machines of an onprem cluster: its masters and workers (target onprem)."
+    )
+    ssh: SshSpec = Field(default_factory=SshSpec, description="How fleetform reaches the hosts over SSH (target onprem).")
+    install: InstallSpec = Field(
+        default_factory=InstallSpec, description="Where the hosts get k3s from: internet, mirror or air-gapped files (target onprem)."
+    )
+    vip: Optional[ipaddress.IPv4Address] = Field(
+        default=None,
+        description="Fixed registration address of the API (target onprem): a virtual IP or load balancer forwarding "
+        "TCP 6443 to the masters. Required with 3 masters; default with 1 master: its address.",
+    )
 
     @field_validator("name", mode="after")
     @classmethod
@@ -301,6 +435,78 @@ class ClusterSpec(_Model):
             if problem:
                 raise _problem(problem, key="network.cidr", got=str(self.network.cidr))
         return self
+
+    @model_validator(mode="after")
+    def _onprem_rules(self) -> "ClusterSpec":
+        if self.target != "onprem":
+            for key, value, default in (("hosts", self.hosts, None), ("vip", self.vip, None),
+                                        ("ssh", self.ssh, SshSpec()), ("install", self.install, InstallSpec())):
+                if value != default:
+                    shown = str(value) if key == "vip" else "[...]" if key == "hosts" else "{...}"
+                    raise _problem("only for target onprem", key=key, got=shown)
+            return self
+        if self.node_pools is not None:
+            raise _problem("nothing for target onprem (list the workers in hosts)", key="nodePools", got="[...]")
+        if not self.hosts:
+            raise _problem(
+                "the cluster's existing machines, at least one with role master (required for target onprem)",
+                key="hosts", got=self.hosts,
+            )
+        names: set[str] = set()
+        addresses: set[ipaddress.IPv4Address] = set()
+        for i, host in enumerate(self.hosts):
+            if host.name in names:
+                raise _problem("a name not used by another host of this cluster", key=f"hosts[{i}].name", got=host.name)
+            if host.address in addresses:
+                raise _problem("an address not used by another host of this cluster", key=f"hosts[{i}].address", got=str(host.address))
+            names.add(host.name)
+            addresses.add(host.address)
+            if self.ssh.verify_host_keys and host.host_key is None:
+                raise _problem(
+                    "the host's SSH public key (ssh-keyscan -t ed25519 <address>), or ssh.verifyHostKeys: false",
+                    key=f"hosts[{i}].hostKey", got=None,
+                )
+        masters = [h for h in self.hosts if h.role == "master"]
+        if "count" in self.control_plane.model_fields_set:
+            if len(masters) != self.control_plane.count:
+                raise _problem(
+                    f"the number of hosts with role master ({len(masters)} listed)", key="controlPlane.count",
+                    got=self.control_plane.count,
+                )
+        elif len(masters) not in (1, 3):
+            raise _problem(
+                "1 or 3 hosts with role master (embedded etcd needs an odd quorum)", key="hosts", got=f"{len(masters)} masters"
+            )
+        if len(masters) > 1:
+            if self.vip is None:
+                raise _problem(
+                    "the API's fixed registration address: a virtual IP or load balancer forwarding TCP 6443 to the "
+                    "masters (required with 3 masters)", key="vip", got=None,
+                )
+            if self.vip in addresses:
+                raise _problem(
+                    "an address of no host (with 3 masters the API address must outlive any one master)", key="vip",
+                    got=str(self.vip),
+                )
+        return self
+
+    @property
+    def masters(self) -> list[HostSpec]:
+        """The onprem hosts with role master, in config order (the first one initialises etcd)."""
+        return [h for h in self.hosts or [] if h.role == "master"]
+
+    @property
+    def workers(self) -> list[HostSpec]:
+        """The onprem hosts with role worker, in config order."""
+        return [h for h in self.hosts or [] if h.role == "worker"]
+
+    @property
+    def registration_address(self) -> Optional[str]:
+        """The onprem API address: the vip, else the only master's address (None off onprem)."""
+        if self.vip is not None:
+            return str(self.vip)
+        masters = self.masters
+        return str(masters[0].address) if len(masters) == 1 else None
 
     @property
     def effective_node_pools(self) -> list[NodePoolSpec]:
@@ -475,6 +681,9 @@ class FleetSpec(_Model):
     kubernetes_version: str = Field(
         default=DEFAULT_KUBERNETES_VERSION, description="Default Kubernetes minor version of the clusters."
     )
+    ssh_private_key: Optional[SecretStr] = Field(
+        default=None, description=SSH_PRIVATE_KEY_DESCRIPTION
+    )
 
     @field_validator("namespace", mode="after")
     @classmethod
@@ -511,6 +720,27 @@ class FleetSpec(_Model):
                         key=f"services[{i}].egress[{j}].service",
                         got=rule.service,
                     )
+        return self
+
+    @field_validator("ssh_private_key", mode="before")
+    @classmethod
+    def _encrypted_key(cls, v: Any) -> Any:
+        # A stack file read as YAML holds the encrypted value ({secure: ...}); the engine hands
+        # programs the decrypted string. Either way a key is configured.
+        if isinstance(v, Mapping) and set(v) == {"secure"} and isinstance(v["secure"], str) and v["secure"]:
+            return "[secret]"
+        return v
+
+    @model_validator(mode="after")
+    def _onprem_needs_ssh_key(self) -> "FleetSpec":
+        onprem = [c.name for c in self.clusters if c.target == "onprem"]
+        key = self.ssh_private_key.get_secret_value().strip() if self.ssh_private_key is not None else ""
+        if onprem and not key:
+            raise _problem(
+                "an SSH private key for the hosts of " + ", ".join(onprem) + ", set as a secret "
+                "(pulumi config set --secret fleetform:sshPrivateKey < key)",
+                key="sshPrivateKey", got=None,
+            )
         return self
 
     def version_of(self, cluster: ClusterSpec) -> str:
@@ -642,6 +872,7 @@ _ALLOWED = {
     "model_type": "a mapping of key: value",
     "model_attributes_type": "a mapping of key: value",
     "ip_v4_network": "an IPv4 CIDR such as 10.0.0.0/16",
+    "ip_v4_address": "an IPv4 address such as 192.0.2.10",
     "missing": "required",
 }
 

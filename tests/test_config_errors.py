@@ -27,10 +27,10 @@ CASES = [
     ("clusters bad JSON string", {"fleetform:clusters": "[{"},
      'fleetform:clusters: got "[{"; allowed: a list of mappings'),
     ("unknown top-level key", {**fleet([EX], []), "fleetform:regions": ["x"]},
-     "fleetform:regions: unknown key; allowed keys: clusters, kubernetesVersion, namespace, services"),
+     "fleetform:regions: unknown key; allowed keys: clusters, kubernetesVersion, namespace, services, sshPrivateKey"),
     ("unknown cluster key", fleet([{**EX, "nodepools": []}], []),
-     "fleetform:clusters[0].nodepools: unknown key; allowed keys: controlPlane, existing, kubernetesVersion, "
-     "loadBalancer, mode, name, network, nodePools, region, tags, target"),
+     "fleetform:clusters[0].nodepools: unknown key; allowed keys: controlPlane, existing, hosts, install, "
+     "kubernetesVersion, loadBalancer, mode, name, network, nodePools, region, ssh, tags, target, vip"),
     ("unknown target", fleet([{"name": "a", "target": "openstack"}], []),
      'fleetform:clusters[0].target: got "openstack"; allowed: one of aws, gcp, azure, onprem, existing'),
     ("cluster name not DNS", fleet([{"name": "Prod_1", "target": "existing"}], []),

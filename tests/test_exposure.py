@@ -17,7 +17,10 @@ ALB = "service.beta.kubernetes.io/aws-load-balancer-"
 
 def _cluster(target):
     if target == "onprem":
-        return cluster("c-onprem", "onprem", loadBalancer={"provider": "metallb", "publicPool": "pub", "internalPool": "priv"})
+        return cluster("c-onprem", "onprem", loadBalancer={"provider": "metallb", "publicPool": "pub", "internalPool": "priv"},
+                       ssh={"verifyHostKeys": False},
+                       hosts=[{"name": "m1", "address": "192.0.2.11", "role": "master"},
+                              {"name": "w1", "address": "192.0.2.21", "role": "worker"}])
     if target == "existing":
         return cluster("c-existing", "existing", loadBalancer={"provider": "metallb", "publicPool": "pub", "internalPool": "priv"})
     return cluster(f"c-{target}", target)
@@ -37,7 +40,7 @@ def every_target():
 
     install_face_only(mp)
     try:
-        result = plan("targets", config=fleet([_cluster(t) for t in TARGETS], SERVICES))
+        result = plan("targets", config=fleet([_cluster(t) for t in TARGETS], SERVICES, sshPrivateKey="[secret]"))
     finally:
         mp.undo()
     assert result.errors == [] and result.schema_errors == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -48,13 +49,17 @@ class Cluster(pulumi.ComponentResource):
         self.cluster_name = name
         self.details: dict[str, pulumi.Input[Any]] = {}
 
-    def _make_provider(self, **kwargs) -> k8s.Provider:
-        """The cluster's Kubernetes provider, child of this component, replaced only if the cluster is."""
+    def _make_provider(self, *, depends_on: Sequence[pulumi.Resource] = (), **kwargs) -> k8s.Provider:
+        """The cluster's Kubernetes provider, child of this component, replaced only if the cluster is.
+
+        ``depends_on``: resources the API must wait for (a readiness gate, access grants); only
+        their URNs enter the dependency graph, never their values.
+        """
         return k8s.Provider(
             f"{self.cluster_name}-k8s",
             cluster_identifier=self.cluster_name,
             enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
             **kwargs,
         )
 
