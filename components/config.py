@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import zlib
 from collections.abc import Mapping
 from typing import Any, Literal, Optional
 
@@ -616,6 +617,13 @@ class ServiceSpec(_Model):
     env: dict[str, str] = Field(default_factory=dict, description="Plain environment variables (no secrets here).")
     egress: list[EgressRule] = Field(default_factory=list, description="Allowed egress beyond DNS.")
     clusters: Optional[list[str]] = Field(default=None, description="Clusters to deploy on; default: all.")
+    node_port: Optional[int] = Field(
+        default=None,
+        ge=30000,
+        le=32767,
+        description="NodePort on self-managed cloud clusters, where fleetform's own load balancer forwards to it; "
+        "default: derived from the service name.",
+    )
 
     @field_validator("name", mode="after")
     @classmethod
@@ -720,7 +728,27 @@ class FleetSpec(_Model):
                         key=f"services[{i}].egress[{j}].service",
                         got=rule.service,
                     )
+        taken: dict[int, str] = {}
+        for i, svc in enumerate(self.services):
+            if svc.expose == "cluster":
+                continue
+            port = self.node_port_of(svc)
+            if port in taken:
+                raise _problem(
+                    f"a NodePort not used by service {taken[port]} (set nodePort explicitly, 30000-32767)",
+                    key=f"services[{i}].nodePort",
+                    got=port,
+                )
+            taken[port] = svc.name
         return self
+
+    @staticmethod
+    def node_port_of(service: "ServiceSpec") -> int:
+        """The service's NodePort on self-managed cloud clusters: configured, or derived from its
+        name (stable as services come and go; a clash is a config error asking for an explicit one)."""
+        if service.node_port is not None:
+            return service.node_port
+        return 30000 + zlib.crc32(service.name.encode()) % 2768
 
     @field_validator("ssh_private_key", mode="before")
     @classmethod

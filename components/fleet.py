@@ -10,7 +10,7 @@ from typing import Optional
 
 import pulumi
 
-from .cluster import Cluster, ClusterContext, TargetNotImplemented, build_cluster
+from .cluster import Cluster, ClusterContext, FrontedService, TargetNotImplemented, build_cluster
 from .config import FleetConfigError, FleetSpec, load_spec
 from .workloads import AppNamespace, Microservice
 
@@ -57,7 +57,15 @@ class Fleet(pulumi.ComponentResource):
             try:
                 cluster = build_cluster(
                     cspec,
-                    ClusterContext(kubernetes_version=spec.version_of(cspec), stack=stack),
+                    ClusterContext(
+                        kubernetes_version=spec.version_of(cspec),
+                        stack=stack,
+                        services=tuple(
+                            FrontedService(s.name, s.expose, s.service_port, spec.node_port_of(s), s.health.path)
+                            for s in spec.services_on(cspec)
+                            if s.expose != "cluster"
+                        ),
+                    ),
                     index,
                     pulumi.ResourceOptions(parent=self),
                 )
@@ -74,6 +82,7 @@ class Fleet(pulumi.ComponentResource):
                     target=cluster.target,
                     self_managed=cluster.self_managed,
                     load_balancer=cspec.load_balancer,
+                    node_port=spec.node_port_of(svc),
                     peers=peers,
                     opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=[namespace])),
                 )

@@ -147,6 +147,12 @@ def test_self_managed_cloud_is_nodeport_fronted_by_fleetform(monkeypatch):
     by_name = {m.name: m.object for m in result.manifests if m.kind == "Service"}
     assert by_name["pub"]["spec"]["type"] == "NodePort"
     assert by_name["pub"]["metadata"]["annotations"] == {"fleetform.io/fronted-by": "public"}
+    # The NodePort is fixed (fleetform's own LB must know it before the Service exists): derived
+    # from the name with CRC-32 into 30000-32767 unless configured.
+    import zlib
+
+    assert by_name["pub"]["spec"]["ports"][0]["nodePort"] == 30000 + zlib.crc32(b"pub") % 2768
+    assert by_name["int"]["spec"]["ports"][0]["nodePort"] == 30000 + zlib.crc32(b"int") % 2768
     assert by_name["int"]["metadata"]["annotations"] == {"fleetform.io/fronted-by": "internal"}
     assert by_name["clu"]["spec"]["type"] == "ClusterIP"
 
@@ -157,3 +163,19 @@ def test_service_ports_and_selector(every_target):
     d = objects(every_target, "Deployment", "int")["c-aws"]
     assert s["spec"]["selector"] == d["spec"]["selector"]["matchLabels"]
     assert d["spec"]["template"]["spec"]["containers"][0]["ports"] == [{"name": "http", "containerPort": 9090, "protocol": "TCP"}]
+
+
+def test_configured_node_port_and_clash(monkeypatch):
+    from components.config import FleetConfigError, load_spec
+    from tests.fakes import install_face_only
+
+    install_face_only(monkeypatch)
+    cfg = fleet([cluster("sm-gcp", "gcp", mode="self-managed")], [service("pub", nodePort=31234)])
+    svc = next(m.object for m in plan("sm", config=cfg).manifests if m.kind == "Service")
+    assert svc["spec"]["ports"][0]["nodePort"] == 31234
+    clash = fleet([cluster("c", "existing")], [service("a", nodePort=31000), service("b", nodePort=31000)])
+    with pytest.raises(FleetConfigError) as info:
+        load_spec(clash)
+    assert info.value.problems == [
+        "fleetform:services[1].nodePort: got 31000; allowed: a NodePort not used by service a (set nodePort explicitly, 30000-32767)"
+    ]

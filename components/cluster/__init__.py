@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Optional
 
 import pulumi
 
-from .base import Cluster, ClusterContext
+from .base import Cluster, ClusterContext, FrontedService
 
 if TYPE_CHECKING:
     from ..config import ClusterSpec
 
-__all__ = ["Cluster", "ClusterContext", "TargetNotImplemented", "build_cluster", "cluster_module", "IMPLEMENTED"]
+__all__ = ["Cluster", "ClusterContext", "FrontedService", "TargetNotImplemented", "build_cluster", "cluster_module", "IMPLEMENTED"]
 
 # (target, mode) -> "module:Class". mode is None for `existing`. A module that does not exist
 # yet means "not implemented yet" (see cluster_module).

@@ -11,6 +11,21 @@ import pulumi_kubernetes as k8s
 
 
 @dataclass(frozen=True)
+class FrontedService:
+    """A service a self-managed cloud cluster fronts with a load balancer of its own."""
+
+    name: str
+    expose: str
+    """public or internal."""
+    service_port: int
+    """The load balancer's listener port."""
+    node_port: int
+    """The workers' NodePort the listener forwards to."""
+    health_path: str
+    """HTTP path of the load balancer's health check (against the NodePort)."""
+
+
+@dataclass(frozen=True)
 class ClusterContext:
     """Fleet-wide facts a cluster needs besides its own spec."""
 
@@ -18,6 +33,8 @@ class ClusterContext:
     """The cluster's Kubernetes minor version after defaults (e.g. "1.32")."""
     stack: str
     """The Pulumi stack name (for tags)."""
+    services: tuple[FrontedService, ...] = ()
+    """The services on this cluster exposed public or internal (self-managed clouds front them)."""
 
 
 class Cluster(pulumi.ComponentResource):

@@ -32,6 +32,8 @@ class Exposure:
     external_traffic_policy: Optional[str] = None
     health_check: Optional[str] = None
     """Human summary of the load balancer's health check (for plan output and docs)."""
+    node_port: Optional[int] = None
+    """Fixed NodePort (only where fleetform's own load balancer forwards to it)."""
 
 
 def _aws(service: ServiceSpec, _lb: LoadBalancerSpec) -> Exposure:
@@ -120,15 +122,16 @@ def _self_hosted(service: ServiceSpec, lb: LoadBalancerSpec) -> Exposure:
     )
 
 
-def _fronted_nodeport(service: ServiceSpec, _lb: LoadBalancerSpec) -> Exposure:
+def _fronted_nodeport(service: ServiceSpec, _lb: LoadBalancerSpec, node_port: Optional[int]) -> Exposure:
     # Self-managed clusters on a cloud: no cloud controller runs, so fleetform provisions the
-    # cloud load balancer itself, listening on service_port and forwarding to this NodePort, with
-    # an HTTP health check on the health path.
+    # cloud load balancer itself, listening on service_port and forwarding to this fixed NodePort
+    # (known before the Service exists), with an HTTP health check on the health path.
     return Exposure(
         type="NodePort",
         annotations={FRONTED_BY_FLEETFORM: service.expose},
         external_traffic_policy="Cluster",
-        health_check=f"fleetform-provisioned LB, HTTP {service.health.path} on the NodePort",
+        health_check=f"fleetform-provisioned LB, HTTP {service.health.path} on NodePort {node_port}",
+        node_port=node_port,
     )
 
 
@@ -141,11 +144,18 @@ _FLAVOURS: dict[str, Callable[[ServiceSpec, LoadBalancerSpec], Exposure]] = {
 }
 
 
-def exposure_for(target: str, self_managed: bool, service: ServiceSpec, lb: LoadBalancerSpec) -> Exposure:
-    """The Service exposure of ``service`` on a cluster of ``target``."""
+def exposure_for(
+    target: str, self_managed: bool, service: ServiceSpec, lb: LoadBalancerSpec, node_port: Optional[int] = None
+) -> Exposure:
+    """The Service exposure of ``service`` on a cluster of ``target`` (``node_port``: the fixed
+    NodePort fleetform's own load balancer forwards to on self-managed cloud clusters)."""
     if service.expose == "cluster":
         return Exposure(type="ClusterIP", health_check="none (in-cluster only; readiness probe gates endpoints)")
-    flavour = _fronted_nodeport if self_managed and target in ("aws", "gcp", "azure") else _FLAVOURS[target]
-    exposure = flavour(service, lb)
+    if self_managed and target in ("aws", "gcp", "azure"):
+        if node_port is None:
+            raise ValueError(f"service {service.name}: a self-managed cloud cluster needs its NodePort")
+        exposure = _fronted_nodeport(service, lb, node_port)
+    else:
+        exposure = _FLAVOURS[target](service, lb)
     # The policy pack accepts a LoadBalancer/NodePort Service only when config asked for it.
     return replace(exposure, labels={**exposure.labels, EXPOSE_LABEL: service.expose})

@@ -77,7 +77,15 @@ def _service_spec(service: ServiceSpec, exposure: Exposure) -> ServiceSpecArgs:
     return ServiceSpecArgs(
         type=exposure.type,
         selector=labels(service),
-        ports=[ServicePortArgs(name=PORT_NAME, port=service.service_port, target_port=PORT_NAME, protocol="TCP")],
+        ports=[
+            ServicePortArgs(
+                name=PORT_NAME,
+                port=service.service_port,
+                target_port=PORT_NAME,
+                protocol="TCP",
+                node_port=exposure.node_port,
+            )
+        ],
         load_balancer_class=exposure.load_balancer_class,
         external_traffic_policy=exposure.external_traffic_policy,
     )
@@ -116,12 +124,13 @@ class Microservice(pulumi.ComponentResource):
         self_managed: bool,
         load_balancer: LoadBalancerSpec,
         peers: Mapping[str, ServiceSpec],
+        node_port: Optional[int] = None,
         opts: Optional[pulumi.ResourceOptions] = None,
     ):
         super().__init__("fleetform:workloads:Microservice", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         svc = service.name
-        exposure = exposure_for(target, self_managed, service, load_balancer)
+        exposure = exposure_for(target, self_managed, service, load_balancer, node_port)
         self.exposure = exposure
 
         account = k8s.core.v1.ServiceAccount(
