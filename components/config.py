@@ -426,12 +426,16 @@ class ClusterSpec(_Model):
                 if pool.name in seen:
                     raise _problem("a name not used by another pool of this cluster", key=f"nodePools[{i}].name", got=pool.name)
                 seen.add(pool.name)
+        cloud_problem = _cloud_naming_problem(self)
+        if cloud_problem is not None:
+            key, got, allowed = cloud_problem
+            raise _problem(allowed, key=key, got=got)
         if t in CLOUD_TARGETS:
             from .network.cidr import capacity_problem
 
             max_nodes = sum(p.max for p in self.effective_node_pools) + (
                 self.control_plane.count if self.effective_mode == "self-managed" else 0
-            )
+            ) + (AKS_SYSTEM_NODES if t == "azure" and self.effective_mode == "managed" else 0)
             problem = capacity_problem(t, self.network.cidr, self.network.zones, max_nodes)
             if problem:
                 raise _problem(problem, key="network.cidr", got=str(self.network.cidr))
@@ -526,6 +530,53 @@ class ClusterSpec(_Model):
         if self.mode is not None:
             return self.mode
         return "self-managed" if self.target == "onprem" else "managed"
+
+
+_AWS_TAG_TEXT = re.compile(r"^[\w .:/=+\-@]*$")
+_GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+_AKS_POOL = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+MAX_AZURE_ZONES = 3
+AKS_SYSTEM_NODES = 3
+"""Nodes of the system pool fleetform adds to every AKS cluster (components/cluster/aks.py)."""
+
+
+def _cloud_naming_problem(spec: "ClusterSpec") -> Optional[tuple[str, Any, str]]:
+    """What each cloud refuses in names and tags, caught before any resource exists:
+    (key below the cluster, value given, what is allowed) or None."""
+    t = spec.target
+    if t == "aws":
+        # https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html (50 per resource;
+        # fleetform adds up to 5 of its own).
+        if len(spec.tags) > 45:
+            return "tags", f"{len(spec.tags)} tags", "at most 45 tags on aws (AWS allows 50 per resource; fleetform adds up to 5)"
+        for k, v in spec.tags.items():
+            if not 1 <= len(k) <= 127 or k.lower().startswith("aws:") or not _AWS_TAG_TEXT.match(k) \
+                    or len(v) > 255 or not _AWS_TAG_TEXT.match(v):
+                return (f"tags.{k}", v, "AWS tags: keys of 1-127 and values of at most 255 letters, digits, spaces and "
+                        "_ . : / = + - @; keys must not start with aws:")
+    elif t == "gcp":
+        # https://cloud.google.com/resource-manager/docs/labels-overview#requirements
+        if not spec.name[0].isalpha():
+            return "name", spec.name, "a name starting with a letter (GKE cluster and service account names must)"
+        for k, v in spec.tags.items():
+            if not _GCP_LABEL_KEY.match(k) or not _GCP_LABEL_VALUE.match(v):
+                return (f"tags.{k}", v, "GCP labels: keys of 1-63 lower-case letters, digits, '_' or '-' starting with "
+                        "a letter; values of at most 63 of those")
+    elif t == "azure":
+        if spec.network.zones > MAX_AZURE_ZONES:
+            return "network.zones", spec.network.zones, f"at most {MAX_AZURE_ZONES} (Azure regions have 3 availability zones)"
+        if spec.effective_mode == "managed":
+            # AKS Linux pool names: lower-case letters and digits, starting with a letter, 1-12
+            # (https://learn.microsoft.com/azure/aks/create-node-pools); fleetform drops '-'.
+            seen = {"system"}
+            for i, pool in enumerate(spec.effective_node_pools):
+                aks = re.sub(r"[^a-z0-9]", "", pool.name)
+                if not _AKS_POOL.match(aks) or aks in seen:
+                    return (f"nodePools[{i}].name", pool.name, "on AKS, a name that is 1-12 lower-case letters and digits "
+                            "once '-' is dropped, starts with a letter, is not system and differs from the other pools")
+                seen.add(aks)
+    return None
 
 
 # ---------------------------------------------------------------------------------- services

@@ -19,6 +19,8 @@ import sys
 
 import pulumi
 import pytest
+
+from components.config import FleetConfigError
 import yaml
 
 from components.plan.engine import plan
@@ -438,8 +440,12 @@ def test_node_pool_and_tag_changes_leave_the_provider_and_workloads_alone(prod, 
 def test_more_than_three_zones_is_refused():
     cfg = prod_config()
     cfg["fleetform:clusters"][0]["network"] = {"cidr": "10.40.0.0/16", "zones": 4}
-    with pytest.raises(pulumi.RunError, match="at most 3 availability zones"):
+    # Caught by config validation, before any resource is registered.
+    with pytest.raises(FleetConfigError) as info:
         plan("prod-azure", config=cfg)
+    assert info.value.problems == [
+        "fleetform:clusters[0].network.zones: got 4; allowed: at most 3 (Azure regions have 3 availability zones)"
+    ]
 
 
 @pytest.mark.parametrize("names", [["system"], ["gpu-pool", "gpupool"], ["averyveryverylongpool"]])
@@ -448,8 +454,11 @@ def test_pool_names_aks_cannot_hold_are_refused(names):
     # and "system" is fleetform's own system pool.
     cfg = prod_config()
     cfg["fleetform:clusters"][0]["nodePools"] = [{"name": n, "size": "Standard_D4s_v5", "min": 1, "max": 2} for n in names]
-    with pytest.raises(pulumi.RunError, match="has no distinct AKS pool name"):
+    with pytest.raises(FleetConfigError) as info:
         plan("prod-azure", config=cfg)
+    (line,) = info.value.problems
+    assert line.startswith(f"fleetform:clusters[0].nodePools[{len(names) - 1}].name: got ")
+    assert "allowed: on AKS, a name that is 1-12 lower-case letters and digits" in line
 
 
 def test_the_azure_cluster_of_the_hybrid_stack_plans():

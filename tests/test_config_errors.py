@@ -202,3 +202,27 @@ def test_program_raises_run_error_before_registering(tmp_path):
     ok = RecordingMonitor(FleetMocks())
     run_under_mocks("good", fleet([EX], [service()]), program, monitor=ok)
     assert len(ok.registrations) > 5
+
+
+CLOUD_CASES = [
+    ("aws tag key reserved", fleet([{**AWS, "tags": {"aws:owner": "x"}}], []),
+     'fleetform:clusters[0].tags.aws:owner: got "x"; allowed: AWS tags: keys of 1-127 and values of at most 255 letters, '
+     "digits, spaces and _ . : / = + - @; keys must not start with aws:"),
+    ("gcp label upper case", fleet([{**cluster("g1", "gcp"), "tags": {"Team": "a"}}], []),
+     'fleetform:clusters[0].tags.Team: got "a"; allowed: GCP labels: keys of 1-63 lower-case letters, digits, \'_\' or '
+     "'-' starting with a letter; values of at most 63 of those"),
+    ("gcp name starts with digit", fleet([cluster("1prod", "gcp")], []),
+     'fleetform:clusters[0].name: got "1prod"; allowed: a name starting with a letter (GKE cluster and service account names must)'),
+    ("azure four zones", fleet([{**cluster("z1", "azure"), "network": {"zones": 4}}], []),
+     "fleetform:clusters[0].network.zones: got 4; allowed: at most 3 (Azure regions have 3 availability zones)"),
+    ("aks pool name too long", fleet([{**cluster("z1", "azure"), "nodePools": [{"name": "general-purpose-pool", "size": "s"}]}], []),
+     'fleetform:clusters[0].nodePools[0].name: got "general-purpose-pool"; allowed: on AKS, a name that is 1-12 lower-case '
+     "letters and digits once '-' is dropped, starts with a letter, is not system and differs from the other pools"),
+]
+
+
+@pytest.mark.parametrize("config,expected", [c[1:] for c in CLOUD_CASES], ids=[c[0] for c in CLOUD_CASES])
+def test_bad_cloud_config(config, expected):
+    with pytest.raises(FleetConfigError) as info:
+        load_spec(config)
+    assert info.value.problems == [expected]

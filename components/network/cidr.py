@@ -32,7 +32,10 @@ ADDRESSES_PER_NODE = {
 RESERVED_PER_SUBNET = {"aws": 5, "gcp": 4, "azure": 5}
 """Addresses each cloud keeps in every subnet (network, router, DNS, future, broadcast)."""
 POD_BLOCK_PER_NODE = 256
-"""GKE gives each node a /24 from the pods range (110 pods max)."""
+"""GKE, and AKS with Azure CNI Overlay, give each node a /24 from the pods range
+(https://learn.microsoft.com/azure/aks/azure-cni-overlay: "Each node is assigned a /24 address
+space carved out from the same CIDR")."""
+PODS_RANGE_TARGETS = ("gcp", "azure")
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def capacity_problem(target: str, network: ipaddress.IPv4Network | str, zones: i
             f"a CIDR whose per-zone private subnet ({plan.private[0].with_prefixlen}, {usable} usable addresses) "
             f"holds {max_nodes} nodes x {ADDRESSES_PER_NODE[target]} addresses = {need}: use a shorter prefix or fewer nodes"
         )
-    if target == "gcp" and max_nodes * POD_BLOCK_PER_NODE > plan.pods.num_addresses:
+    if target in PODS_RANGE_TARGETS and max_nodes * POD_BLOCK_PER_NODE > plan.pods.num_addresses:
         return (
             f"a CIDR whose pods range ({plan.pods.with_prefixlen}) holds a /24 for each of {max_nodes} nodes: "
             "use a shorter prefix or fewer nodes"
