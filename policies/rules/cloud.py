@@ -14,6 +14,7 @@ LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 EC2_INSTANCE = "aws:ec2/instance:Instance"
 SUBNET = "aws:ec2/subnet:Subnet"
 SG = "aws:ec2/securityGroup:SecurityGroup"
+DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 SG_INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 LB_LISTENER = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
@@ -27,6 +28,9 @@ AKS = "azure-native:containerservice:ManagedCluster"
 AKS_POOL = "azure-native:containerservice:AgentPool"
 NSG = "azure-native:network:NetworkSecurityGroup"
 NSG_RULE = "azure-native:network:SecurityRule"
+DIAGNOSTIC_SETTING = ("azure-native:monitor:DiagnosticSetting",
+                      # azure-native v1/v2 token; v3 registers monitor:DiagnosticSetting with this as an alias.
+                      "azure-native:insights:DiagnosticSetting")
 
 SUPPORTED_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34")
 
@@ -63,12 +67,22 @@ def _api_endpoint(t: str, p: Mapping[str, Any], c: Mapping[str, Any]) -> Iterabl
         if dig(p, "vpcConfig", "endpointPrivateAccess") is not True:
             yield "EKS API endpoint has no private access"
     elif t == GKE:
-        if dig(p, "privateClusterConfig", "enablePrivateEndpoint") is not True:
+        # The IP endpoint is private (enablePrivateEndpoint) or off altogether
+        # (controlPlaneEndpointsConfig.ipEndpointsConfig.enabled, "Defaults to true").
+        ip_public = (dig(p, "privateClusterConfig", "enablePrivateEndpoint") is not True
+                     and dig(p, "controlPlaneEndpointsConfig", "ipEndpointsConfig", "enabled") is not False)
+        if ip_public:
             networks = items(dig(p, "masterAuthorizedNetworksConfig", "cidrBlocks"))
             if dig(p, "masterAuthorizedNetworksConfig") is None:
                 yield "GKE API endpoint is public with no authorized networks"
             for bad in _cidrs_outside([dig(n, "cidrBlock") for n in networks], allowed):
                 yield f"GKE API endpoint is public to {bad}"
+            if dig(p, "masterAuthorizedNetworksConfig", "gcpPublicCidrsAccessEnabled") is True:
+                yield "GKE API endpoint is open to every Google Cloud public IP (gcpPublicCidrsAccessEnabled)"
+        # The DNS-based endpoint: reachable from the internet when allowExternalTraffic is true,
+        # whatever the authorized networks say.
+        if dig(p, "controlPlaneEndpointsConfig", "dnsEndpointConfig", "allowExternalTraffic") is True:
+            yield "GKE DNS endpoint accepts traffic from the internet (dnsEndpointConfig.allowExternalTraffic)"
     elif t == AKS:
         if dig(p, "apiServerAccessProfile", "enablePrivateCluster") is not True:
             ranges = items(dig(p, "apiServerAccessProfile", "authorizedIPRanges"))
@@ -126,7 +140,7 @@ def _admin_ports(t: str, p: Mapping[str, Any], c: Mapping[str, Any]) -> Iterable
                 if port_in(port, dig(rule, "fromPort", default=-1), dig(rule, "toPort", default=-1)):
                     yield f"port {port} is open to the internet"
 
-    if t == SG:
+    if t in (SG, DEFAULT_SG):
         yield from open_rules(items(dig(p, "ingress")))
     elif t == SG_RULE and dig(p, "type") == "ingress":
         yield from open_rules([p])
@@ -143,7 +157,7 @@ def _admin_ports(t: str, p: Mapping[str, Any], c: Mapping[str, Any]) -> Iterable
             return
         for allow in items(dig(p, "allows")):
             proto = str(dig(allow, "protocol", default="")).lower()
-            if proto not in ("tcp", "all"):
+            if proto not in ("tcp", "6", "all"):
                 continue
             spec = items(dig(allow, "ports")) or ["*"]
             for port in ports:
@@ -172,14 +186,24 @@ def _network_policy_on(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> I
             yield "AKS enforces no NetworkPolicy (networkProfile.networkPolicy)"
 
 
+# ELB security policies whose lowest protocol is TLS 1.2 (the name gives the range: TLS13-1-0 is
+# TLS 1.0 to 1.3, FS-1-2 is TLS 1.2 only); the prefixes checkov CKV_AWS_103 accepts.
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
+TLS12_POLICY_PREFIXES = ("ELBSecurityPolicy-TLS13-1-2", "ELBSecurityPolicy-TLS13-1-3", "ELBSecurityPolicy-TLS-1-2",
+                         "ELBSecurityPolicy-FS-1-2")
+
+
 def _tls(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
     if t in LB_LISTENER:
         proto = str(dig(p, "protocol", default="")).upper()
         if proto == "HTTP":
-            redirect = any(dig(a, "type") == "redirect" for a in items(dig(p, "defaultActions")))
-            if not redirect:
+            to_https = any(
+                dig(a, "type") == "redirect" and str(dig(a, "redirect", "protocol", default="")).upper() == "HTTPS"
+                for a in items(dig(p, "defaultActions"))
+            )
+            if not to_https:
                 yield "load balancer listener terminates plain HTTP"
-        if proto in ("HTTPS", "TLS") and not str(dig(p, "sslPolicy", default="")).startswith(("ELBSecurityPolicy-TLS13", "ELBSecurityPolicy-TLS-1-2")):
+        if proto in ("HTTPS", "TLS") and not str(dig(p, "sslPolicy", default="")).startswith(TLS12_POLICY_PREFIXES):
             yield f"listener TLS policy {dig(p, 'sslPolicy')!r} allows TLS older than 1.2"
     elif t == GCP_HTTP_PROXY:
         yield "HTTP proxy terminates plain HTTP (use a target HTTPS proxy)"
@@ -198,7 +222,8 @@ def _secrets_encryption(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> 
         if dig(p, "databaseEncryption", "state") != "ENCRYPTED" or not dig(p, "databaseEncryption", "keyName"):
             yield "GKE secrets are not encrypted with a Cloud KMS key (databaseEncryption)"
     elif t == AKS:
-        if dig(p, "securityProfile", "azureKeyVaultKms", "enabled") is not True:
+        kms = dig(p, "securityProfile", "azureKeyVaultKms")
+        if dig(kms, "enabled") is not True or not dig(kms, "keyId"):
             yield "AKS secrets are not encrypted with a Key Vault key (securityProfile.azureKeyVaultKms)"
 
 
@@ -214,6 +239,10 @@ def _disks(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]
     elif t == EC2_INSTANCE:
         if dig(p, "rootBlockDevice", "encrypted") is not True:
             yield "instance root volume is not encrypted"
+    elif t == AKS:
+        for pool in items(dig(p, "agentPoolProfiles")):
+            if dig(pool, "enableEncryptionAtHost") is not True:
+                yield f"AKS pool {dig(pool, 'name')!r} does not encrypt at host (temp and cache disks unencrypted)"
     elif t == AKS_POOL:
         if dig(p, "enableEncryptionAtHost") is not True:
             yield "AKS pool does not encrypt at host (temp and cache disks unencrypted)"
@@ -274,6 +303,8 @@ def _legacy_auth(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterabl
 
 
 def _imdsv2(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
+    if dig(p, "metadataOptions", "httpEndpoint") == "disabled":
+        return  # no instance metadata service at all
     if dig(p, "metadataOptions", "httpTokens") != "required":
         yield "IMDSv2 is not required (metadataOptions.httpTokens)"
 
@@ -293,7 +324,7 @@ def _audit_logs(t: str, p: Mapping[str, Any], c: Mapping[str, Any]) -> Iterable[
 def _aks_audit(resources: Sequence[StackResource], _c: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
     audited = False
     for r in resources:
-        if r.type == "azure-native:insights:DiagnosticSetting":
+        if r.type in DIAGNOSTIC_SETTING:
             cats = {str(dig(log, "category", default=dig(log, "categoryGroup"))) for log in items(dig(r.props, "logs"))
                     if dig(log, "enabled") is not False}
             audited = audited or bool(cats & {"kube-audit", "kube-audit-admin", "audit", "allLogs"})
@@ -337,17 +368,17 @@ RULES = [
          "mandatory", _private_nodes, types=(LAUNCH_TEMPLATE, EC2_INSTANCE, SUBNET, GKE, GKE_POOL, *GCE_INSTANCE, AKS, AKS_POOL)),
     Rule("no-admin-ports-from-internet", "No SSH or RDP (or other adminPorts) open to 0.0.0.0/0.", "critical",
          "checkov CKV_AWS_24, CKV_AWS_25, CKV_AWS_100, CKV_GCP_2, CKV_GCP_3, CKV_AZURE_9, CKV_AZURE_10", "mandatory",
-         _admin_ports, types=(SG, SG_RULE, SG_INGRESS, EKS_NODEGROUP, FIREWALL, NSG, NSG_RULE),
+         _admin_ports, types=(SG, DEFAULT_SG, SG_RULE, SG_INGRESS, EKS_NODEGROUP, FIREWALL, NSG, NSG_RULE),
          config={"adminPorts": ADMIN_PORTS}),
     Rule("network-policy-enforced", "The cluster enforces Kubernetes NetworkPolicy.", "medium",
          "checkov CKV_GCP_12, CKV_AZURE_7", "mandatory", _network_policy_on, types=(GKE, AKS)),
     Rule("tls-where-terminated", "Where a fleetform load balancer terminates traffic, it uses TLS 1.2+.", "medium",
          "checkov CKV_AWS_2, CKV_AWS_103", "mandatory", _tls, types=(*LB_LISTENER, GCP_HTTP_PROXY)),
     Rule("secrets-envelope-encryption", "Kubernetes secrets are envelope-encrypted with a key the stack owns.", "high",
-         "CIS EKS 5.3.1, GKE 5.3.1; checkov CKV_AWS_58, CKV_GCP_71, CKV_AZURE_227", "mandatory", _secrets_encryption,
+         "CIS EKS 5.3.1, GKE 5.3.1; checkov CKV_AWS_58", "mandatory", _secrets_encryption,
          types=(EKS, GKE, AKS)),
     Rule("node-disks-encrypted", "Node disks are encrypted.", "high", "checkov CKV_AWS_8, CKV_AWS_3, CKV_AZURE_227",
-         "mandatory", _disks, types=(LAUNCH_TEMPLATE, EC2_INSTANCE, AKS_POOL)),
+         "mandatory", _disks, types=(LAUNCH_TEMPLATE, EC2_INSTANCE, AKS, AKS_POOL)),
     Rule("workload-identity", "Pods get cloud identities through workload identity, not node credentials.", "high",
          "CIS GKE 5.2.2, EKS 5.2.1 (IRSA); checkov CKV_GCP_69", "mandatory", _workload_identity, types=(GKE, GKE_POOL, AKS)),
     Rule("eks-irsa", "Every EKS cluster has an IAM OIDC provider (IRSA).", "high", "CIS EKS 5.2.1", "mandatory",
