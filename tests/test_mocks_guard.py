@@ -52,3 +52,27 @@ def test_invoke_from_a_program_fails_the_run():
 
     with pytest.raises(Exception, match="unexpected invoke kubernetes:yaml:decode"):
         run_under_mocks("t", {}, prog)
+
+
+def test_a_failed_run_does_not_poison_the_next_one():
+    """Pending outputs of a run that failed must not be awaited (and re-raised) by the next run in
+    the same process (the SDK keeps them in a set shared across contexts)."""
+    import pulumi
+
+    def failing():
+        import pulumi_kubernetes as k8s
+
+        first = k8s.core.v1.Namespace("ns0", metadata={"name": "ns0"})
+
+        def boom(_):
+            raise pulumi.RunError("boom from apply")
+
+        name = first.metadata.apply(boom)
+        # Registrations still waiting on the failed output when the error surfaces:
+        for i in range(1, 5):
+            k8s.core.v1.Namespace(f"ns{i}", metadata={"name": name})
+
+    with pytest.raises(pulumi.RunError, match="boom from apply"):
+        run_under_mocks("t", {}, failing)
+    capture = run_under_mocks("local", stack_config("local"), program)
+    assert len(capture.registrations) > 10

@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 import pulumi
 from pulumi.runtime.config import set_all_config
-from pulumi.runtime.settings import get_root_resource
+from pulumi.runtime.settings import SETTINGS, get_root_resource
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
@@ -71,6 +71,10 @@ def run_under_mocks(
 def _run(stack, config, program, install_mocks, secret_keys, monitor: RecordingMonitor) -> Capture:
     if install_mocks:
         pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    # The SDK keeps pending output tasks in a set that every context shares by default: a run that
+    # failed would hand its leftovers (and their exception) to the next run in this process.
+    SETTINGS.outputs = set()
+    SETTINGS.rpc_manager.clear()
     set_all_config(config_strings(config), list(secret_keys))
     try:
         result = program()
