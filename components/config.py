@@ -430,6 +430,14 @@ class ClusterSpec(_Model):
         if cloud_problem is not None:
             key, got, allowed = cloud_problem
             raise _problem(allowed, key=key, got=got)
+        if t in CLOUD_TARGETS and self.effective_mode == "self-managed":
+            for k3s_net in K3S_NETWORKS:
+                if self.network.cidr.overlaps(k3s_net):
+                    raise _problem(
+                        "a CIDR that does not overlap k3s's pod and service networks (10.42.0.0/16, 10.43.0.0/16)",
+                        key="network.cidr",
+                        got=str(self.network.cidr),
+                    )
         if t in CLOUD_TARGETS:
             from .network.cidr import capacity_problem
 
@@ -537,6 +545,8 @@ _GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _AKS_POOL = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 MAX_AZURE_ZONES = 3
+K3S_NETWORKS = (ipaddress.IPv4Network("10.42.0.0/16"), ipaddress.IPv4Network("10.43.0.0/16"))
+"""k3s's default cluster (pod) and service CIDRs (https://docs.k3s.io/cli/server#networking)."""
 AKS_SYSTEM_NODES = 3
 """Nodes of the system pool fleetform adds to every AKS cluster (components/cluster/aks.py)."""
 

@@ -226,3 +226,15 @@ def test_bad_cloud_config(config, expected):
     with pytest.raises(FleetConfigError) as info:
         load_spec(config)
     assert info.value.problems == [expected]
+
+
+def test_self_managed_cloud_cidr_must_not_overlap_k3s_networks():
+    cfg = fleet([{**cluster("sm", "gcp", mode="self-managed"), "network": {"cidr": "10.40.0.0/14"}}], [])
+    with pytest.raises(FleetConfigError) as info:
+        load_spec(cfg)
+    assert info.value.problems == [
+        'fleetform:clusters[0].network.cidr: got "10.40.0.0/14"; allowed: a CIDR that does not overlap k3s\'s pod and '
+        "service networks (10.42.0.0/16, 10.43.0.0/16)"
+    ]
+    managed = fleet([{**cluster("m", "gcp"), "network": {"cidr": "10.40.0.0/14"}}], [])
+    assert load_spec(managed).clusters[0].network.cidr.prefixlen == 14  # managed clusters use their own pod ranges

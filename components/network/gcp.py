@@ -1,6 +1,11 @@
-"""A GKE cluster's own network on GCP: a dedicated VPC, one regional private subnet with the pods
-and services secondary ranges, and Cloud NAT for egress. Subnets come from
+"""A cluster's own network on GCP: a dedicated VPC, one regional private subnet with the pods
+and services secondary ranges, Cloud NAT for egress and, when asked, the proxy-only subnet of
+the region's Envoy-based load balancers. Subnets come from
 :func:`components.network.cidr.carve`, the one place they are computed.
+
+Used by GKE (:mod:`components.cluster.gke`) and by self-managed k3s
+(:mod:`components.cluster.selfmanaged_gcp`); the proxy-only subnet is opt-in, so GKE stacks
+register exactly what they did before.
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ PODS_RANGE = "pods"
 """Name of the subnet's secondary range for Pod IPs (GKE alias IPs)."""
 SERVICES_RANGE = "services"
 """Name of the subnet's secondary range for ClusterIP Services."""
+PROXY_ONLY_PURPOSE = "REGIONAL_MANAGED_PROXY"
+"""Subnet purpose reserved for the Envoy proxies of regional proxy load balancers
+(https://cloud.google.com/load-balancing/docs/proxy-only-subnets)."""
 
 
 class GcpNetwork(pulumi.ComponentResource):
-    """A dedicated custom-mode VPC for one GKE cluster.
+    """A dedicated custom-mode VPC for one cluster.
 
     Builds:
 
@@ -45,12 +53,17 @@ class GcpNetwork(pulumi.ComponentResource):
     subnetwork_self_link: pulumi.Output[str]
     pods_range_name: str
     services_range_name: str
+    nodes_range: str
+    proxy_subnetwork: Optional[gcp.compute.Subnetwork]
+    proxy_only_range: Optional[str]
 
     def __init__(
         self,
         name: str,
         spec: ClusterSpec,
         opts: Optional[pulumi.ResourceOptions] = None,
+        *,
+        proxy_only_subnet: bool = False,
     ):
         super().__init__("fleetform:network:GcpNetwork", name, None, opts)
         if spec.region is None:  # unreachable: config validation requires a region on clouds
@@ -119,18 +132,40 @@ class GcpNetwork(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.proxy_subnetwork = None
+        self.proxy_only_range = None
+        if proxy_only_subnet:
+            # One ACTIVE proxy-only subnet per region and VPC serves every regional Envoy-based
+            # load balancer, external and internal alike; backends see connections from it.
+            # Google recommends /23 or larger and requires at least /26; carve's public blocks
+            # are /25 at the smallest (a /20 network over 6 zones), /20 for a /16 over 3 zones.
+            self.proxy_only_range = str(plan.public[0])
+            self.proxy_subnetwork = gcp.compute.Subnetwork(
+                f"{name}-proxy-only",
+                gcp.compute.SubnetworkArgs(
+                    network=self.network.self_link,
+                    region=spec.region,
+                    ip_cidr_range=self.proxy_only_range,
+                    purpose=PROXY_ONLY_PURPOSE,
+                    role="ACTIVE",
+                    description=f"fleetform: Envoy proxies of the regional load balancers of cluster {spec.name}",
+                ),
+                opts=child,
+            )
         self.network_self_link = self.network.self_link
         self.subnetwork_self_link = self.subnetwork.self_link
         self.pods_range_name = PODS_RANGE
         self.services_range_name = SERVICES_RANGE
-        self.register_outputs(
-            {
-                "network": self.network_self_link,
-                "subnetwork": self.subnetwork_self_link,
-                "nodesRange": str(plan.private[0]),
-                "podsRange": str(plan.pods),
-                "servicesRange": str(plan.services),
-                "router": self.router.name,
-                "nat": self.nat.name,
-            }
-        )
+        self.nodes_range = str(plan.private[0])
+        outputs: dict = {
+            "network": self.network_self_link,
+            "subnetwork": self.subnetwork_self_link,
+            "nodesRange": self.nodes_range,
+            "podsRange": str(plan.pods),
+            "servicesRange": str(plan.services),
+            "router": self.router.name,
+            "nat": self.nat.name,
+        }
+        if self.proxy_only_range is not None:
+            outputs["proxyOnlyRange"] = self.proxy_only_range
+        self.register_outputs(outputs)

@@ -9,6 +9,7 @@ project id and number that no GCP project has, a CA that is not a certificate. U
 from __future__ import annotations
 
 import base64
+import hashlib
 import zlib
 from typing import Any
 
@@ -71,6 +72,52 @@ def _cluster(args) -> dict[str, Any]:
     return {"endpoint": f"198.51.100.{_octet(name)}", "masterAuth": master_auth, "privateClusterConfig": private_cfg}
 
 
+def _host(name: str) -> int:
+    """1-254, stable for a name, from a different hash than :func:`_octet` (fewer collisions
+    between the handful of addresses one stack reserves)."""
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 254 + 1
+
+
+def _address(args) -> dict[str, Any]:
+    """A reserved address: the one asked for, else internal ones from 192.0.2.0/24 and external
+    ones from 203.0.113.0/24 (RFC 5737 documentation ranges)."""
+    name = _name(args)
+    region = args.inputs.get("region", "region")
+    internal = args.inputs.get("addressType") == "INTERNAL"
+    ip = args.inputs.get("address") or (f"192.0.2.{_host(name)}" if internal else f"203.0.113.{_host(name)}")
+    return {"address": ip, "selfLink": f"{COMPUTE}/projects/{_project(args.inputs)}/regions/{region}/addresses/{name}"}
+
+
+def _zonal(kind: str):
+    def outputs(args) -> dict[str, Any]:
+        zone = args.inputs.get("zone", "zone")
+        return {"name": _name(args), "selfLink": f"{COMPUTE}/projects/{_project(args.inputs)}/zones/{zone}/{kind}/{_name(args)}"}
+
+    return outputs
+
+
+def _instance_template(args) -> dict[str, Any]:
+    name = _name(args)
+    link = f"{COMPUTE}/projects/{_project(args.inputs)}/global/instanceTemplates/{name}"
+    return {"name": name, "selfLink": link, "selfLinkUnique": f"{link}?uniqueId={zlib.crc32(name.encode())}"}
+
+
+def _region_instance_group_manager(args) -> dict[str, Any]:
+    name = _name(args)
+    region = args.inputs.get("region", "region")
+    base = f"{COMPUTE}/projects/{_project(args.inputs)}/regions/{region}"
+    return {"name": name, "instanceGroup": f"{base}/instanceGroups/{name}", "selfLink": f"{base}/instanceGroupManagers/{name}"}
+
+
+def _secret(args) -> dict[str, Any]:
+    return {"name": f"projects/{PLAN_PROJECT_NUMBER}/secrets/{args.inputs.get('secretId', args.name)}"}
+
+
+def _secret_version(args) -> dict[str, Any]:
+    # fleetform names a secret version's resource like its secret (and the secret id).
+    return {"name": f"projects/{PLAN_PROJECT_NUMBER}/secrets/{args.name}/versions/1", "version": "1"}
+
+
 OUTPUTS = {
     "gcp:compute/network:Network": _network,
     "gcp:compute/subnetwork:Subnetwork": _regional("subnetworks"),
@@ -78,6 +125,13 @@ OUTPUTS = {
     "gcp:compute/routerNat:RouterNat": _router_nat,
     "gcp:serviceaccount/account:Account": _service_account,
     "gcp:container/cluster:Cluster": _cluster,
+    "gcp:compute/address:Address": _address,
+    "gcp:compute/instance:Instance": _zonal("instances"),
+    "gcp:compute/instanceGroup:InstanceGroup": _zonal("instanceGroups"),
+    "gcp:compute/instanceTemplate:InstanceTemplate": _instance_template,
+    "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": _region_instance_group_manager,
+    "gcp:secretmanager/secret:Secret": _secret,
+    "gcp:secretmanager/secretVersion:SecretVersion": _secret_version,
 }
 
 
