@@ -129,8 +129,17 @@ class ControlPlaneSpec(_Model):
         description="Expose the API endpoint publicly, only to apiAllowedCidrs. Off by default: the API is private.",
     )
     api_allowed_cidrs: list[ipaddress.IPv4Network] = Field(
-        default_factory=list, description="CIDRs allowed to reach a public API endpoint."
+        default_factory=list,
+        description="CIDRs allowed to reach the API: a public endpoint's only sources; on self-managed clusters "
+        "also admitted to the internal API load balancer (e.g. VPN ranges).",
     )
+
+    @field_validator("api_allowed_cidrs", mode="after")
+    @classmethod
+    def _not_everyone(cls, v: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+        if any(c.prefixlen == 0 for c in v):
+            raise _problem("CIDRs narrower than 0.0.0.0/0 (the API is never open to everyone)")
+        return v
 
     @field_validator("count", mode="after")
     @classmethod

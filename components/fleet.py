@@ -93,7 +93,9 @@ class Fleet(pulumi.ComponentResource):
                 "target": cluster.target,
                 "endpoint": cluster.endpoint,
                 **cluster.details,
-                "services": {svc: ms.address for svc, ms in self.services[name].items()},
+                "services": {
+                    svc: cluster.service_addresses.get(svc, ms.address) for svc, ms in self.services[name].items()
+                },
             }
             for name, cluster in self.clusters.items()
         }

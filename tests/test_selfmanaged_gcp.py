@@ -538,7 +538,7 @@ def test_each_exposed_service_gets_a_proxy_load_balancer_from_its_port_to_its_no
             assert rule["networkTier"] == "PREMIUM" == address["networkTier"] and "subnetwork" not in rule
         else:
             assert rule["subnetwork"] == address["subnetwork"]
-        details = result.capture.outputs_raw["clusters"][CLUSTER]["loadBalancers"]
+        details = result.capture.outputs_raw["clusters"][CLUSTER]["services"]
         assert details[svc.name] == f"{rule['ipAddress']}:{svc.service_port}"
 
 

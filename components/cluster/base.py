@@ -51,7 +51,9 @@ class Cluster(pulumi.ComponentResource):
     - ``self_managed``: whether fleetform runs the control plane (then, on a cloud, fleetform
       provisions service load balancers itself);
     - optionally ``details``: more per-cluster stack outputs (OIDC issuer, node pool names, ...),
-      never secrets.
+      never secrets;
+    - optionally ``service_addresses``: service name -> address of the load balancer the cluster
+      provisioned for it (self-managed clouds), exported instead of the Service's own status.
     """
 
     provider: k8s.Provider
@@ -65,6 +67,7 @@ class Cluster(pulumi.ComponentResource):
         super().__init__(type_token, name, None, opts)
         self.cluster_name = name
         self.details: dict[str, pulumi.Input[Any]] = {}
+        self.service_addresses: dict[str, pulumi.Input[str]] = {}
 
     def _make_provider(self, *, depends_on: Sequence[pulumi.Resource] = (), **kwargs) -> k8s.Provider:
         """The cluster's Kubernetes provider, child of this component, replaced only if the cluster is.

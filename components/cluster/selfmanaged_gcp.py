@@ -479,8 +479,8 @@ class SelfManagedGcpCluster(Cluster):
             "masters": spec.control_plane.count,
             "nodePools": [p.name for p in spec.effective_node_pools],
             "k3sVersion": version,
-            "loadBalancers": listeners,
         }
+        self.service_addresses = dict(listeners)
         self._publish()
 
     def _first_zones(self, names: Sequence[str]) -> list[str]:

@@ -75,6 +75,9 @@ class AwsNetwork(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     private_subnet_ids: list[pulumi.Output[str]]
     public_subnet_ids: list[pulumi.Output[str]]
+    nat_public_ips: list[pulumi.Output[str]]
+    """The NAT gateways' Elastic IPs, one per zone: the source address of the private subnets'
+    traffic to the internet (what an internet-facing load balancer sees from the cluster's nodes)."""
     availability_zones: pulumi.Output[list[str]]
 
     def __init__(self, name: str, args: AwsNetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
@@ -136,6 +139,7 @@ class AwsNetwork(pulumi.ComponentResource):
 
         self.private_subnet_ids = []
         self.public_subnet_ids = []
+        self.nat_public_ips = []
         for i in range(args.zones):
             n = i + 1
             zone = self.availability_zones.apply(lambda z, i=i: z[i])
@@ -189,6 +193,7 @@ class AwsNetwork(pulumi.ComponentResource):
             )
             self.public_subnet_ids.append(public.id)
             self.private_subnet_ids.append(private.id)
+            self.nat_public_ips.append(eip.public_ip)
 
         # Flow logs: https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-cwl.html (the role
         # needs logs:CreateLogStream/PutLogEvents/Describe*; the group exists already, so no CreateLogGroup).
@@ -248,6 +253,7 @@ class AwsNetwork(pulumi.ComponentResource):
                 "vpcId": self.vpc_id,
                 "privateSubnetIds": self.private_subnet_ids,
                 "publicSubnetIds": self.public_subnet_ids,
+                "natPublicIps": self.nat_public_ips,
                 "availabilityZones": self.availability_zones,
             }
         )

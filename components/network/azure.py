@@ -1,13 +1,16 @@
-"""An AKS cluster's own network on Azure: a resource group, a dedicated VNet with one regional node
-subnet, a NAT gateway for egress and an NSG that lets nothing from the internet reach the nodes.
+"""An Azure cluster's own network: a resource group, a dedicated VNet with one regional node subnet,
+a NAT gateway for egress and an NSG that lets nothing from the internet reach the nodes.
 Subnets come from :func:`components.network.cidr.carve`, the one place they are computed.
+
+Both Azure targets use it: AKS (managed) with the rule set below, and fleetform's self-managed
+k3s VMs (:mod:`components.cluster.selfmanaged_azure`), which pass rules of their own.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 from pulumi_azure_native import network, resources
@@ -47,6 +50,50 @@ def vnet_address_space(plan: NetworkPlan) -> list[ipaddress.IPv4Network]:
     return sorted(plan.network.address_exclude(pods_and_services))
 
 
+def aks_security_rules(nodes: ipaddress.IPv4Network) -> list[network.SecurityRuleArgs]:
+    """The node subnet NSG rules of an AKS cluster (see :class:`AzureNetwork`)."""
+    return [
+        network.SecurityRuleArgs(
+            name="deny-internet-to-nodes",
+            description="Nothing from the internet reaches a node's own address.",
+            priority=100,
+            direction="Inbound",
+            access="Deny",
+            protocol="*",
+            source_address_prefix="Internet",
+            source_port_range="*",
+            destination_address_prefix=str(nodes),
+            destination_port_range="*",
+        ),
+        network.SecurityRuleArgs(
+            name="allow-internet-to-public-lb-frontends",
+            description=(
+                "Public LoadBalancer Services: packets keep the frontend's public IP as "
+                "destination (floating IP); the AKS-managed NIC NSG narrows it to each "
+                "Service's frontend and port. Never SSH or RDP."
+            ),
+            priority=200,
+            direction="Inbound",
+            access="Allow",
+            protocol="Tcp",
+            source_address_prefix="Internet",
+            source_port_range="*",
+            destination_address_prefix="Internet",
+            destination_port_ranges=ports_except(ADMIN_PORTS),
+        ),
+    ]
+
+
+def network_plan(spec: ClusterSpec) -> NetworkPlan:
+    """The carve of the cluster's CIDR the network is built from."""
+    return carve(spec.network.cidr, spec.network.zones)
+
+
+def node_range(plan: NetworkPlan) -> ipaddress.IPv4Network:
+    """The address range of the one regional node subnet (``private[0]`` of the carve)."""
+    return plan.private[0]
+
+
 @dataclass(frozen=True)
 class AzureNetworkArgs:
     """What the network needs besides its name."""
@@ -55,10 +102,13 @@ class AzureNetworkArgs:
     """The cluster it is for (name, region, network.cidr, network.zones)."""
     tags: Mapping[str, str]
     """Tags put on every taggable resource (the cluster's tags plus fleetform's own)."""
+    security_rules: Optional[Sequence[network.SecurityRuleArgs]] = None
+    """The node subnet NSG's rules. None (AKS): the rule set described on :class:`AzureNetwork`;
+    a self-managed cluster passes its own (it knows its masters, ports and services)."""
 
 
 class AzureNetwork(pulumi.ComponentResource):
-    """A dedicated network for one AKS cluster, in a resource group of its own.
+    """A dedicated network for one Azure cluster (AKS or self-managed), in a resource group of its own.
 
     Builds:
 
@@ -71,7 +121,8 @@ class AzureNetwork(pulumi.ComponentResource):
       nodes' only way out (the cluster uses outbound type ``userAssignedNATGateway``, since an
       AKS-managed NAT gateway "is incompatible with custom virtual networks",
       https://learn.microsoft.com/azure/aks/nat-gateway);
-    - an NSG on the node subnet.
+    - an NSG on the node subnet: the AKS rules described below, or ``args.security_rules``
+      (self-managed clusters, see :func:`components.cluster.selfmanaged_azure.security_rules`).
 
     Secure defaults: the nodes get no public IPs (set on the node pools) and the NSG denies every
     packet from the internet addressed to a node, ahead of anything else. Its only internet allow
@@ -103,8 +154,8 @@ class AzureNetwork(pulumi.ComponentResource):
             raise ValueError(f"cluster {spec.name}: an Azure network needs a region")
         tags = dict(args.tags)
         location = spec.region
-        self.plan = plan = carve(spec.network.cidr, spec.network.zones)
-        nodes = plan.private[0]
+        self.plan = plan = network_plan(spec)
+        nodes = node_range(plan)
         child = pulumi.ResourceOptions(parent=self)
 
         # Explicit Azure names: the cluster's credentials are read by (resource group, cluster
@@ -141,36 +192,9 @@ class AzureNetwork(pulumi.ComponentResource):
                 resource_group_name=rg,
                 network_security_group_name=f"{spec.name}-nodes-nsg",
                 location=location,
-                security_rules=[
-                    network.SecurityRuleArgs(
-                        name="deny-internet-to-nodes",
-                        description="Nothing from the internet reaches a node's own address.",
-                        priority=100,
-                        direction="Inbound",
-                        access="Deny",
-                        protocol="*",
-                        source_address_prefix="Internet",
-                        source_port_range="*",
-                        destination_address_prefix=str(nodes),
-                        destination_port_range="*",
-                    ),
-                    network.SecurityRuleArgs(
-                        name="allow-internet-to-public-lb-frontends",
-                        description=(
-                            "Public LoadBalancer Services: packets keep the frontend's public IP as "
-                            "destination (floating IP); the AKS-managed NIC NSG narrows it to each "
-                            "Service's frontend and port. Never SSH or RDP."
-                        ),
-                        priority=200,
-                        direction="Inbound",
-                        access="Allow",
-                        protocol="Tcp",
-                        source_address_prefix="Internet",
-                        source_port_range="*",
-                        destination_address_prefix="Internet",
-                        destination_port_ranges=ports_except(ADMIN_PORTS),
-                    ),
-                ],
+                security_rules=(
+                    list(args.security_rules) if args.security_rules is not None else aks_security_rules(nodes)
+                ),
                 tags=tags,
             ),
             opts=child,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import json
 from collections.abc import Callable, Mapping
@@ -10,13 +11,14 @@ from typing import Any, Optional
 
 import pulumi
 from pulumi.runtime.config import set_all_config
-from pulumi.runtime.settings import SETTINGS, get_root_resource
+from pulumi.runtime.settings import SETTINGS as _SETTINGS, get_root_resource
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
 from .mocks import FleetMocks, RecordingMonitor, Registration, plain
 
 PROJECT = "fleetform"
+SETTINGS: Any = _SETTINGS  # its fields are context properties the SDK's type hints do not show
 
 
 class MocksNotActive(RuntimeError):
@@ -68,6 +70,20 @@ def run_under_mocks(
     return ctx.run(_run, stack, config, program, install_mocks, secret_keys, monitor or RecordingMonitor(FleetMocks()))
 
 
+def _cancel_leftovers() -> None:
+    """A failed run leaves RPCs and applies scheduled on the shared event loop and output tasks in
+    the SDK's process-wide set: the next run in this process would await them and fail with this
+    run's error. Forget and cancel them."""
+    with SETTINGS.lock:
+        SETTINGS.outputs.clear()
+    loop = asyncio.get_event_loop()
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
 def _run(stack, config, program, install_mocks, secret_keys, monitor: RecordingMonitor) -> Capture:
     if install_mocks:
         pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
@@ -79,10 +95,11 @@ def _run(stack, config, program, install_mocks, secret_keys, monitor: RecordingM
     try:
         result = program()
         _sync_await(wait_for_rpcs())
-    except pulumi.RunError:
-        raise
-    except Exception as exc:
-        if not install_mocks or not monitor.registrations:
+    except BaseException as exc:
+        _cancel_leftovers()
+        if isinstance(exc, Exception) and not isinstance(exc, pulumi.RunError) and (
+            not install_mocks or not monitor.registrations
+        ):
             raise MocksNotActive(f"the program did not run against the mock engine: {exc}") from exc
         raise
     if not monitor.registrations:

@@ -1,4 +1,5 @@
-"""Canned outputs for the AWS resources and invokes whose outputs fleetform reads (EKS target).
+"""Canned outputs for the AWS resources and invokes whose outputs fleetform reads (EKS and
+self-managed targets).
 
 Deterministic: every value is derived from the resource's name, region and inputs, so two plans
 of the same config give the same answers. No cloud SDK is imported here (see
@@ -84,6 +85,47 @@ def _log_group(args) -> dict[str, Any]:
     return {"arn": f"arn:aws:logs:{_region(args.inputs)}:{ACCOUNT}:log-group:{name}"}
 
 
+def _load_balancer(args) -> dict[str, Any]:
+    """A placeholder ELB in AWS's shape: ``<name>-<id>.elb.<region>.amazonaws.com``, prefixed
+    ``internal-`` for internal load balancers so a plan tells the two apart."""
+    name = args.inputs.get("name") or args.name
+    region = _region(args.inputs)
+    kind = "net" if args.inputs.get("loadBalancerType") == "network" else "app"
+    ident = _hex("lb", region, name, length=16).lower()
+    prefix = "internal-" if args.inputs.get("internal") else ""
+    return {
+        "arn": f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}:loadbalancer/{kind}/{name}/{ident}",
+        "arnSuffix": f"{kind}/{name}/{ident}",
+        "dnsName": f"{prefix}{name}-{ident}.elb.{region}.amazonaws.com",
+        "zoneId": "ZPLAN" + _hex("zone", region, length=9),
+    }
+
+
+def _target_group(args) -> dict[str, Any]:
+    name = args.inputs.get("name") or args.name
+    region = _region(args.inputs)
+    ident = _hex("tg", region, name, length=16).lower()
+    return {
+        "arn": f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}:targetgroup/{name}/{ident}",
+        "arnSuffix": f"targetgroup/{name}/{ident}",
+    }
+
+
+def _listener(args) -> dict[str, Any]:
+    region = _region(args.inputs)
+    return {"arn": f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}:listener/net/{args.name}/{_hex('listener', args.name, length=16).lower()}"}
+
+
+def _instance(args) -> dict[str, Any]:
+    ident = "i-" + _hex("instance", args.name, length=17).lower()
+    return {"arn": f"arn:aws:ec2:{_region(args.inputs)}:{ACCOUNT}:instance/{ident}"}
+
+
+def _eip(args) -> dict[str, Any]:
+    """A public address from TEST-NET-3 (RFC 5737), distinct per Elastic IP."""
+    return {"publicIp": f"203.0.113.{int(_hex('eip', args.name, length=4), 16) % 254 + 1}"}
+
+
 OUTPUTS = {
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
@@ -91,6 +133,11 @@ OUTPUTS = {
     "aws:iam/role:Role": _iam_role,
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:lb/targetGroup:TargetGroup": _target_group,
+    "aws:lb/listener:Listener": _listener,
+    "aws:ec2/instance:Instance": _instance,
+    "aws:ec2/eip:Eip": _eip,
 }
 
 
@@ -138,8 +185,30 @@ def _session_context(args) -> dict[str, Any]:
     return {"id": arn, "arn": arn, "issuerArn": arn, "issuerId": "", "issuerName": resource.split("/")[-1], "sessionName": ""}
 
 
+def _ssm_parameter(args) -> dict[str, Any]:
+    """AWS's public AMI parameters (``/aws/service/...``/ami-id) answer an AMI ID derived from
+    the region and the parameter; any other parameter is unexpected in a plan."""
+    name = str(args.args.get("name") or "")
+    region = _region(args.args)
+    if not (name.startswith("/aws/service/") and name.endswith("/ami-id")):
+        raise ValueError(f"no canned value for SSM parameter {name!r}: only public AMI parameters are planned")
+    ami = "ami-" + _hex("ami", region, name, length=17).lower()
+    return {
+        "id": name,
+        "name": name,
+        "arn": f"arn:aws:ssm:{region}::parameter{name}",
+        "type": "String",
+        "value": ami,
+        "insecureValue": ami,
+        "version": 1,
+        "withDecryption": bool(args.args.get("withDecryption", True)),
+        "region": region,
+    }
+
+
 INVOKES = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
     "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
     "aws:iam/getSessionContext:getSessionContext": _session_context,
+    "aws:ssm/getParameter:getParameter": _ssm_parameter,
 }

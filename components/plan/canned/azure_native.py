@@ -113,6 +113,46 @@ def _managed_cluster(args) -> dict[str, Any]:
     return out
 
 
+def _identity_map(identity: Any) -> dict[str, Any]:
+    """A resource's ``identity`` as the provider returns it: the user-assigned identity ids the
+    program sends as a list come back as a map from id to principal/client ids."""
+    identity = identity or {}
+    ids = identity.get("userAssignedIdentities") or []
+    return {
+        "type": identity.get("type", "None"),
+        "userAssignedIdentities": {
+            i: {"principalId": _guid("principal", i), "clientId": _guid("client", i)} for i in ids
+        },
+    }
+
+
+def _compute(key: str):
+    """Virtual machines and scale sets: their Azure name and the identity map."""
+
+    def outputs(args) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": args.inputs.get(key) or args.name}
+        if "identity" in args.inputs:
+            out["identity"] = _identity_map(args.inputs["identity"])
+        return out
+
+    return outputs
+
+
+def _load_balancer(args) -> dict[str, Any]:
+    # Dynamic private frontends get an address from the subnet at creation; the plan cannot know
+    # the subnet's range from its id, so it hands out documentation addresses (RFC 5737
+    # 192.0.2.0/24), derived from the load balancer's and the frontend's names.
+    name = args.inputs.get("loadBalancerName") or args.name
+    frontends = []
+    for fe in args.inputs.get("frontendIPConfigurations") or []:
+        fe = dict(fe)
+        if fe.get("subnet") is not None and not fe.get("privateIPAddress"):
+            key = f"{name}/{fe.get('name', '')}"
+            fe["privateIPAddress"] = f"192.0.2.{zlib.crc32(key.encode()) % 254 + 1}"
+        frontends.append(fe)
+    return {"name": name, "frontendIPConfigurations": frontends}
+
+
 OUTPUTS = {
     "azure-native:resources:ResourceGroup": _named("resourceGroupName"),
     "azure-native:network:VirtualNetwork": _named("virtualNetworkName"),
@@ -126,6 +166,11 @@ OUTPUTS = {
     "azure-native:operationalinsights:Workspace": _workspace,
     "azure-native:containerservice:ManagedCluster": _managed_cluster,
     "azure-native:containerservice:AgentPool": _named("agentPoolName"),
+    "azure-native:network:LoadBalancer": _load_balancer,
+    "azure-native:network:NetworkInterface": _named("networkInterfaceName"),
+    "azure-native:compute:VirtualMachine": _compute("vmName"),
+    "azure-native:compute:VirtualMachineScaleSet": _compute("vmScaleSetName"),
+    "azure-native:monitor:AutoscaleSetting": _named("autoscaleSettingName"),
 }
 
 
