@@ -28,6 +28,9 @@ AKS = "azure-native:containerservice:ManagedCluster"
 AKS_POOL = "azure-native:containerservice:AgentPool"
 NSG = "azure-native:network:NetworkSecurityGroup"
 NSG_RULE = "azure-native:network:SecurityRule"
+AZURE_NIC = "azure-native:network:NetworkInterface"
+AZURE_VM = "azure-native:compute:VirtualMachine"
+AZURE_VMSS = "azure-native:compute:VirtualMachineScaleSet"
 DIAGNOSTIC_SETTING = ("azure-native:monitor:DiagnosticSetting",
                       # azure-native v1/v2 token; v3 registers monitor:DiagnosticSetting with this as an alias.
                       "azure-native:insights:DiagnosticSetting")
@@ -120,6 +123,21 @@ def _private_nodes(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Itera
     elif t == AKS_POOL:
         if dig(p, "enableNodePublicIP") is True:
             yield "AKS pool gives nodes public IPs"
+    elif t == AZURE_NIC:
+        for i, ipc in enumerate(items(dig(p, "ipConfigurations"))):
+            if dig(ipc, "publicIPAddress") is not None:
+                yield f"network interface ipConfigurations[{i}] has a public IP"
+    elif t in (AZURE_VM, AZURE_VMSS):
+        # A VM's NICs are usually separate NetworkInterface resources (networkInterfaces, ids);
+        # inline networkInterfaceConfigurations (a VM with networkApiVersion, every scale set)
+        # get a public IP per instance from publicIPAddressConfiguration.
+        profile = dig(p, "networkProfile") if t == AZURE_VM else dig(p, "virtualMachineProfile", "networkProfile")
+        what = "VM" if t == AZURE_VM else "scale set"
+        for i, nic in enumerate(items(dig(profile, "networkInterfaceConfigurations"))):
+            for j, ipc in enumerate(items(dig(nic, "ipConfigurations"))):
+                if dig(ipc, "publicIPAddressConfiguration") is not None:
+                    yield (f"{what} NIC networkInterfaceConfigurations[{i}].ipConfigurations[{j}] has a public IP "
+                           "(publicIPAddressConfiguration)")
 
 
 def _admin_ports(t: str, p: Mapping[str, Any], c: Mapping[str, Any]) -> Iterable[str]:
@@ -246,6 +264,13 @@ def _disks(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]
     elif t == AKS_POOL:
         if dig(p, "enableEncryptionAtHost") is not True:
             yield "AKS pool does not encrypt at host (temp and cache disks unencrypted)"
+    elif t == AZURE_VM:
+        if dig(p, "securityProfile", "encryptionAtHost") is not True:
+            yield "VM does not encrypt at host (securityProfile.encryptionAtHost; temp and cache disks unencrypted)"
+    elif t == AZURE_VMSS:
+        if dig(p, "virtualMachineProfile", "securityProfile", "encryptionAtHost") is not True:
+            yield ("scale set does not encrypt at host (virtualMachineProfile.securityProfile.encryptionAtHost; "
+                   "temp and cache disks unencrypted)")
 
 
 # ---------------------------------------------------------------------- identity and audit
@@ -364,8 +389,9 @@ RULES = [
          _api_endpoint, types=(EKS, GKE, AKS),
          config={"allowedPublicCidrs": {"type": "array", "default": [],
                                         "description": "CIDRs a public endpoint may be open to (empty: any but 0.0.0.0/0)."}}),
-    Rule("private-nodes", "Nodes have no public IPs.", "high", "CIS EKS 5.4.3, GKE 5.6.5; checkov CKV_AWS_88, CKV_AWS_130",
-         "mandatory", _private_nodes, types=(LAUNCH_TEMPLATE, EC2_INSTANCE, SUBNET, GKE, GKE_POOL, *GCE_INSTANCE, AKS, AKS_POOL)),
+    Rule("private-nodes", "Nodes have no public IPs.", "high", "CIS EKS 5.4.3, GKE 5.6.5; checkov CKV_AWS_88, CKV_AWS_130, CKV_AZURE_119",
+         "mandatory", _private_nodes, types=(LAUNCH_TEMPLATE, EC2_INSTANCE, SUBNET, GKE, GKE_POOL, *GCE_INSTANCE, AKS, AKS_POOL,
+                                             AZURE_NIC, AZURE_VM, AZURE_VMSS)),
     Rule("no-admin-ports-from-internet", "No SSH or RDP (or other adminPorts) open to 0.0.0.0/0.", "critical",
          "checkov CKV_AWS_24, CKV_AWS_25, CKV_AWS_100, CKV_GCP_2, CKV_GCP_3, CKV_AZURE_9, CKV_AZURE_10", "mandatory",
          _admin_ports, types=(SG, DEFAULT_SG, SG_RULE, SG_INGRESS, EKS_NODEGROUP, FIREWALL, NSG, NSG_RULE),
@@ -377,8 +403,8 @@ RULES = [
     Rule("secrets-envelope-encryption", "Kubernetes secrets are envelope-encrypted with a key the stack owns.", "high",
          "CIS EKS 5.3.1, GKE 5.3.1; checkov CKV_AWS_58", "mandatory", _secrets_encryption,
          types=(EKS, GKE, AKS)),
-    Rule("node-disks-encrypted", "Node disks are encrypted.", "high", "checkov CKV_AWS_8, CKV_AWS_3, CKV_AZURE_227",
-         "mandatory", _disks, types=(LAUNCH_TEMPLATE, EC2_INSTANCE, AKS, AKS_POOL)),
+    Rule("node-disks-encrypted", "Node disks are encrypted.", "high", "checkov CKV_AWS_8, CKV_AWS_3, CKV_AZURE_227, CKV_AZURE_97",
+         "mandatory", _disks, types=(LAUNCH_TEMPLATE, EC2_INSTANCE, AKS, AKS_POOL, AZURE_VM, AZURE_VMSS)),
     Rule("workload-identity", "Pods get cloud identities through workload identity, not node credentials.", "high",
          "CIS GKE 5.2.2, EKS 5.2.1 (IRSA); checkov CKV_GCP_69", "mandatory", _workload_identity, types=(GKE, GKE_POOL, AKS)),
     Rule("eks-irsa", "Every EKS cluster has an IAM OIDC provider (IRSA).", "high", "CIS EKS 5.2.1", "mandatory",
