@@ -11,7 +11,6 @@ read back from the code under test.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import copy
 import ipaddress
@@ -146,26 +145,8 @@ def port_covered(port, rule):
 # ----------------------------------------------------------------------------------- plans
 
 
-def clean_slate() -> None:
-    """Forget what a plan that failed earlier in this process left behind. Such a plan (another
-    module's expected failure) leaves its output tasks in the SDK's process-wide list, and the next
-    plan in the process awaits them and fails with that old error; the proper fix is in
-    components/plan/runner.py (proposed with this module). Until then this module's plans start
-    clean, so they can only fail for their own reasons."""
-    from pulumi.runtime.settings import SETTINGS
-
-    with SETTINGS.lock:
-        SETTINGS.outputs.clear()
-    loop = asyncio.get_event_loop()
-    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for task in pending:
-        task.cancel()
-    if pending:
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-
-
 def fresh_plan(stack, **kwargs):
-    clean_slate()
+    # (components.plan.runner cancels whatever an earlier failed plan in this process left behind.)
     return plan(stack, **kwargs)
 
 
@@ -197,7 +178,6 @@ def changed():
     c["nodePools"][1].update(size="Standard_D16s_v5", min=1, max=3, labels={"capacity": "spot", "extra": "yes"})
     c["tags"] = {"env": "prod", "team": "platform", "cost-center": "42"}
     monitor = _IgnoreChanges()
-    clean_slate()
     capture = run_under_mocks(STACK, cfg, lambda: program(skip_unimplemented=True), monitor=monitor)
     return capture, monitor.ignore_changes
 
@@ -231,7 +211,6 @@ def test_plans_cleanly(sm):
 def test_fleetform_plan_of_the_stack_file_exits_0(capsys):
     from components.cli import main
 
-    clean_slate()
     assert main(["plan", STACK]) == 0
     assert "SelfManagedAzureCluster" in capsys.readouterr().out
 

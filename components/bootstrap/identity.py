@@ -13,6 +13,7 @@ import hashlib
 from typing import Optional
 
 import pulumi
+import pulumi_command as command
 import pulumi_random as random
 import pulumi_tls as tls
 import yaml
@@ -167,3 +168,41 @@ class ClusterIdentity(pulumi.ComponentResource):
             opts=child,
         )
         return cert.cert_pem, key.private_key_pem
+
+
+def api_access(
+    cluster: pulumi.Resource,
+    name: str,
+    identity: ClusterIdentity,
+    url: pulumi.Input[str],
+    *,
+    timeout_seconds: int,
+    triggers: list,
+    depends_on: list,
+) -> tuple[command.local.Command, pulumi.Output[str]]:
+    """What every self-managed cluster needs to hand the API to Pulumi: the ``<name>-api-ready``
+    gate (a local command polling ``/readyz`` with the minted CA and probe certificate, bounded by
+    ``timeout_seconds``; re-run when ``triggers`` change) and the kubeconfig assembled from ``url``
+    and the minted CA and admin certificate, as a secret. The provider must depend on the gate.
+    (https://kubernetes.io/docs/reference/using-api/health-checks/)"""
+    from .script import readiness_probe
+
+    url_out = pulumi.Output.from_input(url)
+    ready = command.local.Command(
+        f"{name}-api-ready",
+        create=url_out.apply(lambda u: readiness_probe(u, timeout_seconds)),
+        interpreter=["/bin/sh", "-c"],
+        environment={
+            "FLEETFORM_API_CA": identity.server_ca_pem,
+            "FLEETFORM_API_CERT": identity.probe_cert_pem,
+            "FLEETFORM_API_KEY": identity.probe_key_pem,
+        },
+        triggers=triggers,
+        opts=pulumi.ResourceOptions(parent=cluster, depends_on=depends_on),
+    )
+    config = pulumi.Output.secret(
+        pulumi.Output.all(url_out, identity.server_ca_pem, identity.admin_cert_pem, identity.admin_key_pem).apply(
+            lambda v: kubeconfig(name, v[0], v[1], v[2], v[3])
+        )
+    )
+    return ready, config

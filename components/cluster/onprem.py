@@ -51,7 +51,7 @@ from ..bootstrap import (
     ssh_command,
     uninstall_command,
 )
-from ..bootstrap.identity import ClusterIdentity, kubeconfig
+from ..bootstrap.identity import ClusterIdentity, api_access
 from ..config import ClusterSpec, HostSpec, SshSpec
 from .base import Cluster, ClusterContext
 
@@ -155,24 +155,12 @@ class OnPremCluster(Cluster):
         # minted CA and the probe certificate (https://kubernetes.io/docs/reference/using-api/health-checks/;
         # system:public-info-viewer lets any authenticated user read it:
         # https://kubernetes.io/docs/reference/access-authn-authz/rbac/#discovery-roles).
-        self.ready = command.local.Command(
-            f"{name}-api-ready",
-            create=readiness_probe(url, READY_TIMEOUT_SECONDS),
-            interpreter=["/bin/sh", "-c"],
-            environment={
-                "FLEETFORM_API_CA": identity.server_ca_pem,
-                "FLEETFORM_API_CERT": identity.probe_cert_pem,
-                "FLEETFORM_API_KEY": identity.probe_key_pem,
-            },
-            # Re-checked whenever a master's bootstrap changes (an upgrade restarts the API).
+        # Re-checked whenever a master's bootstrap changes (an upgrade restarts the API).
+        self.ready, self.kubeconfig = api_access(
+            self, name, identity, url,
+            timeout_seconds=READY_TIMEOUT_SECONDS,
             triggers=[version, *(config_sha256(n) for n in master_nodes)],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=master_cmds),
-        )
-
-        self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(identity.server_ca_pem, identity.admin_cert_pem, identity.admin_key_pem).apply(
-                lambda v: kubeconfig(name, url, v[0], v[1], v[2])
-            )
+            depends_on=list(master_cmds),
         )
         self.endpoint = pulumi.Output.from_input(url)
         self.provider = self._make_provider(kubeconfig=self.kubeconfig, depends_on=[self.ready])

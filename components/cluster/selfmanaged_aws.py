@@ -34,7 +34,7 @@ import pulumi_aws as aws
 import pulumi_command as command
 
 from ..bootstrap import NodeBootstrap, api_url, config_sha256, k3s_release, readiness_probe, render_cloud_init
-from ..bootstrap.identity import ClusterIdentity, kubeconfig
+from ..bootstrap.identity import ClusterIdentity, api_access
 from ..bootstrap.script import API_PORT
 from ..config import ClusterSpec, NodePoolSpec, Taint
 from ..network.aws import AwsNetwork, AwsNetworkArgs
@@ -355,22 +355,11 @@ class SelfManagedAwsCluster(Cluster):
         # Workloads must not be applied before the API answers: the gate polls /readyz through
         # the API load balancer with the minted CA and the probe certificate
         # (https://kubernetes.io/docs/reference/using-api/health-checks/).
-        self.ready = command.local.Command(
-            f"{name}-api-ready",
-            create=url.apply(lambda u: readiness_probe(u, READY_TIMEOUT_SECONDS)),
-            interpreter=["/bin/sh", "-c"],
-            environment={
-                "FLEETFORM_API_CA": identity.server_ca_pem,
-                "FLEETFORM_API_CERT": identity.probe_cert_pem,
-                "FLEETFORM_API_KEY": identity.probe_key_pem,
-            },
+        self.ready, self.kubeconfig = api_access(
+            self, name, identity, url,
+            timeout_seconds=READY_TIMEOUT_SECONDS,
             triggers=[version, *master_hashes],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*masters, *attachments, api_listener]),
-        )
-        self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(url, identity.server_ca_pem, identity.admin_cert_pem, identity.admin_key_pem).apply(
-                lambda v: kubeconfig(name, v[0], v[1], v[2], v[3])
-            )
+            depends_on=[*masters, *attachments, api_listener],
         )
         self.endpoint = url
         self.provider = self._make_provider(kubeconfig=self.kubeconfig, depends_on=[self.ready])

@@ -32,7 +32,7 @@ from ..bootstrap import (
     readiness_probe,
     render_cloud_init,
 )
-from ..bootstrap.identity import ClusterIdentity, kubeconfig
+from ..bootstrap.identity import ClusterIdentity, api_access
 from ..bootstrap.script import API_PORT
 from ..config import ClusterSpec, NodePoolSpec, Taint
 from ..network.azure import MAX_AZURE_ZONES, AzureNetwork, AzureNetworkArgs, network_plan, node_range
@@ -326,27 +326,12 @@ class SelfManagedAzureCluster(Cluster):
         # Workloads are applied only once the API answers
         # (https://kubernetes.io/docs/reference/using-api/health-checks/); the probe certificate
         # belongs to no group and can read /readyz only.
-        self.ready = command.local.Command(
-            f"{name}-api-ready",
-            create=readiness_probe(url, READY_TIMEOUT_SECONDS),
-            interpreter=["/bin/sh", "-c"],
-            environment={
-                "FLEETFORM_API_CA": self.identity.server_ca_pem,
-                "FLEETFORM_API_CERT": self.identity.probe_cert_pem,
-                "FLEETFORM_API_KEY": self.identity.probe_key_pem,
-            },
-            # Re-checked when a master's configuration or the release changes.
+        # Re-checked when a master's configuration or the release changes.
+        self.ready, self.kubeconfig = api_access(
+            self, name, self.identity, url,
+            timeout_seconds=READY_TIMEOUT_SECONDS,
             triggers=[version, *(config_sha256(n) for n in master_nodes)],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self.masters)),
-        )
-
-        # Built from the API address (fixed before deployment) and the minted CA and admin
-        # certificate only: node pools, tags and services never reach the provider.
-        ident = self.identity
-        self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(ident.server_ca_pem, ident.admin_cert_pem, ident.admin_key_pem).apply(
-                lambda v: kubeconfig(name, url, v[0], v[1], v[2])
-            )
+            depends_on=list(self.masters),
         )
         self.endpoint = pulumi.Output.from_input(url)
         self.provider = self._make_provider(kubeconfig=self.kubeconfig, depends_on=[self.ready])

@@ -88,7 +88,7 @@ import pulumi_gcp as gcp
 import yaml
 
 from ..bootstrap import InstallSource, NodeBootstrap, api_url, config_sha256, k3s_release, readiness_probe, render_script
-from ..bootstrap.identity import ClusterIdentity, kubeconfig
+from ..bootstrap.identity import ClusterIdentity, api_access
 from ..bootstrap.script import API_PORT, CLOUD_INIT_SCRIPT
 from ..config import ClusterSpec, NodePoolSpec, Taint
 from ..network.gcp import GcpNetwork
@@ -451,23 +451,12 @@ class SelfManagedGcpCluster(Cluster):
 
         # ---- readiness gate, kubeconfig, provider (https://kubernetes.io/docs/reference/using-api/health-checks/)
         url = endpoint_host.apply(api_url)
-        self.ready = command.local.Command(
-            f"{name}-api-ready",
-            create=url.apply(lambda u: readiness_probe(u, READY_TIMEOUT_SECONDS)),
-            interpreter=["/bin/sh", "-c"],
-            environment={
-                "FLEETFORM_API_CA": identity.server_ca_pem,
-                "FLEETFORM_API_CERT": identity.probe_cert_pem,
-                "FLEETFORM_API_KEY": identity.probe_key_pem,
-            },
-            # Re-checked whenever a master's bootstrap changes.
+        # Re-checked whenever a master's bootstrap changes.
+        self.ready, self.kubeconfig = api_access(
+            self, name, identity, url,
+            timeout_seconds=READY_TIMEOUT_SECONDS,
             triggers=[version, *master_configs],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*self.masters, *api_rules, api_firewall]),
-        )
-        self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(url, identity.server_ca_pem, identity.admin_cert_pem, identity.admin_key_pem).apply(
-                lambda v: kubeconfig(name, v[0], v[1], v[2], v[3])
-            )
+            depends_on=[*self.masters, *api_rules, api_firewall],
         )
         self.endpoint = url
         self.provider = self._make_provider(kubeconfig=self.kubeconfig, depends_on=[self.ready])
