@@ -19,12 +19,12 @@ $(CHECKOV):
 	$(PYTHON) -m venv .tools/checkov
 	.tools/checkov/bin/python -m pip install --quiet --disable-pip-version-check 'checkov==3.3.30'
 
-setup: $(BIN)/fleetform $(CHECKOV)
+setup: $(BIN)/fleetform
 
 plan: setup
 	$(BIN)/fleetform plan $(STACK)
 
-test: setup
+test: setup $(CHECKOV)
 	$(BIN)/python -m pytest -n 2 -q
 	$(BIN)/pyright
 

@@ -1,6 +1,6 @@
 """checkov (kubernetes framework) over the manifests of every example stack: 0 failed checks.
 
-checkov lives in its own virtualenv (.tools/checkov, made by `make setup`): its newest release pins
+checkov lives in its own virtualenv (.tools/checkov, made by `make test`): its newest release pins
 packaging<24 while pulumi needs packaging>=26, so in the project's venv pip would silently
 backtrack to an old checkov. No check is skipped.
 """
@@ -23,7 +23,7 @@ STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").
 SKIPPED_CHECKS: list[str] = []  # none; a skip must be justified here and in the README
 
 
-@pytest.mark.skipif(not CHECKOV.exists(), reason="checkov's venv is missing: run `make setup` (it builds .tools/checkov)")
+@pytest.mark.skipif(not CHECKOV.exists(), reason="checkov's venv is missing: run `make test` (it builds .tools/checkov)")
 def test_checkov_passes_on_every_example_stack(tmp_path):
     for stack in STACKS:
         written = write_manifests(plan(stack), tmp_path / stack)
@@ -45,7 +45,7 @@ def test_checkov_passes_on_every_example_stack(tmp_path):
 
 def test_checkov_would_catch_a_bad_manifest(tmp_path):
     if not CHECKOV.exists():
-        pytest.skip("checkov's venv is missing: run `make setup`")
+        pytest.skip("checkov's venv is missing: run `make test` (it builds .tools/checkov)")
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: 'nginx:latest', securityContext: {privileged: true}}]\n")
     proc = subprocess.run([str(CHECKOV), "--framework", "kubernetes", "-f", str(bad), "--skip-download", "--quiet",
