@@ -117,3 +117,17 @@ def test_unknown_values_are_not_violations(rule_name, base, path, value):
     findings, undecided = evaluate([resource], rules=[BY_NAME[rule_name]])
     assert findings == []
     assert len(undecided) == 1 and "can't be known during preview" in undecided[0]
+
+
+@pytest.mark.parametrize("stack,masters", [("onprem", 3), ("selfmanaged-aws", 3)])
+def test_k3s_rule_reads_the_real_bootstrap_carriers(monkeypatch, stack, masters):
+    """Dropping --secrets-encryption from the real bootstrap is caught on every master, whether the
+    script travels as SSH stdin or as gzip+base64 cloud-init user data."""
+    import components.bootstrap.script as script
+    from components.plan.engine import plan
+
+    original = script.k3s_args
+    monkeypatch.setattr(script, "k3s_args", lambda node: [a for a in original(node) if a != "--secrets-encryption"])
+    result = plan(stack)
+    hits = [v for v in result.violations if v.policy == "k3s-secrets-encryption"]
+    assert len(hits) == masters and result.exit_code == 1

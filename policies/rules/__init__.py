@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from . import cloud, kubernetes, stack
+from . import cloud, k3s, kubernetes, stack
 from .base import Enforcement, Rule, StackResource
 
-RULES: list[Rule] = [*kubernetes.RULES, *cloud.RULES, *stack.RULES]
+RULES: list[Rule] = [*kubernetes.RULES, *cloud.RULES, *k3s.RULES, *stack.RULES]
 """Every rule of the pack, in the order the README lists them."""
 
 

@@ -1,0 +1,87 @@
+"""Rules over fleetform's self-managed k3s bootstrap, wherever it travels: SSH stdin (onprem),
+Secret Manager (GCP), EC2 user data (AWS, gzip + base64 cloud-init) and Azure customData."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from .base import Rule
+
+CARRIERS = (
+    "command:remote:Command",
+    "gcp:secretmanager/secretVersion:SecretVersion",
+    "aws:ec2/instance:Instance",
+    "aws:ec2/launchTemplate:LaunchTemplate",
+    "azure-native:compute:VirtualMachine",
+    "azure-native:compute:VirtualMachineScaleSet",
+)
+_SERVER = re.compile(r"^# role: (init|join);", re.MULTILINE)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key in value:
+            yield from _strings(value[key])
+    elif isinstance(value, Sequence):
+        for i in range(len(value)):
+            yield from _strings(value[i])
+
+
+def _decoded(text: str, depth: int = 0) -> Iterable[str]:
+    """``text`` and what it carries: base64 (optionally gzip) payloads and cloud-config
+    write_files contents, recursively."""
+    yield text
+    if depth > 3:
+        return
+    if text.startswith("#cloud-config"):
+        try:
+            doc = yaml.safe_load(text) or {}
+        except yaml.YAMLError:
+            return
+        for entry in doc.get("write_files") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("content"), str):
+                content = entry["content"]
+                if str(entry.get("encoding", "")) in ("b64", "base64", "gz+b64", "gzip+base64"):
+                    yield from _from_base64(content, depth)
+                else:
+                    yield from _decoded(content, depth + 1)
+        return
+    if len(text) >= 64 and re.fullmatch(r"[A-Za-z0-9+/=\s]+", text):
+        yield from _from_base64(text, depth)
+
+
+def _from_base64(text: str, depth: int) -> Iterable[str]:
+    try:
+        raw = base64.b64decode(text, validate=False)
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        yield from _decoded(raw.decode("utf-8"), depth + 1)
+    except (binascii.Error, OSError, EOFError, UnicodeDecodeError):
+        return
+
+
+def _secrets_encryption(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
+    for text in _strings(p):
+        if len(text) < 64:
+            continue
+        for script in _decoded(text):
+            match = _SERVER.search(script)
+            if match and "--secrets-encryption" not in script:
+                yield f"k3s server bootstrap (role {match.group(1)}) without --secrets-encryption"
+                return
+
+
+RULES = [
+    Rule("k3s-secrets-encryption", "Self-managed k3s servers encrypt Secrets at rest (--secrets-encryption).", "high",
+         "k3s hardening guide (secrets-encryption); CIS Kubernetes API server --encryption-provider-config", "mandatory", _secrets_encryption,
+         types=CARRIERS),
+]
