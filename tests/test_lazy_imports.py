@@ -1,10 +1,15 @@
-"""A stack for one target imports no other cloud's SDK (DESIGN §3)."""
+"""A stack imports exactly the cloud SDKs its clusters' targets need (DESIGN §3): `local` none, a
+one-cloud stack only its own cloud's, the hybrid stack its three. Checked in a fresh process per
+example stack."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+
+import pytest
+import yaml
 
 from tests.conftest import ROOT
 
@@ -13,17 +18,30 @@ import json, sys
 from components.plan.engine import plan
 result = plan(sys.argv[1])
 clouds = ("pulumi_aws", "pulumi_gcp", "pulumi_azure_native")
-print(json.dumps({"loaded": sorted(m for m in sys.modules if m.split(".")[0] in clouds),
-                  "resources": len(result.capture.registrations)}))
+print(json.dumps({"loaded": sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in clouds}),
+                  "exit": result.exit_code, "resources": len(result.capture.registrations)}))
 """
+SDK = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure": "pulumi_azure_native"}
+STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
 
 
-def test_local_stack_imports_no_cloud_sdk():
-    proc = subprocess.run([sys.executable, "-c", PROBE, "local"], cwd=ROOT, capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr
+def _expected(stack: str) -> list[str]:
+    clusters = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]["fleetform:clusters"]
+    return sorted({SDK[c["target"]] for c in clusters if c["target"] in SDK})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_imports_only_its_clouds_sdks(stack):
+    proc = subprocess.run([sys.executable, "-c", PROBE, stack], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["resources"] > 10  # the plan really ran
-    assert report["loaded"] == []
+    assert report["exit"] == 0 and report["resources"] > 10  # the plan really ran
+    assert report["loaded"] == _expected(stack)
+
+
+def test_local_and_one_cloud_stacks_are_covered():
+    assert _expected("local") == [] and _expected("staging-aws") == ["pulumi_aws"]
+    assert _expected("hybrid") == ["pulumi_aws", "pulumi_azure_native", "pulumi_gcp"]
 
 
 def test_probe_would_see_a_cloud_import():

@@ -651,24 +651,6 @@ def test_elb_names_fit_aws_rules(parts):
 
 # ------------------------------------------------------------------------------ lazy imports
 
-PROBE = """
-import json, sys
-from components.plan.engine import plan
-result = plan(sys.argv[1])
-print(json.dumps({"loaded": sorted({m.split(".")[0] for m in sys.modules if m.startswith("pulumi_")}),
-                  "exit": result.exit_code}))
-"""
-
-
-def test_stack_loads_no_other_cloud_sdk():
-    proc = subprocess.run([sys.executable, "-c", PROBE, STACK], cwd=ROOT, capture_output=True, text=True, timeout=180,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert report["exit"] == 0 and "pulumi_aws" in report["loaded"]
-    assert not {"pulumi_gcp", "pulumi_azure_native"} & set(report["loaded"])
-
-
 def test_oversized_user_data_stops_the_deployment_with_one_line():
     """The check runs inside an apply (the user data holds secrets): it fails the deployment with a
     RunError, which Pulumi prints as one line without a traceback. (Called directly: a plan failing
