@@ -35,6 +35,7 @@ from components.plan.engine import plan
 from components.plan.mocks import SECRET, plain
 from components.plan.render import to_json
 from tests.conftest import ROOT, stack_config
+from tests.bootstrap_parsing import files_of, installer_args
 
 STACK = "selfmanaged-aws"
 OPEN = {"0.0.0.0/0", "::/0"}
@@ -110,25 +111,6 @@ def bootstrap_script(encoded: str) -> str:
     doc = yaml.safe_load(cloud_config(encoded))
     assert doc["runcmd"] == [["/bin/sh", doc["write_files"][0]["path"]]]
     return base64.b64decode(doc["write_files"][0]["content"]).decode()
-
-
-def installer_args(script: str) -> list[str]:
-    start = script.index('sh "$INSTALLER" \\\n')
-    out = []
-    for line in script[start:].split("\n")[1:]:
-        out.append(shlex.split(line.rstrip("\\").strip())[0])
-        if not line.endswith("\\"):
-            break
-    return out
-
-
-def files_of(script: str) -> dict[str, str]:
-    out = {}
-    for line in script.splitlines():
-        parts = shlex.split(line) if line.startswith("put_file") else []
-        if len(parts) == 4:
-            out[parts[1]] = base64.b64decode(parts[3]).decode()
-    return out
 
 
 def rules(result) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ from components.plan.engine import plan
 from components.plan.mocks import SECRET, RecordingMonitor, FleetMocks, plain
 from components.plan.runner import run_under_mocks
 from tests.conftest import ROOT, stack_config
+from tests.bootstrap_parsing import files_of, installer_args
 
 STACK = "selfmanaged-azure"
 CLUSTER = "sm-azure"
@@ -97,25 +98,6 @@ def cloud_init_script(custom_data: str) -> str:
     assert doc["runcmd"] == [["/bin/sh", doc["write_files"][0]["path"]]]
     assert doc["write_files"][0]["permissions"] == "0700" and doc["write_files"][0]["owner"] == "root:root"
     return base64.b64decode(doc["write_files"][0]["content"]).decode()
-
-
-def installer_args(script: str) -> list[str]:
-    start = script.index('sh "$INSTALLER" \\\n')
-    args = []
-    for line in script[start:].split("\n")[1:]:
-        args.append(shlex.split(line.rstrip("\\").strip())[0])
-        if not line.endswith("\\"):
-            break
-    return args
-
-
-def files_of(script: str) -> dict[str, str]:
-    out = {}
-    for line in script.splitlines():
-        parts = shlex.split(line) if line.startswith("put_file") else []
-        if len(parts) == 4:
-            out[parts[1]] = base64.b64decode(parts[3]).decode()
-    return out
 
 
 def master_script(result, i):

@@ -36,6 +36,7 @@ from components.plan.canned.tls import placeholder_certificate, placeholder_priv
 from components.plan.engine import plan
 from components.plan.mocks import SECRET, plain
 from tests.conftest import ROOT, stack_config
+from tests.bootstrap_parsing import files_of, installer_args
 
 STACK = "selfmanaged-gcp"
 CLUSTER = "selfmanaged-gcp"
@@ -104,25 +105,6 @@ def master_ip(result, i):
 def script_of(result, node):
     """The bootstrap script a node fetches: its Secret Manager secret version's payload."""
     return raw(one(result, VERSION_TYPE, f"{CLUSTER}-{node}-bootstrap"))["secretData"]
-
-
-def files_of(script):
-    out = {}
-    for line in script.splitlines():
-        parts = shlex.split(line) if line.startswith("put_file") else []
-        if len(parts) == 4:
-            out[parts[1]] = base64.b64decode(parts[3]).decode()
-    return out
-
-
-def installer_args(script):
-    block = script[script.index('sh "$INSTALLER" \\\n'):].split("\n")[1:]
-    args = []
-    for line in block:
-        args.append(shlex.split(line.rstrip("\\").strip())[0])
-        if not line.endswith("\\"):
-            break
-    return args
 
 
 def user_data(reg):
