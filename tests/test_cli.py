@@ -109,3 +109,41 @@ def test_schema_error_is_exit_1(monkeypatch, capsys, tmp_path):
     code = main(["plan", "local"])
     assert code == 1
     assert "terminationMessagePolicy" in capsys.readouterr().out
+
+
+def test_console_script_leaves_with_mains_exit_code_after_flushing(monkeypatch):
+    """`fleetform` (components.cli:run) hard-exits with main()'s code once the streams are flushed."""
+    import tomllib
+
+    import components.cli as cli
+
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["fleetform"] == "components.cli:run"
+    events: list = []
+
+    class Stream:
+        def __init__(self, name):
+            self.name = name
+
+        def flush(self):
+            events.append(("flush", self.name))
+
+    class Exited(Exception):
+        pass
+
+    def fake_exit(code):
+        events.append(("exit", code))
+        raise Exited
+
+    monkeypatch.setattr(cli, "main", lambda: 1)
+    monkeypatch.setattr(cli.sys, "stdout", Stream("stdout"))
+    monkeypatch.setattr(cli.sys, "stderr", Stream("stderr"))
+    monkeypatch.setattr(cli.os, "_exit", fake_exit)
+    with pytest.raises(Exited):
+        cli.run()
+    assert events == [("flush", "stdout"), ("flush", "stderr"), ("exit", 1)]
+
+
+def test_piped_report_is_complete_despite_the_hard_exit():
+    proc = run_cli("plan")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.rstrip().endswith("(use pulumi preview for those).")

@@ -131,3 +131,39 @@ def test_k3s_rule_reads_the_real_bootstrap_carriers(monkeypatch, stack, masters)
     result = plan(stack)
     hits = [v for v in result.violations if v.policy == "k3s-secrets-encryption"]
     assert len(hits) == masters and result.exit_code == 1
+
+
+def test_plan_hands_unknown_inputs_to_the_rules_as_unknown():
+    """`fleetform plan` turns an unknown input into pulumi_policy's own sentinel: the rule cannot
+    judge it (no violation), while the same resource with a known unpinned image is reported."""
+    from pulumi.output import Unknown
+
+    from components.plan.engine import run_policies
+    from components.plan.mocks import Registration
+    from components.plan.runner import Capture
+
+    def violations(image: Any) -> list[str]:
+        resource = build({"base": "deployment", "set": {"spec.template.spec.containers.0.image": image}})
+        registration = Registration(resource.urn, resource.type, resource.name, None, True, None, dict(resource.props))
+        return [v.message for v in run_policies(Capture("test", [registration], {})) if v.policy == "k8s-image-pinned"]
+
+    assert violations(Unknown()) == []
+    assert len(violations("nginx:latest")) == 1
+
+
+def test_known_props_reach_rules_unwrapped_and_unknown_ones_behind_the_proxy():
+    """Only resources holding an unknown value pay for pulumi_policy's proxy."""
+    seen: dict[str, type] = {}
+    probe = BY_NAME["k8s-image-pinned"]
+
+    def check(rtype, props, settings):
+        seen[props["metadata"]["name"]] = type(props)
+        return []
+
+    rule = type(probe)(**{**probe.__dict__, "check": check})
+    known = build({"base": "deployment", "set": {"metadata.name": "known"}})
+    unknown = build({"base": "deployment", "set": {"metadata.name": "unknown",
+                                                    "spec.template.spec.containers.0.args": [UNKNOWN_STRING]}})
+    evaluate([known, unknown], rules=[rule])
+    assert seen["known"] is dict
+    assert seen["unknown"].__name__ == "_DictProxy"

@@ -21,6 +21,9 @@ from .schema import schema_errors
 
 CLUSTER_TYPE_PREFIX = "fleetform:cluster:"
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML was built with it (ten times faster on a large stack file)."""
+
 
 class StackNotFound(Exception):
     """The STACK argument names no stack file."""
@@ -146,7 +149,7 @@ def read_stack_config(path: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
     """A stack file's ``config:`` map. Encrypted values (``secure:``) cannot be decrypted offline:
     they are replaced by a placeholder and reported as secret keys."""
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = yaml.load(path.read_text(), Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as exc:
         raise FleetConfigError([f"{path}: not valid YAML: {str(exc).splitlines()[0]}"]) from None
     if not isinstance(doc, dict):
@@ -203,10 +206,14 @@ def manifests_of(capture: Capture, spec: FleetSpec, version_override: Optional[s
 def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -> list[Violation]:
     """Run the policy pack's rules in-process over every custom resource, with a policy-pack
     ``config`` in Pulumi's format (as given to ``--policy-pack-config``)."""
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
     from policies.rules import StackResource, evaluate
 
+    # An unknown input reaches the rules as pulumi_policy's own sentinel, so they report it as
+    # "cannot judge yet" exactly as under `pulumi preview`, never as a violation.
     resources = [
-        StackResource(r.type, r.urn, r.name, plain(r.inputs, mask=False))
+        StackResource(r.type, r.urn, r.name, plain(r.inputs, mask=False, unknown=UNKNOWN_STRING_VALUE))
         for r in capture.registrations
         if r.custom and not r.type.startswith("pulumi:providers:")
     ]

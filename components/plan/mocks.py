@@ -132,19 +132,20 @@ def _is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
 
 
-def plain(value: Any, *, mask: bool) -> Any:
+def plain(value: Any, *, mask: bool, unknown: str = UNKNOWN) -> Any:
     """JSON-friendly copy of deserialized properties: secrets become ``"[secret]"`` when
-    ``mask`` (else their value), unknowns ``"[unknown]"``, resource references their URN."""
+    ``mask`` (else their value), unknowns ``unknown`` (default ``"[unknown]"``), resource
+    references their URN."""
     if _is_secret(value):
-        return SECRET if mask else plain(value.get("value"), mask=mask)
+        return SECRET if mask else plain(value.get("value"), mask=mask, unknown=unknown)
     if isinstance(value, pulumi.Resource):
         return f"[resource {type(value).__name__}]"
     if isinstance(value, dict):
-        return {k: plain(v, mask=mask) for k, v in value.items()}
+        return {k: plain(v, mask=mask, unknown=unknown) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain(v, mask=mask) for v in value]
+        return [plain(v, mask=mask, unknown=unknown) for v in value]
     if isinstance(value, pulumi.output.Unknown):
-        return UNKNOWN
+        return unknown
     if isinstance(value, float) and value.is_integer():
         # The wire format (protobuf Struct) carries every number as a double.
         return int(value)

@@ -25,8 +25,25 @@ class Finding:
     message: str
 
 
-class _Unknown(Exception):
-    pass
+def _has_unknown(value: Any, sentinels: frozenset[str]) -> bool:
+    if isinstance(value, str):
+        return value in sentinels
+    if isinstance(value, dict):
+        return any(_has_unknown(v, sentinels) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_unknown(v, sentinels) for v in value)
+    return False
+
+
+def _guarded(props: Mapping[str, Any], sentinels: frozenset[str]) -> Mapping[str, Any]:
+    """``props`` behind pulumi_policy's unknown-checking proxy when it holds an unknown value (as
+    during ``pulumi preview``), so that a rule reading one raises ``UnknownValueError``; as they
+    are otherwise (the proxy copies every nested dict and list and checks every read, which a plan
+    of known values need not pay for)."""
+    from pulumi_policy.proxy import unknown_checking_proxy
+
+    plain = dict(props)
+    return unknown_checking_proxy(plain) if _has_unknown(plain, sentinels) else plain
 
 
 def _enforcement(rule: Rule, config: Mapping[str, Any]) -> str:
@@ -48,12 +65,17 @@ def evaluate(resources: Sequence[StackResource], config: Optional[Mapping[str, A
     Returns the findings and the "cannot judge yet" notes (unknown values), which are never
     violations.
     """
-    from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
+    from pulumi_policy import proxy
+    from pulumi_policy.proxy import UnknownValueError
+
+    sentinels = frozenset(
+        v for k, v in vars(proxy).items() if k.startswith("UNKNOWN_") and k.endswith("_VALUE") and isinstance(v, str)
+    )
 
     config = config or {}
     findings: list[Finding] = []
     undecided: list[str] = []
-    proxied = [StackResource(r.type, r.urn, r.name, unknown_checking_proxy(dict(r.props))) for r in resources]
+    proxied = [StackResource(r.type, r.urn, r.name, _guarded(r.props, sentinels)) for r in resources]
     for rule in rules if rules is not None else RULES:
         level = _enforcement(rule, config)
         if level == "disabled":
