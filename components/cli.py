@@ -42,11 +42,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def plan_command(args: argparse.Namespace, console: Console, err: Console) -> int:
+    from . import fleet  # noqa: F401 (the program and the SDK classes it registers, imported up front)
     from .config import FleetConfigError
     from .plan.engine import StackNotFound, plan
     from .plan.render import markdown, print_report, write_json, write_manifests
     from .plan.schema import available_versions
 
+    gc.freeze()
+    gc.enable()
     if args.k8s_version is not None and args.k8s_version not in available_versions():
         err.print(f"--k8s-version: got {args.k8s_version!r}; allowed: one of {', '.join(available_versions())}", highlight=False)
         return 2
@@ -80,14 +83,19 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console) -> in
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = _parser().parse_args(argv)
-    # A short-lived process that allocates many small objects: keep the import-time heap out of
-    # every garbage-collector pass.
-    gc.freeze()
-    console = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False)
-    if args.command == "plan":
-        return plan_command(args, console, err)
-    return 2  # pragma: no cover (argparse rejects unknown commands)
+    # A short-lived process: importing the provider SDKs creates a large heap of classes but
+    # almost no garbage, so the collector is paused while they load (see plan_command) and
+    # that heap is then frozen out of every later pass.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        console = Console(highlight=False, soft_wrap=True)
+        err = Console(stderr=True, highlight=False)
+        if args.command == "plan":
+            return plan_command(args, console, err)
+        return 2  # pragma: no cover (argparse rejects unknown commands)
+    finally:
+        (gc.enable if collecting else gc.disable)()
 
 
 def run() -> None:

@@ -69,3 +69,20 @@ def test_secret_inputs_are_masked_in_json_resources():
     assert plain(reg.inputs, mask=True)["stringData"] == SECRET
     assert plain(reg.inputs, mask=False)["stringData"] == {"password": TOKEN}
     assert TOKEN not in json.dumps(plain(reg.inputs, mask=True))
+
+
+def test_shared_plain_views_keep_secrets_masked_and_unknowns_marked():
+    """Registration.plain_inputs shares one walk between views only where they cannot differ."""
+    from pulumi.output import Unknown
+    from pulumi.runtime import rpc
+
+    from components.plan.mocks import SECRET, UNKNOWN, Registration
+
+    secret = {rpc._special_sig_key: rpc._special_secret_sig, "value": TOKEN}
+    reg = Registration("urn:a", "kubernetes:core/v1:Secret", "a", None, True, None,
+                       {"stringData": {"password": secret}, "image": Unknown(), "n": 1.0})
+    assert reg.plain_inputs(mask=True) == {"stringData": {"password": SECRET}, "image": UNKNOWN, "n": 1}
+    assert reg.plain_inputs(mask=False) == {"stringData": {"password": TOKEN}, "image": UNKNOWN, "n": 1}
+    assert reg.plain_inputs(mask=False, unknown="?")["image"] == "?"
+    clean = Registration("urn:b", "kubernetes:core/v1:ConfigMap", "b", None, True, None, {"data": {"k": "v"}})
+    assert clean.plain_inputs(mask=True) is clean.plain_inputs(mask=False) is clean.plain_inputs(mask=False, unknown="?")

@@ -89,7 +89,7 @@ class PlanResult:
                 "name": r.name,
                 "parent": r.parent,
                 "custom": r.custom,
-                "inputs": plain(r.inputs, mask=True),
+                "inputs": r.plain_inputs(mask=True),
             }
             for r in self.capture.registrations
         ]
@@ -196,8 +196,8 @@ def manifests_of(capture: Capture, spec: FleetSpec, version_override: Optional[s
                 cluster=cluster,
                 kubernetes_version=version_override or versions.get(cluster, spec.kubernetes_version),
                 urn=r.urn,
-                object=plain(r.inputs, mask=True),
-                object_raw=plain(r.inputs, mask=False),
+                object=r.plain_inputs(mask=True),
+                object_raw=r.plain_inputs(mask=False),
             )
         )
     return out
@@ -213,7 +213,7 @@ def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -
     # An unknown input reaches the rules as pulumi_policy's own sentinel, so they report it as
     # "cannot judge yet" exactly as under `pulumi preview`, never as a violation.
     resources = [
-        StackResource(r.type, r.urn, r.name, plain(r.inputs, mask=False, unknown=UNKNOWN_STRING_VALUE))
+        StackResource(r.type, r.urn, r.name, r.plain_inputs(mask=False, unknown=UNKNOWN_STRING_VALUE))
         for r in capture.registrations
         if r.custom and not r.type.startswith("pulumi:providers:")
     ]

@@ -1,8 +1,8 @@
 """Pulumi SDK mocks shared by ``fleetform plan`` and the tests.
 
 - Resource outputs are canned and deterministic for the resources whose outputs the program
-  reads (Kubernetes Service status, ...); other resources echo their inputs, as the engine does
-  for inputs that become outputs.
+  reads (Kubernetes Service status, ...); every other output is the input of the same name, as
+  with the engine (the SDK fills those in itself when not previewing).
 - Resource types outside the packages fleetform uses, and *every* invoke not in
   :data:`INVOKES`, raise: a mock that accepts anything would hide a program reading something
   nobody planned for.
@@ -89,12 +89,10 @@ class FleetMocks(pulumi.runtime.Mocks):
             package = args.typ.split(":")[2]
         if package not in KNOWN_PACKAGES:
             raise UnexpectedMockCall(f"unexpected resource type {args.typ} ({args.name}): no mock for package {package!r}")
-        if package == "kubernetes" and not args.typ.startswith("pulumi:providers:"):
-            # Kubernetes objects: echo only metadata. Echoing the whole spec makes the SDK translate
-            # it back into typed outputs for every object, which the program never reads.
-            state = {"metadata": args.inputs["metadata"]} if "metadata" in args.inputs else {}
-        else:
-            state = dict(args.inputs)
+        # Only what the provider would add beyond the inputs: with preview off, the SDK itself
+        # resolves every input the engine returns no output for to the input's value (as the
+        # engine does), so echoing the inputs would only make both sides serialize them again.
+        state: dict[str, Any] = {}
         handler = _output_handler(args.typ)
         if handler is not None:
             state.update(handler(args))
@@ -126,6 +124,36 @@ class Registration:
     """Inputs with secret values still wrapped (see :func:`plain`)."""
     aliases: list[str] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
+    _raw: Any = field(default=None, init=False, repr=False, compare=False)
+    _marks: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
+    _views: dict[tuple[bool, str], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def plain_inputs(self, *, mask: bool, unknown: str = UNKNOWN) -> Any:
+        """:func:`plain` of the inputs, computed once per view and shared: read it, never modify
+        it. Inputs holding no secret (no unknown) look the same masked or not (whatever stands
+        for an unknown), so the plan walks them once for manifests, policies and reports."""
+        if self._raw is None:
+            self._raw = _plain_marking(self.inputs, self._marks)
+        if (mask and "secret" in self._marks) or (unknown != UNKNOWN and "unknown" in self._marks):
+            key = (mask, unknown)
+            if key not in self._views:
+                self._views[key] = plain(self.inputs, mask=mask, unknown=unknown)
+            return self._views[key]
+        return self._raw
+
+
+def _plain_marking(value: Any, marks: set[str]) -> Any:
+    """``plain(value, mask=False)``, adding "secret" / "unknown" to ``marks`` for what it met."""
+    if _is_secret(value):
+        marks.add("secret")
+        return _plain_marking(value.get("value"), marks)
+    if isinstance(value, dict):
+        return {k: _plain_marking(v, marks) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_marking(v, marks) for v in value]
+    if isinstance(value, pulumi.output.Unknown):
+        marks.add("unknown")
+    return plain(value, mask=False)
 
 
 def _is_secret(value: Any) -> bool:

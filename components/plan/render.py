@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.text import Text
 from rich.tree import Tree
 
 from .engine import PlanResult
@@ -42,8 +43,9 @@ def write_json(result: PlanResult, path: Path) -> None:
 
 
 def tree(result: PlanResult) -> Tree:
-    """The resource tree, parents above children."""
-    root = Tree(f"[bold]stack {result.stack}[/bold]")
+    """The resource tree, parents above children. Labels are plain Text, never parsed as markup:
+    a name with brackets prints as it is (and the tree renders faster)."""
+    root = Tree(Text(f"stack {result.stack}", style="bold"))
     known = {r.urn for r in result.capture.registrations}
     children: dict[str, list] = {}
     for r in result.capture.registrations:
@@ -51,7 +53,7 @@ def tree(result: PlanResult) -> Tree:
 
     def add(node: Tree, key: str) -> None:
         for r in sorted(children.get(key, []), key=lambda r: r.name):
-            add(node.add(f"{r.name} [dim]{r.type}[/dim]"), r.urn)
+            add(node.add(Text.assemble(r.name, " ", (r.type, "dim"))), r.urn)
 
     add(root, "")
     return root
