@@ -49,7 +49,7 @@ def _k8s_service(args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
 OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]]] = {
     "kubernetes:core/v1:Service": _k8s_service,
 }
-"""Resource type -> extra output properties (beyond the echoed inputs)."""
+"""Resource type -> output properties a provider adds beyond the inputs (the SDK fills in those)."""
 
 INVOKES: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict[str, Any]]] = {}
 """Invoke token -> canned result; anything else raises."""
