@@ -11,14 +11,13 @@ time and peak memory (max RSS) of:
 and prints the ratios plan/floor, plus the growth from 10 to 40 services. Targets (issue 2):
 plan <= 1.25x floor; time(40) / time(10) <= 4.4.
 
-Runs are interleaved (plan, floor, plan, floor, ...) and the time ratio is the median of each
-round's plan/floor ratio, so drift in the machine's speed hits both sides of a ratio alike. Two
-reference rows show where the time goes, without changing the target:
-
-- plan, normal exit: the same command leaving through interpreter teardown instead of the CLI's
-  hard exit (``components.cli.run``), which the floor does not skip;
-- typed floor: the floor registering each resource through its provider SDK class (the classes
-  the program uses) rather than the generic ``pulumi.CustomResource``.
+The floor gets the same process handling as the ``fleetform`` console script (collector paused
+during the SDK imports, then their heap frozen; hard exit once done) and mocks that return no
+outputs at all, so it stays a lower bound of the plan's work. Runs are interleaved (plan, floor,
+plan, floor, ...) and the time ratio is the median of each round's plan/floor ratio, so drift in
+the machine's speed hits both sides of a ratio alike. A reference row, the *typed floor* (the
+floor registering each resource through its provider SDK class, as the program does, instead of
+the generic ``pulumi.CustomResource``), shows how much of the plan's time those classes take.
 
 It also measures (issue 3) each example single-cloud stack and the hybrid stack against its own
 floor, and the SDK import time of one cloud's cluster module against all three clouds' modules.
@@ -43,7 +42,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 FLOOR = r'''
-import importlib, json, sys
+# The same process handling as `fleetform` (components.cli.run): the collector sleeps through the
+# SDK imports and their heap is frozen; the process leaves with a hard exit once it is done.
+import gc
+gc.disable()
+import importlib, json, os, sys
 import pulumi
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
@@ -64,10 +67,14 @@ for t in sorted({r["type"] for r in doc["resources"] if r["custom"]}):
         group = mod.split("/")[0]
         name = top if group == "index" else f"{top}.{group}"
     getattr(importlib.import_module(name), cls)
+gc.freeze()
+gc.enable()
 
 class Trivial(pulumi.runtime.Mocks):
-    def new_resource(self, args):
-        return args.name + "-id", args.inputs
+    registered = 0
+    def new_resource(self, args):  # no outputs at all: the SDK resolves them from the inputs
+        Trivial.registered += 1
+        return args.name + "-id", {}
     def call(self, args):
         return {}
 
@@ -80,7 +87,9 @@ for r in doc["resources"]:
 _sync_await(wait_for_rpcs())
 bad = sum(len(schema_errors(m["object"], m["kubernetesVersion"])) for m in doc["manifests"])
 assert bad == 0, bad
-print(len(doc["resources"]), len(doc["manifests"]))
+print(Trivial.registered, len(doc["manifests"]))
+sys.stdout.flush()
+os._exit(0)
 '''
 
 
@@ -99,11 +108,8 @@ TYPED_FLOOR = FLOOR.replace(
     # fixed by a Kubernetes class itself.
     'CLASSES[r["type"]](r["name"], **{re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): v for k, v in r["inputs"].items()'
     ' if not (r["type"].startswith("kubernetes:") and k in ("apiVersion", "kind"))})',
-).replace("import importlib, json, sys", "import importlib, json, re, sys")
-assert TYPED_FLOOR.count("CLASSES[") == 3, "FLOOR changed: update TYPED_FLOOR"
-
-NORMAL_EXIT = "import sys\nfrom components.cli import main\nsys.exit(main(sys.argv[1:]))"
-"""``fleetform`` as it would run without the hard exit of ``components.cli.run``."""
+).replace("import importlib, json, os, sys", "import importlib, json, os, re, sys")
+assert TYPED_FLOOR.count("CLASSES[") == 3 and " re, " in TYPED_FLOOR, "FLOOR changed: update TYPED_FLOOR"
 
 
 def stack_with(n: int) -> dict:
@@ -230,7 +236,6 @@ def services_section(env: dict[str, str], repeat: int) -> None:
             runs = rounds({
                 "plan": fleetform + [str(stack)],
                 "floor": [sys.executable, "-c", FLOOR, str(doc)],
-                "plan, normal exit": [sys.executable, "-c", NORMAL_EXIT, "plan", str(stack)],
                 "typed floor": [sys.executable, "-c", TYPED_FLOOR, str(doc)],
             }, env, repeat)
             resources = len(json.loads(doc.read_text())["resources"])
@@ -240,10 +245,10 @@ def services_section(env: dict[str, str], repeat: int) -> None:
         p_m, f_m = peak(runs, "plan"), peak(runs, "floor")
         print(f"{n:>8} {res:>9} {seconds(runs, 'plan'):>7.2f} {seconds(runs, 'floor'):>7.2f} {paired(runs, 'plan'):>6.2f} "
               f"{p_m / 1024:>8.0f} {f_m / 1024:>9.0f} {p_m / f_m:>6.2f}")
-    print("reference rows (time x floor of the same round):")
+    print("reference: the floor registering through the provider SDKs' typed classes (time, paired):")
     for n, _, runs in rows:
-        print(f"{n:>8} services: plan with normal exit {paired(runs, 'plan, normal exit'):.2f}x, "
-              f"typed floor {paired(runs, 'typed floor'):.2f}x, plan / typed floor {paired(runs, 'plan', 'typed floor'):.2f}x")
+        print(f"{n:>8} services: typed floor {paired(runs, 'typed floor'):.2f}x floor; "
+              f"plan {paired(runs, 'plan', 'typed floor'):.2f}x typed floor")
     t10, t40 = (seconds(runs, "plan") for n, _, runs in rows if n in (10, 40))
     f10, f40 = (seconds(runs, "floor") for n, _, runs in rows if n in (10, 40))
     worst = max(paired(runs, "plan") for _, _, runs in rows)

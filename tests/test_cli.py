@@ -134,7 +134,7 @@ def test_console_script_leaves_with_mains_exit_code_after_flushing(monkeypatch):
         events.append(("exit", code))
         raise Exited
 
-    monkeypatch.setattr(cli, "main", lambda: 1)
+    monkeypatch.setattr(cli, "main", lambda standalone=False: 1 if standalone else 0)
     monkeypatch.setattr(cli.sys, "stdout", Stream("stdout"))
     monkeypatch.setattr(cli.sys, "stderr", Stream("stderr"))
     monkeypatch.setattr(cli.os, "_exit", fake_exit)
@@ -147,3 +147,50 @@ def test_piped_report_is_complete_despite_the_hard_exit():
     proc = run_cli("plan")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.rstrip().endswith("(use pulumi preview for those).")
+
+
+def test_in_process_main_leaves_the_garbage_collector_alone(tmp_path):
+    """Only the console script (a process of its own) pauses and freezes the collector."""
+    import gc
+
+    frozen = gc.get_freeze_count()
+    assert main(["plan", "--json", str(tmp_path / "p.json")]) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+
+
+def test_undecided_policy_checks_are_reported_everywhere_without_failing_the_plan():
+    import io
+
+    from rich.console import Console
+
+    from components.plan.engine import plan
+    from components.plan.render import markdown, print_report, to_json
+
+    result = plan("local")
+    result.undecided = ["k8s-image-pinned: urn:x: string value at .spec.image can't be known during preview"]
+    out = io.StringIO()
+    print_report(result, Console(file=out, width=400))
+    assert "cannot judge yet k8s-image-pinned: urn:x" in out.getvalue()
+    assert "cannot judge yet: 1 -> clean" in out.getvalue()
+    doc = to_json(result)
+    assert doc["undecided"] == result.undecided and doc["summary"]["undecided"] == 1
+    assert "- **cannot judge yet** k8s-image-pinned: urn:x" in markdown(result)
+    assert result.exit_code == 0
+
+
+def test_report_prints_messages_verbatim():
+    """No rich markup or emoji codes are read out of names, URNs or messages."""
+    import io
+
+    from rich.console import Console
+
+    from components.plan.engine import Violation, plan
+    from components.plan.render import print_report
+
+    result = plan("local")
+    text = "image tag :x: not pinned in [bold]web[/bold] (spec.containers[0])"
+    result.violations = [Violation("k8s-image-pinned", "mandatory", "urn:pulumi:ok::fleetform::x", text)]
+    result.undecided = [text]
+    out = io.StringIO()
+    print_report(result, Console(file=out, width=400))
+    assert out.getvalue().count(text) == 2

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pulumi_policy.proxy import unknown_checking_proxy
 
 from policies.rules import RULES, StackResource, evaluate
 
@@ -54,7 +55,13 @@ def run(rule_name: str, case: dict[str, Any]) -> list[str]:
     config = {rule.name: case["config"]} if "config" in case else None
     findings, undecided = evaluate(resources, config, rules=[rule])
     assert undecided == []
-    return [f.message for f in findings]
+    messages = [f.message for f in findings]
+    # Under `pulumi preview --policy-pack` every rule reads pulumi_policy's proxies (Mapping and
+    # Sequence, not dict and list): the same fixture must give the same verdict through them.
+    proxied = [StackResource(r.type, r.urn, r.name, unknown_checking_proxy(copy.deepcopy(dict(r.props)))) for r in resources]
+    through_proxy, undecided = evaluate(proxied, config, rules=[rule])
+    assert undecided == [] and [f.message for f in through_proxy] == messages
+    return messages
 
 
 def _cases(kind: str):
@@ -145,9 +152,13 @@ def test_plan_hands_unknown_inputs_to_the_rules_as_unknown():
     def violations(image: Any) -> list[str]:
         resource = build({"base": "deployment", "set": {"spec.template.spec.containers.0.image": image}})
         registration = Registration(resource.urn, resource.type, resource.name, None, True, None, dict(resource.props))
-        return [v.message for v in run_policies(Capture("test", [registration], {})) if v.policy == "k8s-image-pinned"]
+        found, undecided = run_policies(Capture("test", [registration], {}))
+        notes.extend(undecided)
+        return [v.message for v in found if v.policy == "k8s-image-pinned"]
 
+    notes: list[str] = []
     assert violations(Unknown()) == []
+    assert len(notes) == 1 and notes[0].startswith("k8s-image-pinned: ") and "can't be known during preview" in notes[0]
     assert len(violations("nginx:latest")) == 1
 
 
@@ -167,3 +178,23 @@ def test_known_props_reach_rules_unwrapped_and_unknown_ones_behind_the_proxy():
     evaluate([known, unknown], rules=[rule])
     assert seen["known"] is dict
     assert seen["unknown"].__name__ == "_DictProxy"
+
+
+def test_rules_never_test_props_for_dict_or_list():
+    """pulumi_policy hands rules Mapping/Sequence proxies: an ``isinstance(x, dict)`` on props
+    would pass every in-process test and never match under the real pack. Allowed: the unknown
+    scan over plain data before any proxy, and parsed cloud-init YAML in the k3s rule."""
+    import ast
+
+    allowed = {("__init__.py", "_has_unknown"), ("k3s.py", "_decoded")}
+    found = []
+    for path in sorted((Path(__file__).parents[1] / "policies" / "rules").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for func in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
+            for call in [n for n in ast.walk(func) if isinstance(n, ast.Call)]:
+                if isinstance(call.func, ast.Name) and call.func.id == "isinstance" and len(call.args) == 2:
+                    kinds = call.args[1].elts if isinstance(call.args[1], ast.Tuple) else [call.args[1]]
+                    if any(isinstance(k, ast.Name) and k.id in ("dict", "list") for k in kinds):
+                        if (path.name, func.name) not in allowed:
+                            found.append(f"{path.name}:{call.lineno} in {func.name}")
+    assert found == []

@@ -71,6 +71,9 @@ class PlanResult:
     violations: list[Violation]
     errors: list[str]
     """Clusters that could not be planned (e.g. a target not implemented yet)."""
+    undecided: list[str] = field(default_factory=list)
+    """Policy checks that met an unknown value: "cannot judge yet", never violations (as under
+    ``pulumi preview``), but reported so a plan never passes them silently."""
 
     @property
     def mandatory_violations(self) -> list[Violation]:
@@ -108,6 +111,7 @@ class PlanResult:
                 level: sum(1 for v in self.violations if v.enforcement == level) for level in ("mandatory", "advisory")
             },
             "errors": len(self.errors),
+            "undecided": len(self.undecided),
             "exitCode": self.exit_code,
         }
 
@@ -203,9 +207,10 @@ def manifests_of(capture: Capture, spec: FleetSpec, version_override: Optional[s
     return out
 
 
-def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -> list[Violation]:
+def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -> tuple[list[Violation], list[str]]:
     """Run the policy pack's rules in-process over every custom resource, with a policy-pack
-    ``config`` in Pulumi's format (as given to ``--policy-pack-config``)."""
+    ``config`` in Pulumi's format (as given to ``--policy-pack-config``). Returns the violations
+    and the "cannot judge yet" notes (checks that met an unknown value)."""
     from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
     from policies.rules import StackResource, evaluate
@@ -217,8 +222,8 @@ def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -
         for r in capture.registrations
         if r.custom and not r.type.startswith("pulumi:providers:")
     ]
-    findings, _undecided = evaluate(resources, config)
-    return [Violation(f.policy, f.enforcement, f.urn, f.message) for f in findings]
+    findings, undecided = evaluate(resources, config)
+    return [Violation(f.policy, f.enforcement, f.urn, f.message) for f in findings], undecided
 
 
 def plan(
@@ -249,12 +254,14 @@ def plan(
     for m in manifests:
         for line in schema_errors(m.object_raw, m.kubernetes_version):
             errors_found.append(f"{m.cluster}: {m.kind} {m.namespace or ''}/{m.name} (Kubernetes {m.kubernetes_version}): {line}")
+    violations, undecided = run_policies(capture, policy_config)
     return PlanResult(
         stack=stack,
         spec=spec,
         capture=capture,
         manifests=manifests,
         schema_errors=errors_found,
-        violations=run_policies(capture, policy_config),
+        violations=violations,
         errors=list(fleet.skipped),
+        undecided=undecided,
     )

@@ -1,8 +1,8 @@
 """Pulumi SDK mocks shared by ``fleetform plan`` and the tests.
 
 - Resource outputs are canned and deterministic for the resources whose outputs the program
-  reads (Kubernetes Service status, ...); every other output is the input of the same name, as
-  with the engine (the SDK fills those in itself when not previewing).
+  reads (Kubernetes Service status, ...); other resources echo their inputs, as the engine does
+  for inputs that become outputs.
 - Resource types outside the packages fleetform uses, and *every* invoke not in
   :data:`INVOKES`, raise: a mock that accepts anything would hide a program reading something
   nobody planned for.
@@ -49,7 +49,7 @@ def _k8s_service(args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
 OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]]] = {
     "kubernetes:core/v1:Service": _k8s_service,
 }
-"""Resource type -> output properties a provider adds beyond the inputs (the SDK fills in those)."""
+"""Resource type -> extra output properties (beyond the echoed inputs)."""
 
 INVOKES: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict[str, Any]]] = {}
 """Invoke token -> canned result; anything else raises."""
@@ -89,10 +89,14 @@ class FleetMocks(pulumi.runtime.Mocks):
             package = args.typ.split(":")[2]
         if package not in KNOWN_PACKAGES:
             raise UnexpectedMockCall(f"unexpected resource type {args.typ} ({args.name}): no mock for package {package!r}")
-        # Only what the provider would add beyond the inputs: with preview off, the SDK itself
-        # resolves every input the engine returns no output for to the input's value (as the
-        # engine does), so echoing the inputs would only make both sides serialize them again.
-        state: dict[str, Any] = {}
+        if package == "kubernetes" and not args.typ.startswith("pulumi:providers:"):
+            # Kubernetes objects: echo only metadata. The program reads nothing else of them, and
+            # with preview off the SDK resolves every other output from the input of that name.
+            state = {"metadata": args.inputs["metadata"]} if "metadata" in args.inputs else {}
+        else:
+            # The state a resource reference would be rebuilt from holds the inputs, as a
+            # provider's would.
+            state = dict(args.inputs)
         handler = _output_handler(args.typ)
         if handler is not None:
             state.update(handler(args))

@@ -33,6 +33,7 @@ def to_json(result: PlanResult) -> dict[str, Any]:
         ],
         "schemaErrors": result.schema_errors,
         "errors": result.errors,
+        "undecided": result.undecided,
         "outputs": result.capture.outputs,
         "summary": result.summary(),
     }
@@ -59,32 +60,41 @@ def tree(result: PlanResult) -> Tree:
     return root
 
 
+def _line(label: str, style: str, text: str) -> Text:
+    """``label`` in ``style``, then ``text`` as it is: names, URNs and messages are never read as
+    rich markup or emoji codes (a stack named ``ok`` puts ``:ok:`` in every URN)."""
+    return Text.assemble((label, style), " ", text)
+
+
 def print_report(result: PlanResult, console: Console) -> None:
     console.print(tree(result))
     s = result.summary()
-    console.print(
-        f"\n[bold]{s['resources']}[/bold] resources, [bold]{s['manifests']}[/bold] Kubernetes objects "
-        f"on {len(s['clusters'])} cluster(s)"
-    )
+    console.print(Text.assemble(
+        "\n", (str(s["resources"]), "bold"), " resources, ", (str(s["manifests"]), "bold"),
+        f" Kubernetes objects on {len(s['clusters'])} cluster(s)",
+    ))
     for name, info in (result.capture.outputs.get("clusters") or {}).items():
         for svc, address in (info.get("services") or {}).items():
-            console.print(f"  {name}/{svc}: {address}")
+            console.print(Text(f"  {name}/{svc}: {address}"))
     for line in result.errors:
-        console.print(f"[red]error[/red] {line}", markup=True, highlight=False)
+        console.print(_line("error", "red", line))
     for line in result.schema_errors:
-        console.print(f"[red]schema[/red] {line}", highlight=False)
+        console.print(_line("schema", "red", line))
     for v in result.violations:
-        colour = "red" if v.enforcement == "mandatory" else "yellow"
-        console.print(f"[{colour}]{v.enforcement}[/{colour}] {v.policy}: {v.message} ({v.urn})", highlight=False)
-    verdict = "[green]clean[/green]" if result.exit_code == 0 else "[red]not clean[/red]"
-    console.print(
+        console.print(_line(v.enforcement, "red" if v.enforcement == "mandatory" else "yellow",
+                            f"{v.policy}: {v.message} ({v.urn})"))
+    for line in result.undecided:
+        console.print(_line("cannot judge yet", "yellow", line))
+    console.print(Text.assemble(
         f"schema errors: {s['schemaErrors']}, mandatory violations: {s['violations']['mandatory']}, "
-        f"advisory: {s['violations']['advisory']}, errors: {s['errors']} -> {verdict}"
-    )
-    console.print(
-        "[dim]Offline plan: no cloud or cluster was contacted, so drift and cloud-side "
-        "rejections are not visible here (use pulumi preview for those).[/dim]"
-    )
+        f"advisory: {s['violations']['advisory']}, errors: {s['errors']}"
+        + (f", cannot judge yet: {s['undecided']}" if s["undecided"] else "") + " -> ",
+        ("clean", "green") if result.exit_code == 0 else ("not clean", "red"),
+    ))
+    console.print(Text(
+        "Offline plan: no cloud or cluster was contacted, so drift and cloud-side "
+        "rejections are not visible here (use pulumi preview for those).", style="dim",
+    ))
 
 
 def _mermaid_id(urn: str, ids: dict[str, str]) -> str:
@@ -129,11 +139,12 @@ def markdown(result: PlanResult) -> str:
         if r.parent in ids:
             lines.append(f"  {ids[r.parent]} --> {ids[r.urn]}")
     lines.append("```")
-    if result.errors or result.schema_errors or result.violations:
+    if result.errors or result.schema_errors or result.violations or result.undecided:
         lines += ["", "### Findings", ""]
         lines += [f"- **error** {e}" for e in result.errors]
         lines += [f"- **schema** {e}" for e in result.schema_errors]
         lines += [f"- **{v.enforcement}** `{v.policy}`: {v.message}" for v in result.violations]
+        lines += [f"- **cannot judge yet** {u}" for u in result.undecided]
     services = result.capture.outputs.get("clusters") or {}
     if services:
         lines += ["", "### Service addresses (as planned)", "", "| cluster | service | address |", "|---|---|---|"]

@@ -86,6 +86,9 @@ def _cancel_leftovers() -> None:
 
 def _run(stack, config, program, install_mocks, secret_keys, monitor: RecordingMonitor) -> Capture:
     if install_mocks:
+        # preview=False, as in `pulumi up`: every value is known, and the SDK resolves each output
+        # the mocks do not return (the spec of a Kubernetes object, say) to the input's value. A
+        # preview would leave those unknown.
         pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     # The SDK keeps pending output tasks in a set that every context shares by default: a run that
     # failed would hand its leftovers (and their exception) to the next run in this process.
