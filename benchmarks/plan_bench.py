@@ -13,8 +13,8 @@ plan <= 1.25x floor; time(40) / time(10) <= 4.4.
 
 The floor gets the same process handling as the ``fleetform`` console script (collector paused
 during the SDK imports, then their heap frozen; hard exit once done) and mocks that return no
-outputs at all, so it stays a lower bound of the plan's work. Runs are interleaved (plan, floor,
-plan, floor, ...) and the time ratio is the median of each round's plan/floor ratio, so drift in
+outputs at all, so it stays a lower bound of the plan's work. Runs are interleaved (each round runs
+every program once, in a shuffled order) and the time ratio is the median of each round's plan/floor ratio, so drift in
 the machine's speed hits both sides of a ratio alike. A reference row, the *typed floor* (the
 floor registering each resource through its provider SDK class, as the program does, instead of
 the generic ``pulumi.CustomResource``), shows how much of the plan's time those classes take.
@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -139,11 +140,15 @@ def measure(cmd: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> 
 
 def rounds(commands: dict[str, list[str]], env: dict[str, str], repeat: int,
            ok: tuple[int, ...] = (0,)) -> dict[str, list[tuple[float, int]]]:
-    """``repeat`` rounds, each running every command once in a fresh process, in order."""
+    """``repeat`` rounds, each running every command once in a fresh process, in an order shuffled
+    per round (seeded): whatever favours the first or last run of a round favours no command."""
     runs: dict[str, list[tuple[float, int]]] = {name: [] for name in commands}
+    order = list(commands)
+    shuffle = random.Random(20261128).shuffle
     for _ in range(repeat):
-        for name, cmd in commands.items():
-            runs[name].append(measure(cmd, env, ok=ok))
+        shuffle(order)
+        for name in order:
+            runs[name].append(measure(commands[name], env, ok=ok))
     return runs
 
 
