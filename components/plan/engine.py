@@ -15,7 +15,7 @@ from typing import Any, Optional
 import yaml
 
 from ..config import FleetConfigError, FleetSpec, load_spec
-from .mocks import SECRET, plain
+from .mocks import SECRET
 from .runner import Capture, run_under_mocks
 from .schema import schema_errors
 

@@ -62,7 +62,7 @@ def tree(result: PlanResult) -> Tree:
 
 def _line(label: str, style: str, text: str) -> Text:
     """``label`` in ``style``, then ``text`` as it is: names, URNs and messages are never read as
-    rich markup or emoji codes (a stack named ``ok`` puts ``:ok:`` in every URN)."""
+    rich markup or emoji codes (a message with ``:x:`` or ``[bold]`` in it prints unchanged)."""
     return Text.assemble((label, style), " ", text)
 
 
