@@ -26,6 +26,17 @@ def _settings(rule: Rule, config: Mapping[str, Any]) -> dict[str, Any]:
     return rule.settings(config)
 
 
+def _metadata(rule: Rule) -> dict[str, Any]:
+    """What a rule tells pulumi_policy about itself, the same for resource and stack policies."""
+    return {
+        "name": rule.name,
+        "description": f"{rule.description} [{rule.source}]",
+        "enforcement_level": EnforcementLevel(rule.enforcement),
+        "severity": Severity(rule.severity),
+        "config_schema": PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config.items()}) if rule.config else None,
+    }
+
+
 def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
     check = rule.check
     assert check is not None
@@ -38,14 +49,7 @@ def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
         for message in check(args.resource_type, args.props, _settings(rule, args.get_config())):
             report(message, None)
 
-    return ResourceValidationPolicy(
-        name=rule.name,
-        description=f"{rule.description} [{rule.source}]",
-        enforcement_level=EnforcementLevel(rule.enforcement),
-        validate=validate,
-        severity=Severity(rule.severity),
-        config_schema=PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config.items()}) if rule.config else None,
-    )
+    return ResourceValidationPolicy(validate=validate, **_metadata(rule))
 
 
 def _stack_policy(rule: Rule) -> StackValidationPolicy:
@@ -57,14 +61,7 @@ def _stack_policy(rule: Rule) -> StackValidationPolicy:
         for urn, message in stack_check(resources, _settings(rule, args.get_config())):
             report(message, urn)
 
-    return StackValidationPolicy(
-        name=rule.name,
-        description=f"{rule.description} [{rule.source}]",
-        enforcement_level=EnforcementLevel(rule.enforcement),
-        validate=validate,
-        severity=Severity(rule.severity),
-        config_schema=PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config.items()}) if rule.config else None,
-    )
+    return StackValidationPolicy(validate=validate, **_metadata(rule))
 
 
 def policies() -> list:

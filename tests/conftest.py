@@ -51,3 +51,14 @@ def face_only(monkeypatch):
     from tests.fakes import install_face_only
 
     install_face_only(monkeypatch)
+
+
+def aws_takes_tags(resource_type: str) -> bool:
+    """Whether the pulumi_aws class of ``resource_type`` (``aws:ec2/vpc:Vpc``) has a ``tags`` input
+    (read from the SDK's own constructor, so a new resource type needs no list here)."""
+    import importlib
+    import inspect
+
+    module, cls = resource_type.split(":")[1].split("/")[0], resource_type.split(":")[2]
+    klass = getattr(importlib.import_module(f"pulumi_aws.{module}"), cls)
+    return "tags" in inspect.signature(klass._internal_init).parameters

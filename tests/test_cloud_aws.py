@@ -20,7 +20,7 @@ from components.cluster.eks import LBC_POLICY_FILE, ami_type_for, partition_of
 from components.network.cidr import carve
 from components.plan.engine import plan
 from components.plan.mocks import SECRET, _is_secret, plain
-from tests.conftest import ROOT, stack_config
+from tests.conftest import ROOT, aws_takes_tags, stack_config
 
 STACKS = ["staging-aws", "prod-aws"]
 LOG_TYPES = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
@@ -392,18 +392,11 @@ def test_load_balancer_controller_release(plans, stack):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_taggable_resource_carries_the_tags(plans, stack):
-    import importlib
-    import inspect
-
     result = plans[stack]
     spec_tags = cluster_spec(stack)["tags"]
     taggable = 0
     for r in result.capture.registrations:
-        if not r.type.startswith("aws:"):
-            continue
-        module, cls = r.type.split(":")[1].split("/")[0], r.type.split(":")[2]
-        klass = getattr(importlib.import_module(f"pulumi_aws.{module}"), cls)
-        if "tags" not in inspect.signature(klass._internal_init).parameters:
+        if not r.type.startswith("aws:") or not aws_takes_tags(r.type):
             continue
         taggable += 1
         tags = inputs(r).get("tags") or {}

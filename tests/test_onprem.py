@@ -7,7 +7,6 @@ import base64
 import copy
 import hashlib
 import json
-import shlex
 import subprocess
 import sys
 
@@ -20,6 +19,7 @@ from components.plan.canned.random import placeholder_password
 from components.plan.canned.tls import placeholder_certificate, placeholder_private_key
 from components.plan.engine import plan
 from components.plan.mocks import SECRET, plain
+from tests.bootstrap_parsing import files_of, installer_args
 from tests.conftest import ROOT, stack_config
 
 PLANTED_SSH_KEY = (
@@ -57,27 +57,6 @@ def regs(result):
 
 def _raw(reg):
     return plain(reg.inputs, mask=False)
-
-
-def _files_of(script: str) -> dict[str, str]:
-    """The files a bootstrap script writes (put_file / put_file_once PATH MODE BASE64)."""
-    out = {}
-    for line in script.splitlines():
-        parts = shlex.split(line) if line.startswith("put_file") else []
-        if len(parts) == 4:
-            out[parts[1]] = base64.b64decode(parts[3]).decode()
-    return out
-
-
-def _installer_args(script: str) -> list[str]:
-    start = script.index('sh "$INSTALLER" \\\n')
-    block = script[start:].split("\n")[1:]
-    args = []
-    for line in block:
-        args.append(shlex.split(line.rstrip("\\").strip())[0])
-        if not line.endswith("\\"):
-            break
-    return args
 
 
 # ------------------------------------------------------------------------------ the example stack
@@ -129,14 +108,14 @@ def test_each_host_command_connects_to_its_host_with_the_secret_key(regs, result
 
 
 def test_first_master_inits_etcd_and_the_others_join_the_vip(regs):
-    init = _installer_args(_raw(regs["dc-master-dc-m1"])["stdin"])
+    init = installer_args(_raw(regs["dc-master-dc-m1"])["stdin"])
     assert init[0] == "server" and "--cluster-init" in init and f"--tls-san={VIP}" in init
     for m in ("dc-m2", "dc-m3"):
-        join = _installer_args(_raw(regs[f"dc-master-{m}"])["stdin"])
+        join = installer_args(_raw(regs[f"dc-master-{m}"])["stdin"])
         assert join[0] == "server" and f"--server={URL}" in join and "--cluster-init" not in join
         assert f"--tls-san={VIP}" in join
     for w in ("dc-w1", "dc-w2", "dc-w3"):
-        agent = _installer_args(_raw(regs[f"dc-worker-{w}"])["stdin"])
+        agent = installer_args(_raw(regs[f"dc-worker-{w}"])["stdin"])
         assert agent[0] == "agent" and f"--server={URL}" in agent
     # With workers present, the masters run the control plane only.
     assert "--node-taint=CriticalAddonsOnly=true:NoExecute" in init
@@ -156,7 +135,7 @@ def test_masters_join_one_at_a_time_and_workers_after_them(regs):
 
 def test_first_master_receives_the_minted_cas_and_tokens_carry_their_hash(regs):
     script = _raw(regs["dc-master-dc-m1"])["stdin"]
-    files = _files_of(script)
+    files = files_of(script)
     tls = "/var/lib/rancher/k3s/server/tls"
     server_ca = placeholder_certificate("dc-identity-server-ca")
     assert files[f"{tls}/server-ca.crt"] == server_ca
@@ -166,11 +145,11 @@ def test_first_master_receives_the_minted_cas_and_tokens_carry_their_hash(regs):
     ca_hash = hashlib.sha256(server_ca.encode()).hexdigest()
     assert files["/etc/rancher/k3s/fleetform/token"] == f"K10{ca_hash}::server:{placeholder_password('dc-identity-server-token')}"
     assert files["/etc/rancher/k3s/fleetform/agent-token"] == placeholder_password("dc-identity-agent-token")
-    worker = _files_of(_raw(regs["dc-worker-dc-w1"])["stdin"])
+    worker = files_of(_raw(regs["dc-worker-dc-w1"])["stdin"])
     assert worker["/etc/rancher/k3s/fleetform/token"] == f"K10{ca_hash}::node:{placeholder_password('dc-identity-agent-token')}"
     # Only the first master gets CA keys.
     for other in ("dc-master-dc-m2", "dc-worker-dc-w1"):
-        assert not any(p.startswith(tls) for p in _files_of(_raw(regs[other])["stdin"]))
+        assert not any(p.startswith(tls) for p in files_of(_raw(regs[other])["stdin"]))
 
 
 def test_kubeconfig_is_assembled_by_pulumi_from_the_minted_identity(result):
@@ -220,13 +199,13 @@ def test_provider_waits_for_the_readiness_gate_which_waits_for_the_masters(regs)
 
 
 def test_servicelb_stays_on_and_metallb_turns_it_off(regs):
-    assert "--disable=servicelb" not in _installer_args(_raw(regs["dc-master-dc-m1"])["stdin"])
+    assert "--disable=servicelb" not in installer_args(_raw(regs["dc-master-dc-m1"])["stdin"])
     cfg = _config()
     cfg["fleetform:clusters"][0]["loadBalancer"] = {"provider": "metallb", "publicPool": "dc-public"}
     metallb = {r.name: r for r in plan("onprem-metallb", config=cfg).capture.registrations}
-    args = _installer_args(_raw(metallb["dc-master-dc-m1"])["stdin"])
+    args = installer_args(_raw(metallb["dc-master-dc-m1"])["stdin"])
     assert "--disable=servicelb" in args
-    psa = yaml.safe_load(_files_of(_raw(metallb["dc-master-dc-m1"])["stdin"])["/var/lib/rancher/k3s/server/psa.yaml"])
+    psa = yaml.safe_load(files_of(_raw(metallb["dc-master-dc-m1"])["stdin"])["/var/lib/rancher/k3s/server/psa.yaml"])
     assert "metallb-system" in psa["plugins"][0]["configuration"]["exemptions"]["namespaces"]
     service = next(r for r in metallb.values() if r.name == "dc-web-service")
     assert _raw(service)["metadata"]["annotations"]["metallb.io/address-pool"] == "dc-public"
@@ -241,9 +220,9 @@ def test_one_master_registers_at_its_own_address():
     res = plan("onprem-single", config=cfg)
     assert res.exit_code == 0
     regs = {r.name: r for r in res.capture.registrations}
-    args = _installer_args(_raw(regs["dc-master-dc-m1"])["stdin"])
+    args = installer_args(_raw(regs["dc-master-dc-m1"])["stdin"])
     assert "--tls-san=192.0.2.11" in args
-    assert _installer_args(_raw(regs["dc-worker-dc-w1"])["stdin"])[2] == "--server=https://192.0.2.11:6443"
+    assert installer_args(_raw(regs["dc-worker-dc-w1"])["stdin"])[2] == "--server=https://192.0.2.11:6443"
     assert not any(n.startswith("dc-master-") and n.endswith("-drain") for n in regs)
 
 

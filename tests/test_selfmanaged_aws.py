@@ -34,7 +34,7 @@ from components.plan.canned.tls import placeholder_certificate, placeholder_priv
 from components.plan.engine import plan
 from components.plan.mocks import SECRET, plain
 from components.plan.render import to_json
-from tests.conftest import ROOT, stack_config
+from tests.conftest import ROOT, aws_takes_tags, stack_config
 from tests.bootstrap_parsing import files_of, installer_args
 
 STACK = "selfmanaged-aws"
@@ -306,17 +306,10 @@ def test_masters_ignore_new_amis_and_bootstraps(result, ignored):
 
 
 def test_every_taggable_resource_carries_the_tags(result):
-    import importlib
-    import inspect
-
     spec_tags = cluster_cfg()["tags"]
     taggable = 0
     for r in result.capture.registrations:
-        if not r.type.startswith("aws:"):
-            continue
-        module, cls = r.type.split(":")[1].split("/")[0], r.type.split(":")[2]
-        klass = getattr(importlib.import_module(f"pulumi_aws.{module}"), cls)
-        if "tags" not in inspect.signature(klass._internal_init).parameters:
+        if not r.type.startswith("aws:") or not aws_takes_tags(r.type):
             continue
         taggable += 1
         tags = raw(r).get("tags") or {}
