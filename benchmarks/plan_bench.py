@@ -112,6 +112,46 @@ TYPED_FLOOR = FLOOR.replace(
 ).replace("import importlib, json, os, sys", "import importlib, json, os, re, sys")
 assert TYPED_FLOOR.count("CLASSES[") == 3 and " re, " in TYPED_FLOOR, "FLOOR changed: update TYPED_FLOOR"
 
+FIXED = [
+    # What the plan imports beyond the floor's own imports, in the order the CLI meets them.
+    ("pydantic and the config models", ["components.config"]),
+    ("rich (terminal report)", ["rich.console", "rich.text", "rich.tree"]),
+    ("the program's components", ["components.fleet"]),
+    ("plan engine, report, CLI", ["components.plan.engine", "components.plan.render", "components.cli"]),
+    ("policy pack", ["policies.rules", "pulumi_policy.proxy"]),
+]
+"""Import groups of the plan that the floor does not have."""
+
+BUDGET = FLOOR.split("gc.freeze()")[0] + r'''
+# After the floor's own imports (same process handling): time each import group the plan adds.
+import time
+spent, preloaded = {}, []
+for group, modules in %r:
+    preloaded += [m for m in modules if m in sys.modules]
+    start = time.perf_counter()
+    for module in modules:
+        importlib.import_module(module)
+    spent[group] = time.perf_counter() - start
+print(json.dumps({"spent": spent, "preloaded": preloaded}))
+sys.stdout.flush()
+os._exit(0)
+''' % (FIXED,)
+
+
+def fixed_costs(doc: Path, env: dict[str, str], repeat: int) -> dict[str, float]:
+    """Median seconds of each :data:`FIXED` import group, each run a fresh process that first
+    imports what the floor imports for ``doc``."""
+    samples: dict[str, list[float]] = {group: [] for group, _ in FIXED}
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-c", BUDGET, str(doc)], cwd=ROOT, env=env, check=True,
+                             capture_output=True, text=True)
+        report = json.loads(out.stdout)
+        if report["preloaded"]:  # the floor loads them too: their time would not be measured
+            raise SystemExit(f"FIXED lists modules the floor imports itself: {report['preloaded']}")
+        for group, secs in report["spent"].items():
+            samples[group].append(secs)
+    return {group: statistics.median(values) for group, values in samples.items()}
+
 
 def stack_with(n: int) -> dict:
     base = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())["config"]
@@ -245,6 +285,8 @@ def services_section(env: dict[str, str], repeat: int) -> None:
             }, env, repeat)
             resources = len(json.loads(doc.read_text())["resources"])
             rows.append((n, resources, runs))
+            if n == 1:
+                fixed = fixed_costs(doc, env, repeat)
     print(f"{'services':>8} {'resources':>9} {'plan s':>7} {'floor s':>7} {'time x':>6} {'plan MiB':>8} {'floor MiB':>9} {'mem x':>6}")
     for n, res, runs in rows:
         p_m, f_m = peak(runs, "plan"), peak(runs, "floor")
@@ -260,6 +302,14 @@ def services_section(env: dict[str, str], repeat: int) -> None:
     worst_mem = max(peak(runs, "plan") / peak(runs, "floor") for _, _, runs in rows)
     print(f"growth 10 -> 40 services: plan {t40 / t10:.2f}x, floor {f40 / f10:.2f}x (target <= 4.4x)")
     print(f"worst plan/floor ratio: time {worst:.2f}x, memory {worst_mem:.2f}x (target <= 1.25x)")
+    floor1 = seconds(rows[0][2], "floor")
+    print(f"imports the plan has and the floor does not (after the floor's own imports; median of {repeat}"
+          f" fresh processes; share of the {floor1:.2f} s 1-service floor):")
+    for group, secs in fixed.items():
+        print(f"  {group:<32} {secs * 1000:5.0f} ms {secs / floor1:6.0%}")
+    total = sum(fixed.values())
+    print(f"  {'together':<32} {total * 1000:5.0f} ms {total / floor1:6.0%}: the 1-service plan, which also does "
+          f"all the floor does, cannot come under about {1 + total / floor1:.2f}x the floor")
 
 
 if __name__ == "__main__":  # noqa: E305

@@ -39,6 +39,20 @@ def test_floor_programs_register_every_resource_and_validate_every_manifest(plan
     assert proc.stdout.split() == [str(len(doc["resources"])), str(len(doc["manifests"]))]
 
 
+def test_fixed_costs_time_every_group_the_floor_does_not_import(plan_json):
+    """Each group is imported fresh after the floor's own imports (a module the floor had loaded
+    already would make its group look free and the budget too small)."""
+    costs = bench.fixed_costs(plan_json, dict(os.environ, PYTHONPATH=str(ROOT)), repeat=1)
+    assert list(costs) == [group for group, _ in bench.FIXED]
+    assert all(secs > 0 for secs in costs.values()), costs
+
+
+def test_fixed_costs_refuse_a_group_the_floor_imports_anyway(plan_json, monkeypatch):
+    monkeypatch.setattr(bench, "BUDGET", bench.BUDGET.replace("('policy pack', [", "('policy pack', ['pulumi', "))
+    with pytest.raises(SystemExit, match="floor imports itself: \\['pulumi'\\]"):
+        bench.fixed_costs(plan_json, dict(os.environ, PYTHONPATH=str(ROOT)), repeat=1)
+
+
 def test_typed_floor_goes_through_the_sdk_classes():
     assert 'CLASSES[r["type"]](r["name"]' in bench.TYPED_FLOOR
     assert "pulumi.CustomResource(" not in bench.TYPED_FLOOR

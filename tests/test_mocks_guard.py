@@ -76,3 +76,26 @@ def test_a_failed_run_does_not_poison_the_next_one():
         run_under_mocks("t", {}, failing)
     capture = run_under_mocks("local", stack_config("local"), program)
     assert len(capture.registrations) > 10
+
+
+def test_canned_answers_are_looked_up_once_per_package():
+    """Kubernetes has no canned module: without the per-package cache every registration would
+    search the import path for it again."""
+    import sys
+
+    searched = []
+
+    class Spy:
+        def find_spec(self, name, path=None, target=None):
+            if name == "components.plan.canned.kubernetes":
+                searched.append(name)
+            return None
+
+    spy = Spy()
+    sys.meta_path.insert(0, spy)
+    try:
+        capture = run_under_mocks("local", stack_config("local"), program)
+    finally:
+        sys.meta_path.remove(spy)
+    assert sum(r.type.startswith("kubernetes:") for r in capture.registrations) > 5
+    assert len(searched) <= 1, searched

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 from collections.abc import Callable
@@ -55,9 +56,12 @@ INVOKES: dict[str, Callable[[pulumi_mocks.MockCallArgs], dict[str, Any]]] = {}
 """Invoke token -> canned result; anything else raises."""
 
 
+@functools.lru_cache(maxsize=None)
 def _canned(package: str) -> tuple[dict, dict]:
     """Per-package canned outputs and invokes from ``components.plan.canned.<package>`` (loaded
-    only when a resource of that package appears; those modules import no cloud SDK)."""
+    only when a resource of that package appears; those modules import no cloud SDK). Looked up
+    once per package: a package without a module (kubernetes) would otherwise cost a failed
+    import search on every registration."""
     module_name = "components.plan.canned." + package.replace("-", "_")
     try:
         module = importlib.import_module(module_name)
