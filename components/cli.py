@@ -27,6 +27,11 @@ so it cannot see drift or cloud-side rejections.
 """
 
 
+NO_FULL_COLLECTIONS = 1_000_000
+"""Oldest-generation threshold of the console script once the SDKs are loaded: collections of
+the middle generation before a full one, i.e. none in a plan's lifetime."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fleetform", description="fleetform: Kubernetes fleets on Pulumi.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +61,11 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console, *, st
 
     if standalone:
         gc.freeze()
+        # The run still imports what a stack's clouds need (their SDK modules load lazily with
+        # the cluster modules), and that and every registration lives until the process exits:
+        # young generations are still collected (the run's short-lived cycles), but no more full
+        # passes over that growing heap (hybrid stack 5.1 s -> 4.0 s, peak memory unchanged).
+        gc.set_threshold(*gc.get_threshold()[:2], NO_FULL_COLLECTIONS)
         gc.enable()
     if args.k8s_version is not None and args.k8s_version not in available_versions():
         err.print(f"--k8s-version: got {args.k8s_version!r}; allowed: one of {', '.join(available_versions())}", highlight=False)

@@ -53,6 +53,13 @@ def test_fixed_costs_refuse_a_group_the_floor_imports_anyway(plan_json, monkeypa
         bench.fixed_costs(plan_json, dict(os.environ, PYTHONPATH=str(ROOT)), repeat=1)
 
 
+def test_floor_handles_the_collector_as_the_console_script_does():
+    from components import cli
+
+    assert f"gc.set_threshold(*gc.get_threshold()[:2], {cli.NO_FULL_COLLECTIONS:_})" in bench.FLOOR
+    assert bench.FLOOR.index("gc.freeze()") < bench.FLOOR.index("gc.set_threshold(") < bench.FLOOR.index("gc.enable()")
+
+
 def test_typed_floor_goes_through_the_sdk_classes():
     assert 'CLASSES[r["type"]](r["name"]' in bench.TYPED_FLOOR
     assert "pulumi.CustomResource(" not in bench.TYPED_FLOOR

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -153,9 +154,25 @@ def test_in_process_main_leaves_the_garbage_collector_alone(tmp_path):
     """Only the console script (a process of its own) pauses and freezes the collector."""
     import gc
 
-    frozen = gc.get_freeze_count()
+    frozen, thresholds = gc.get_freeze_count(), gc.get_threshold()
     assert main(["plan", "--json", str(tmp_path / "p.json")]) == 0
-    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    assert gc.isenabled() and gc.get_freeze_count() == frozen and gc.get_threshold() == thresholds
+
+
+def test_console_script_freezes_the_sdks_and_stops_full_collections():
+    """In a process of its own: the SDKs' heap frozen, young generations still collected, no full
+    collection for the rest of the plan."""
+    probe = (
+        "import gc, sys\n"
+        "from components import cli\n"
+        "young = gc.get_threshold()[:2]\n"
+        "code = cli.main(['plan'], standalone=True)\n"
+        "print(code, gc.isenabled(), gc.get_freeze_count() > 10_000, gc.get_threshold()[:2] == young,"
+        " gc.get_threshold()[2] == cli.NO_FULL_COLLECTIONS, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.stderr.split() == ["0", "True", "True", "True", "True"], proc.stderr[-2000:]
 
 
 def test_undecided_policy_checks_are_reported_everywhere_without_failing_the_plan():
