@@ -31,6 +31,7 @@ Usage: python benchmarks/plan_bench.py [--repeat N] [--only services|stacks|impo
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import random
@@ -258,12 +259,27 @@ def imports_section(env: dict[str, str], repeat: int) -> None:
               f"({secs / every:.2f} of all three clouds' {len(union)} modules, {every:.2f} s)")
 
 
+SOURCES = ("components", "policies")
+"""The project's own packages (the plan's code; the floor uses ``components.plan.schema``)."""
+
+
+def compile_sources() -> None:
+    """Write the bytecode of the project's own modules, as installing the package does (pip
+    compiles at install; an editable install writes it on first import). Where
+    ``PYTHONDONTWRITEBYTECODE`` is set (as on the development machines) no run would write it, and
+    every run would compile the plan's sources again (~27 ms), which no installed fleetform pays."""
+    for package in SOURCES:
+        if not compileall.compile_dir(ROOT / package, quiet=1):
+            raise SystemExit(f"cannot compile {package}/")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement; the median is reported")
     parser.add_argument("--only", choices=("services", "stacks", "imports"))
     args = parser.parse_args()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    compile_sources()
     if args.only in (None, "services"):
         services_section(env, args.repeat)
     if args.only in (None, "stacks"):
