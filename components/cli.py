@@ -27,6 +27,11 @@ so it cannot see drift or cloud-side rejections.
 """
 
 
+PLAN_EXIT_CODES = (
+    "exit codes: 0 clean; 1 schema errors, mandatory policy violations or a cluster that could not be "
+    "planned; 2 invalid config or arguments"
+)
+
 NO_FULL_COLLECTIONS = 1_000_000
 """Oldest-generation threshold of the console script once the SDKs are loaded: collections of
 the middle generation before a full one, i.e. none in a plan's lifetime."""
@@ -35,7 +40,8 @@ the middle generation before a full one, i.e. none in a plan's lifetime."""
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fleetform", description="fleetform: Kubernetes fleets on Pulumi.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("plan", help="plan a stack offline (no cloud, no cluster)", description=PLAN_HELP)
+    p = sub.add_parser("plan", help="plan a stack offline (no cloud, no cluster)", description=PLAN_HELP,
+                       epilog=PLAN_EXIT_CODES)
     p.add_argument("stack", nargs="?", default="local", help="stack name in stacks/ or path to a Pulumi.<name>.yaml (default: local)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the plan as JSON (secrets masked)")
     p.add_argument("--markdown", type=Path, metavar="FILE", help="write a PR-comment summary with a Mermaid graph")

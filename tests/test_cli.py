@@ -30,7 +30,10 @@ def test_default_stack_is_local_and_clean(local_outputs):
     assert proc.returncode == 0, proc.stderr
     assert "stack local" in proc.stdout
     assert "local-web-deployment" in proc.stdout
-    assert "It is not pulumi preview" in " ".join(run_cli("plan", "--help").stdout.replace("`", "").split())
+    text = " ".join(run_cli("plan", "--help").stdout.replace("`", "").split())
+    assert "It is not pulumi preview" in text
+    assert "exit codes: 0 clean; 1 schema errors, mandatory policy violations or a cluster that could not be" \
+        " planned; 2 invalid config or arguments" in text
 
 
 def test_json_shape(local_outputs):
