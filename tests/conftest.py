@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 import yaml
@@ -62,3 +62,15 @@ def aws_takes_tags(resource_type: str) -> bool:
     module, cls = resource_type.split(":")[1].split("/")[0], resource_type.split(":")[2]
     klass = getattr(importlib.import_module(f"pulumi_aws.{module}"), cls)
     return "tags" in inspect.signature(klass._internal_init).parameters
+
+
+def regs(result: Any, type_: str) -> list:
+    """The registrations of a plan (or capture) of one resource type, in registration order."""
+    return [r for r in result.capture.registrations if r.type == type_]
+
+
+def one(result: Any, type_: str, name: Optional[str] = None) -> Any:
+    """The only registration of ``type_`` (named ``name`` when given); fails naming what it found."""
+    found = [r for r in regs(result, type_) if name is None or r.name == name]
+    assert len(found) == 1, f"expected one {type_} {name or ''}, got {[r.name for r in found]}"
+    return found[0]

@@ -20,7 +20,7 @@ from components.cluster.eks import LBC_POLICY_FILE, ami_type_for, partition_of
 from components.network.cidr import carve
 from components.plan.engine import plan
 from components.plan.mocks import SECRET, _is_secret, plain
-from tests.conftest import ROOT, aws_takes_tags, stack_config
+from tests.conftest import ROOT, aws_takes_tags, one, regs, stack_config
 
 STACKS = ["staging-aws", "prod-aws"]
 LOG_TYPES = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
@@ -37,21 +37,12 @@ def cluster_spec(stack: str) -> dict[str, Any]:
     return spec
 
 
-def regs(result, typ: str) -> list:
-    return [r for r in result.capture.registrations if r.type == typ]
-
-
 def by_name(result) -> dict:
     return {r.name: r for r in result.capture.registrations}
 
 
 def inputs(reg) -> dict[str, Any]:
     return plain(reg.inputs, mask=False)
-
-
-def one(result, typ: str):
-    (r,) = regs(result, typ)
-    return r
 
 
 def subnets(result, role_tag: str) -> list:

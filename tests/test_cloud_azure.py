@@ -25,7 +25,7 @@ import yaml
 
 from components.plan.engine import plan
 from components.plan.mocks import plain
-from tests.conftest import ROOT, stack_config
+from tests.conftest import ROOT, one, regs, stack_config
 
 CLUSTER = "prod-azure"
 REGION = "westeurope"
@@ -47,16 +47,6 @@ IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 
 
 # ----------------------------------------------------------------------------------- helpers
-
-
-def regs(result, type_):
-    return [r for r in result.capture.registrations if r.type == type_]
-
-
-def one(result, type_, name=None):
-    found = [r for r in regs(result, type_) if name is None or r.name == name]
-    assert len(found) == 1, f"expected one {type_} {name or ''}, got {[r.name for r in found]}"
-    return found[0]
 
 
 def inputs(reg):

@@ -34,7 +34,7 @@ from components.plan.canned.tls import placeholder_certificate, placeholder_priv
 from components.plan.engine import plan
 from components.plan.mocks import SECRET, plain
 from components.plan.render import to_json
-from tests.conftest import ROOT, aws_takes_tags, stack_config
+from tests.conftest import ROOT, aws_takes_tags, regs, stack_config
 from tests.bootstrap_parsing import files_of, installer_args
 
 STACK = "selfmanaged-aws"
@@ -56,10 +56,6 @@ SG = "aws:ec2/securityGroup:SecurityGroup"
 
 def raw(reg) -> dict[str, Any]:
     return plain(reg.inputs, mask=False)
-
-
-def regs(result, typ: str) -> list:
-    return [r for r in result.capture.registrations if r.type == typ]
 
 
 def names(result) -> dict:

@@ -29,7 +29,7 @@ from components.plan.canned.tls import placeholder_certificate, placeholder_priv
 from components.plan.engine import plan
 from components.plan.mocks import SECRET, RecordingMonitor, FleetMocks, plain
 from components.plan.runner import run_under_mocks
-from tests.conftest import ROOT, stack_config
+from tests.conftest import ROOT, one, regs, stack_config
 from tests.bootstrap_parsing import files_of, installer_args
 
 STACK = "selfmanaged-azure"
@@ -59,18 +59,8 @@ UAI = "azure-native:managedidentity:UserAssignedIdentity"
 # ----------------------------------------------------------------------------------- helpers
 
 
-def regs(result, type_):
-    return [r for r in result.capture.registrations if r.type == type_]
-
-
 def by_name(result):
     return {r.name: r for r in result.capture.registrations}
-
-
-def one(result, type_, name=None):
-    found = [r for r in regs(result, type_) if name is None or r.name == name]
-    assert len(found) == 1, f"expected one {type_} {name or ''}, got {[r.name for r in found]}"
-    return found[0]
 
 
 def raw(reg):

@@ -35,7 +35,7 @@ from components.plan.canned.random import placeholder_password
 from components.plan.canned.tls import placeholder_certificate, placeholder_private_key
 from components.plan.engine import plan
 from components.plan.mocks import SECRET, plain
-from tests.conftest import ROOT, stack_config
+from tests.conftest import ROOT, one, regs, stack_config
 from tests.bootstrap_parsing import files_of, installer_args
 
 STACK = "selfmanaged-gcp"
@@ -73,16 +73,6 @@ SECRET_IAM = "gcp:secretmanager/secretIamMember:SecretIamMember"
 
 
 # ----------------------------------------------------------------------------------- helpers
-
-
-def regs(result, type_):
-    return [r for r in result.capture.registrations if r.type == type_]
-
-
-def one(result, type_, name):
-    found = [r for r in regs(result, type_) if r.name == name]
-    assert len(found) == 1, f"expected one {type_} {name}, got {[r.name for r in regs(result, type_)]}"
-    return found[0]
 
 
 def raw(reg):
