@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -190,11 +191,35 @@ def plain(value: Any, *, mask: bool, unknown: str = UNKNOWN) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+class _Witness(pulumi.runtime.Mocks):
+    """The mocks as :class:`RecordingMonitor` hands them to ``MockMonitor``: every call goes
+    through, and the inputs ``MockMonitor`` deserialized for the registration in progress are kept
+    for this thread (``RegisterResource`` runs on the SDK's executor threads)."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks, seen: threading.local):
+        self.wrapped = mocks
+        self._seen = seen
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
+        self._seen.inputs = args.inputs
+        return self.wrapped.new_resource(args)
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> Any:
+        return self.wrapped.call(args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
+
+
+_UNKNOWN_ON_THE_WIRE = rpc.UNKNOWN.encode()
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A MockMonitor that keeps every registration in order and makes URNs as the engine does."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks):
-        super().__init__(mocks)
+        self._seen = threading.local()
+        super().__init__(_Witness(mocks, self._seen))
         self.registrations: list[Registration] = []
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -207,10 +232,20 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 type_ = parent_type + "$" + type_
         return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
 
+    def _inputs(self, request) -> dict[str, Any]:
+        """The registration's inputs, deserialized once: those ``MockMonitor`` deserialized for
+        the mocks, unless the wire holds an unknown value, which that deserialization (made for a
+        mock's eyes) drops; then again, keeping it."""
+        inputs = getattr(self._seen, "inputs", None)
+        if inputs is None or _UNKNOWN_ON_THE_WIRE in request.object.SerializeToString():
+            _ensure_event_loop()
+            inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        return inputs
+
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        self._seen.inputs = None
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            _ensure_event_loop()
             self.registrations.append(
                 Registration(
                     urn=response.urn,
@@ -219,7 +254,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     parent=request.parent or None,
                     custom=bool(request.custom),
                     provider=request.provider or None,
-                    inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+                    inputs=self._inputs(request),
                     aliases=[a.spec.name or a.urn for a in request.aliases] if request.aliases else [],
                     dependencies=list(request.dependencies),
                 )

@@ -1,0 +1,77 @@
+"""The plan's recorder (components.plan.mocks.RecordingMonitor) keeps what the engine would see.
+
+It reuses the inputs the SDK's MockMonitor deserialized for the mocks instead of deserializing
+each registration a second time; these tests hold it to the inputs a full deserialization of the
+wire request gives, unknowns and secrets included.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pulumi.runtime import rpc
+
+from components.fleet import program
+from components.plan.mocks import SECRET, UNKNOWN, FleetMocks, RecordingMonitor
+from components.plan.runner import run_under_mocks
+from tests.conftest import stack_config
+
+
+class _Reference(RecordingMonitor):
+    """Also deserializes every request in full (keeping unknowns), as the engine receives it."""
+
+    def __init__(self):
+        super().__init__(FleetMocks())
+        self.wire: dict[str, dict] = {}
+        self.reused = 0
+
+    def _inputs(self, request):
+        inputs = super()._inputs(request)
+        self.reused += inputs is self._seen.inputs
+        return inputs
+
+    def RegisterResource(self, request):  # noqa: N802
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.wire[response.urn] = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        return response
+
+
+# hybrid: Kubernetes, AWS, GCP, Azure and an existing cluster; onprem: tls, random, command.
+@pytest.mark.parametrize("stack", ["hybrid", "onprem"])
+def test_recorded_inputs_are_the_wire_inputs(stack):
+    monitor = _Reference()
+    capture = run_under_mocks(stack, stack_config(stack), lambda: program(skip_unimplemented=True), monitor=monitor)
+    assert len(capture.registrations) > 50 and len(monitor.wire) == len(capture.registrations)
+    for r in capture.registrations:
+        assert r.inputs == monitor.wire[r.urn], r.urn
+    # Known inputs were not deserialized a second time.
+    assert monitor.reused == len(capture.registrations)
+
+
+def test_unknown_and_secret_inputs_are_kept():
+    """An unknown value, which MockMonitor's own deserialization drops, is recorded as unknown;
+    a secret stays marked."""
+    import asyncio
+
+    import pulumi
+    import pulumi_kubernetes as k8s
+
+    def prog():
+        # An output whose value is not known (as one computed by a provider during a preview).
+        loop = asyncio.get_event_loop()
+        value, known = loop.create_future(), loop.create_future()
+        value.set_result(None)
+        known.set_result(False)
+        unknown = pulumi.Output(set(), value, known)
+        k8s.core.v1.ConfigMap("cm", metadata={"name": "cm", "namespace": "n"}, data={"later": unknown, "now": "1"})
+        k8s.core.v1.Secret("s", metadata={"name": "s", "namespace": "n"}, string_data={"token": pulumi.Output.secret("t0k3n")})
+
+    monitor = _Reference()
+    capture = run_under_mocks("t", {}, prog, monitor=monitor)
+    by_name = {r.name: r for r in capture.registrations}
+    assert by_name["cm"].plain_inputs(mask=True)["data"] == {"later": UNKNOWN, "now": "1"}
+    assert by_name["s"].plain_inputs(mask=True)["stringData"] == SECRET  # (the SDK marks the whole map)
+    assert by_name["s"].plain_inputs(mask=False)["stringData"] == {"token": "t0k3n"}
+    # The unknown one was deserialized again (keeping the unknown); the secret one was not.
+    assert monitor.reused == 1
+
