@@ -76,6 +76,7 @@ def evaluate(resources: Sequence[StackResource], config: Optional[Mapping[str, A
     findings: list[Finding] = []
     undecided: list[str] = []
     proxied = [StackResource(r.type, r.urn, r.name, _guarded(r.props, sentinels)) for r in resources]
+    types = {r.type for r in resources}
     for rule in rules if rules is not None else RULES:
         level = _enforcement(rule, config)
         if level == "disabled":
@@ -87,8 +88,9 @@ def evaluate(resources: Sequence[StackResource], config: Optional[Mapping[str, A
                 for urn, message in rule.stack_check(proxied, settings):
                     findings.append(Finding(rule.name, level, urn, message))
             if rule.check is not None:
+                applies = {t: rule.applies_to(t) for t in types}
                 for r in proxied:
-                    if not rule.applies_to(r.type):
+                    if not applies[r.type]:
                         continue
                     try:
                         for message in rule.check(r.type, r.props, settings):

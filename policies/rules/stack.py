@@ -36,31 +36,37 @@ def _namespace(props: Mapping[str, Any]) -> str:
     return str(dig(props, "metadata", "namespace", default="default"))
 
 
+def _selectors(resources: Sequence[StackResource], type_: str, *path: str) -> dict[str, list[Any]]:
+    """Namespace -> the selectors (at ``path`` of the spec) of every ``type_`` resource in it."""
+    by_namespace: dict[str, list[Any]] = {}
+    for r in resources:
+        if r.type == type_:
+            by_namespace.setdefault(_namespace(r.props), []).append(dig(r.props, "spec", *path, default={}))
+    return by_namespace
+
+
 def _workload_netpol(resources: Sequence[StackResource], _c: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
-    policies = [r for r in resources if r.type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
+    selectors = {
+        ns: [s for s in found if dig(s, "matchLabels") or dig(s, "matchExpressions")]
+        # A namespace-wide default-deny alone does not describe the workload's traffic.
+        for ns, found in _selectors(resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "podSelector").items()
+    }
     for r in resources:
         if r.type not in WORKLOAD_TYPES:
             continue
         pod_labels = dig(pod_metadata(r.type, r.props), "labels", default={}) or {}
         ns = _namespace(r.props)
-        covered = [
-            p for p in policies
-            if _namespace(p.props) == ns and _selects(dig(p.props, "spec", "podSelector", default={}), pod_labels)
-            # A namespace-wide default-deny alone does not describe the workload's traffic.
-            and (dig(p.props, "spec", "podSelector", "matchLabels") or dig(p.props, "spec", "podSelector", "matchExpressions"))
-        ]
-        if not covered:
+        if not any(_selects(s, pod_labels) for s in selectors.get(ns, ())):
             yield r.urn, f"no NetworkPolicy selects the pods of {_what(r)} in namespace {ns}"
 
 
 def _pdb_per_deployment(resources: Sequence[StackResource], _c: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
-    pdbs = [r for r in resources if r.type == "kubernetes:policy/v1:PodDisruptionBudget"]
+    selectors = _selectors(resources, "kubernetes:policy/v1:PodDisruptionBudget", "selector")
     for r in resources:
         if r.type not in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"):
             continue
         pod_labels = dig(pod_metadata(r.type, r.props), "labels", default={}) or {}
-        if not any(_namespace(p.props) == _namespace(r.props) and _selects(dig(p.props, "spec", "selector", default={}), pod_labels)
-                   for p in pdbs):
+        if not any(_selects(s, pod_labels) for s in selectors.get(_namespace(r.props), ())):
             yield r.urn, f"no PodDisruptionBudget covers {_what(r)}"
 
 
