@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STACK  ?= local
 
-.PHONY: setup plan test typecheck bench clean
+.PHONY: setup plan test typecheck bench bench-instructions clean
 
 $(BIN)/fleetform: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ typecheck: setup
 
 bench: setup
 	$(BIN)/python benchmarks/plan_bench.py
+
+# Instruction counts of the same programs (needs valgrind; ~8 minutes on 2 cores).
+bench-instructions: setup
+	$(BIN)/python benchmarks/plan_bench.py --only instructions
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .hypothesis plan-out

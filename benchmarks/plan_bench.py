@@ -25,7 +25,15 @@ policy pack), a lower bound of the plan's fixed cost over the floor.
 It also measures (issue 3) each example single-cloud stack and the hybrid stack against its own
 floor, and the SDK import time of one cloud's cluster module against all three clouds' modules.
 
-Usage: python benchmarks/plan_bench.py [--repeat N] [--only services|stacks|imports]
+Wall time on a shared machine swings (here +-15 % per run, +-30 % per single process), so
+``--only instructions`` counts, for the same three programs and fleet sizes, the machine
+instructions each process executes (valgrind's callgrind, hash seed fixed): the same count on every
+run, so its ratios are the ones to compare changes and machines by. It is opt-in (callgrind runs a
+program ~60x slower; ~8 minutes on 2 cores) and needs ``valgrind`` on the PATH. Instructions leave
+out what a wall clock also sees (cache misses, waiting on the SDK's executor threads), so they
+complement the timed ratios and do not replace them.
+
+Usage: python benchmarks/plan_bench.py [--repeat N] [--only services|stacks|imports|instructions]
 """
 
 from __future__ import annotations
@@ -35,16 +43,20 @@ import compileall
 import json
 import os
 import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+FLEETFORM = [sys.executable, "-m", "components.cli", "plan"]
 
 FLOOR = r'''
 # The same process handling as `fleetform` (components.cli.run): the collector sleeps through the
@@ -212,9 +224,8 @@ def peak(runs: dict[str, list[tuple[float, int]]], name: str) -> int:
 
 def compare(stack: str, doc: Path, env: dict[str, str], repeat: int) -> tuple[float, float, float, int, int]:
     """Median plan and floor seconds, paired time ratio and peak RSS KiB for one stack."""
-    fleetform = [sys.executable, "-m", "components.cli", "plan"]
-    subprocess.run(fleetform + [stack, "--json", str(doc)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    runs = rounds({"plan": fleetform + [stack], "floor": [sys.executable, "-c", FLOOR, str(doc)]}, env, repeat, ok=(0, 1))
+    subprocess.run(FLEETFORM + [stack, "--json", str(doc)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    runs = rounds({"plan": FLEETFORM + [stack], "floor": [sys.executable, "-c", FLOOR, str(doc)]}, env, repeat, ok=(0, 1))
     return seconds(runs, "plan"), seconds(runs, "floor"), paired(runs, "plan"), peak(runs, "plan"), peak(runs, "floor")
 
 
@@ -259,6 +270,42 @@ def imports_section(env: dict[str, str], repeat: int) -> None:
               f"({secs / every:.2f} of all three clouds' {len(union)} modules, {every:.2f} s)")
 
 
+COLLECTED = re.compile(r"^==\d+== Collected : (\d+)$", re.M)
+
+
+def instructions(cmd: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> int:
+    """Machine instructions one fresh process runs (callgrind's "Collected" count of ``cmd``),
+    with the hash seed fixed so that set and dict orders, hence the work, are the same each time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "valgrind.log"
+        proc = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", f"--log-file={log}", *cmd],
+            cwd=ROOT, env=dict(env, PYTHONHASHSEED="0"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        text = log.read_text() if log.exists() else ""
+        found = COLLECTED.findall(text)
+        if proc.returncode not in ok or len(found) != 1:
+            raise SystemExit(f"{cmd[:4]} under valgrind failed ({proc.returncode}): {(proc.stderr + text)[-2000:]}")
+        return int(found[0])
+
+
+def instructions_section(env: dict[str, str]) -> None:
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--only instructions needs valgrind on the PATH (Debian: apt-get install valgrind)")
+    print("\ninstructions executed (valgrind callgrind, one run each; deterministic):")
+    with tempfile.TemporaryDirectory() as tmp:
+        jobs = {n: programs(*prepare(n, Path(tmp), env)) for n in (1, 10, 40)}
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            counts = {(n, name): pool.submit(instructions, cmd, env) for n, cmds in jobs.items() for name, cmd in cmds.items()}
+            got = {key: future.result() for key, future in counts.items()}
+    print(f"{'services':>8} {'plan G':>7} {'floor G':>8} {'typed G':>8} {'plan/floor':>10} {'plan/typed':>10} {'typed/floor':>11}")
+    for n in jobs:
+        p, f, t = (got[(n, name)] for name in ("plan", "floor", "typed floor"))
+        print(f"{n:>8} {p / 1e9:>7.2f} {f / 1e9:>8.2f} {t / 1e9:>8.2f} {p / f:>10.2f} {p / t:>10.2f} {t / f:>11.2f}")
+    per = {name: (got[(40, name)] - got[(10, name)]) / (30 * 1e6) for name in ("plan", "floor", "typed floor")}
+    print("per added service (10 -> 40), million instructions: " + ", ".join(f"{k} {v:.0f}" for k, v in per.items()))
+
+
 SOURCES = ("components", "policies")
 """The project's own packages (the plan's code; the floor uses ``components.plan.schema``)."""
 
@@ -276,7 +323,8 @@ def compile_sources() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement; the median is reported")
-    parser.add_argument("--only", choices=("services", "stacks", "imports"))
+    parser.add_argument("--only", choices=("services", "stacks", "imports", "instructions"),
+                        help="one section; 'instructions' (valgrind, ~8 min) runs only when asked for")
     args = parser.parse_args()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     compile_sources()
@@ -286,23 +334,34 @@ def main() -> None:
         stacks_section(env, args.repeat)
     if args.only in (None, "imports"):
         imports_section(env, args.repeat)
+    if args.only == "instructions":
+        instructions_section(env)
+
+
+def prepare(n: int, tmp: Path, env: dict[str, str]) -> tuple[Path, Path]:
+    """The local stack with ``n`` services, and its plan's JSON (the floors' input)."""
+    stack = tmp / f"Pulumi.bench{n}.yaml"
+    stack.write_text(yaml.safe_dump(stack_with(n)))
+    doc = tmp / f"bench{n}.json"
+    subprocess.run(FLEETFORM + [str(stack), "--json", str(doc)], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    return stack, doc
+
+
+def programs(stack: Path, doc: Path) -> dict[str, list[str]]:
+    """The plan of ``stack`` and the two floors fed with its JSON ``doc``."""
+    return {
+        "plan": FLEETFORM + [str(stack)],
+        "floor": [sys.executable, "-c", FLOOR, str(doc)],
+        "typed floor": [sys.executable, "-c", TYPED_FLOOR, str(doc)],
+    }
 
 
 def services_section(env: dict[str, str], repeat: int) -> None:
-    fleetform = [sys.executable, "-m", "components.cli", "plan"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (1, 10, 40):
-            stack = Path(tmp) / f"Pulumi.bench{n}.yaml"
-            stack.write_text(yaml.safe_dump(stack_with(n)))
-            doc = Path(tmp) / f"bench{n}.json"
-            subprocess.run(fleetform + [str(stack), "--json", str(doc)], cwd=ROOT, env=env, check=True,
-                           stdout=subprocess.DEVNULL)
-            runs = rounds({
-                "plan": fleetform + [str(stack)],
-                "floor": [sys.executable, "-c", FLOOR, str(doc)],
-                "typed floor": [sys.executable, "-c", TYPED_FLOOR, str(doc)],
-            }, env, repeat)
+            stack, doc = prepare(n, Path(tmp), env)
+            runs = rounds(programs(stack, doc), env, repeat)
             resources = len(json.loads(doc.read_text())["resources"])
             rows.append((n, resources, runs))
             if n == 1:

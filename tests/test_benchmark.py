@@ -83,3 +83,30 @@ def test_typed_floor_goes_through_the_sdk_classes():
 def test_paired_ratio_is_the_median_of_per_round_ratios():
     runs = {"plan": [(2.0, 1), (3.0, 1), (9.0, 1)], "floor": [(1.0, 1), (2.0, 1), (10.0, 1)]}
     assert bench.paired(runs, "plan") == 1.5
+
+
+needs_valgrind = pytest.mark.skipif(bench.shutil.which("valgrind") is None, reason="valgrind is not installed here")
+
+
+@needs_valgrind
+def test_instruction_counts_are_repeatable_and_follow_the_work():
+    """The count is the program's own work: the same on a second run (hash seed fixed), and more
+    for a program that does more."""
+    env = dict(os.environ)
+    idle = [bench.instructions([sys.executable, "-c", "pass"], env) for _ in range(2)]
+    busy = bench.instructions([sys.executable, "-c", "sum(i * i for i in range(300_000))"], env)
+    assert idle[0] > 10_000_000
+    assert abs(idle[0] - idle[1]) / idle[0] < 0.005, idle
+    assert busy > idle[0] * 1.5, (busy, idle)
+
+
+@needs_valgrind
+def test_instruction_count_of_a_failing_program_is_refused():
+    with pytest.raises(SystemExit, match="under valgrind failed \\(3\\)"):
+        bench.instructions([sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ))
+
+
+def test_instructions_section_says_what_it_needs(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SystemExit, match="needs valgrind on the PATH"):
+        bench.instructions_section(dict(os.environ))
