@@ -498,3 +498,18 @@ def test_too_few_zones_is_an_error_not_a_silent_shrink():
 
 
 # ------------------------------------------------------------------------------ lazy imports
+
+
+def test_lbc_policy_is_the_controllers_reference_policy_for_the_pinned_release():
+    """eks_lbc_iam_policy.json is, byte for byte, the reference policy of the controller release
+    the chart installs (v2.14.1). Upstream's file cannot be fetched here; AWS's own copy of it,
+    `aws-eks/lib/addons/alb-iam_policy-v2.14.1.json` in the npm package aws-cdk-lib@2.276.0, has
+    this SHA-256. Bumping the chart means replacing the file and this digest together."""
+    import hashlib
+
+    from components.cluster.eks import LBC_CHART_VERSION
+
+    assert LBC_CHART_VERSION == "1.14.1"  # chart 1.14.1 = controller v2.14.1
+    assert hashlib.sha256(LBC_POLICY_FILE.read_bytes()).hexdigest() == (
+        "16f232c9d9f79366fe949c4550ad517a202380058a9e48d45a4e215044a20a6a"
+    )

@@ -39,9 +39,10 @@ LBC_CHART_VERSION = "1.14.1"
 LBC_NAMESPACE = "kube-system"
 LBC_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 LBC_POLICY_FILE = Path(__file__).with_name("eks_lbc_iam_policy.json")
-"""The controller's reference IAM policy, statement for statement:
+"""The controller's reference IAM policy, byte for byte:
 https://raw.githubusercontent.com/kubernetes-sigs/aws-load-balancer-controller/v2.14.1/docs/install/iam_policy.json
-(``arn:aws:`` becomes the cluster's partition when loaded)."""
+(checked against AWS's copy in aws-cdk-lib, ``aws-eks/lib/addons/alb-iam_policy-v2.14.1.json``;
+``arn:aws:`` becomes the cluster's partition when loaded)."""
 
 CNI_NAMESPACE, CNI_SERVICE_ACCOUNT = "kube-system", "aws-node"
 STS_AUDIENCE = "sts.amazonaws.com"
