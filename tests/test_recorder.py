@@ -75,3 +75,39 @@ def test_unknown_and_secret_inputs_are_kept():
     # The unknown one was deserialized again (keeping the unknown); the secret one was not.
     assert sorted(monitor.reused) == [False, True]
 
+
+
+def test_the_monitor_hands_every_mocks_call_to_the_mocks_it_was_given():
+    """The witness in between forwards each method of pulumi's Mocks (a method it left to the
+    base class would silently swallow the given mocks' own)."""
+    import inspect
+
+    import pulumi
+
+    seen = []
+
+    class Spy(FleetMocks):
+        def new_resource(self, args):
+            seen.append("new_resource")
+            return super().new_resource(args)
+
+        def call(self, args):
+            seen.append("call")
+            return {}, []
+
+        def register_transform(self, transform):
+            seen.append("register_transform")
+
+        def register_invoke_transform(self, transform):
+            seen.append("register_invoke_transform")
+
+    witness = RecordingMonitor(Spy()).mocks
+    methods = sorted(n for n, f in inspect.getmembers(pulumi.runtime.Mocks, inspect.isfunction) if not n.startswith("_"))
+    assert methods == ["call", "new_resource", "register_invoke_transform", "register_transform"]
+    from pulumi.runtime.mocks import MockCallArgs, MockResourceArgs
+
+    witness.new_resource(MockResourceArgs("kubernetes:core/v1:Namespace", "n", {}))
+    witness.call(MockCallArgs("x:y:z", {}, ""))
+    witness.register_transform(None)
+    witness.register_invoke_transform(None)
+    assert seen == ["new_resource", "call", "register_transform", "register_invoke_transform"]

@@ -207,8 +207,11 @@ class _Witness(pulumi.runtime.Mocks):
     def call(self, args: pulumi_mocks.MockCallArgs) -> Any:
         return self.wrapped.call(args)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.wrapped, name)
+    def register_transform(self, transform: Any) -> None:
+        self.wrapped.register_transform(transform)
+
+    def register_invoke_transform(self, transform: Any) -> None:
+        self.wrapped.register_invoke_transform(transform)
 
 
 _UNKNOWN_ON_THE_WIRE = rpc.UNKNOWN.encode()
