@@ -7,6 +7,8 @@ wire request gives, unknowns and secrets included.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pulumi.runtime import rpc
 
@@ -108,6 +110,7 @@ def test_the_monitor_hands_every_mocks_call_to_the_mocks_it_was_given():
 
     witness.new_resource(MockResourceArgs("kubernetes:core/v1:Namespace", "n", {}))
     witness.call(MockCallArgs("x:y:z", {}, ""))
-    witness.register_transform(None)
-    witness.register_invoke_transform(None)
+    transform: Any = object()
+    witness.register_transform(transform)
+    witness.register_invoke_transform(transform)
     assert seen == ["new_resource", "call", "register_transform", "register_invoke_transform"]
