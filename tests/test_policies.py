@@ -198,3 +198,20 @@ def test_rules_never_test_props_for_dict_or_list():
                         if (path.name, func.name) not in allowed:
                             found.append(f"{path.name}:{call.lineno} in {func.name}")
     assert found == []
+
+
+@pytest.mark.parametrize("rule_name,other", [
+    ("k8s-workload-network-policy", {"base": "netpol", "set": {"metadata.namespace": "other", "spec.podSelector.matchLabels": UNKNOWN_STRING}}),
+    ("k8s-pdb-per-workload", {"base": "pdb", "set": {"metadata.namespace": "other", "spec.selector.matchLabels": UNKNOWN_STRING}}),
+])
+def test_stack_rules_judge_a_workload_by_its_own_namespace_despite_unknowns_elsewhere(rule_name, other):
+    """An unknown selector in another namespace does not leave a covered workload undecided (the
+    rules read only what the workload's own namespace holds); the same unknown in the workload's
+    namespace, with nothing else covering it, does."""
+    own = {"base": "netpol" if "network" in rule_name else "pdb"}
+    findings, undecided = evaluate([build({"base": "deployment"}, 0), build(own, 1), build(other, 2)], rules=[BY_NAME[rule_name]])
+    assert findings == [] and undecided == []
+    same_namespace = copy.deepcopy(other)
+    del same_namespace["set"]["metadata.namespace"]
+    findings, undecided = evaluate([build({"base": "deployment"}, 0), build(same_namespace, 2)], rules=[BY_NAME[rule_name]])
+    assert findings == [] and len(undecided) == 1 and "can't be known during preview" in undecided[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Optional
 
 from .base import WORKLOAD_TYPES, Rule, StackResource, dig, items, pod_metadata
 
@@ -36,37 +36,45 @@ def _namespace(props: Mapping[str, Any]) -> str:
     return str(dig(props, "metadata", "namespace", default="default"))
 
 
-def _selectors(resources: Sequence[StackResource], type_: str, *path: str) -> dict[str, list[Any]]:
-    """Namespace -> the selectors (at ``path`` of the spec) of every ``type_`` resource in it."""
-    by_namespace: dict[str, list[Any]] = {}
+def _by_namespace(resources: Sequence[StackResource], type_: str) -> dict[str, list[StackResource]]:
+    """Namespace -> the ``type_`` resources in it (so each workload is matched against its own
+    namespace's, not the whole stack's)."""
+    found: dict[str, list[StackResource]] = {}
     for r in resources:
         if r.type == type_:
-            by_namespace.setdefault(_namespace(r.props), []).append(dig(r.props, "spec", *path, default={}))
-    return by_namespace
+            found.setdefault(_namespace(r.props), []).append(r)
+    return found
 
 
 def _workload_netpol(resources: Sequence[StackResource], _c: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
-    selectors = {
-        ns: [s for s in found if dig(s, "matchLabels") or dig(s, "matchExpressions")]
-        # A namespace-wide default-deny alone does not describe the workload's traffic.
-        for ns, found in _selectors(resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "podSelector").items()
-    }
+    policies: Optional[dict[str, list[StackResource]]] = None  # read only once a workload needs them
     for r in resources:
         if r.type not in WORKLOAD_TYPES:
             continue
+        if policies is None:
+            policies = _by_namespace(resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
         pod_labels = dig(pod_metadata(r.type, r.props), "labels", default={}) or {}
         ns = _namespace(r.props)
-        if not any(_selects(s, pod_labels) for s in selectors.get(ns, ())):
+        covered = any(
+            _selects(dig(p.props, "spec", "podSelector", default={}), pod_labels)
+            # A namespace-wide default-deny alone does not describe the workload's traffic.
+            and (dig(p.props, "spec", "podSelector", "matchLabels") or dig(p.props, "spec", "podSelector", "matchExpressions"))
+            for p in policies.get(ns, ())
+        )
+        if not covered:
             yield r.urn, f"no NetworkPolicy selects the pods of {_what(r)} in namespace {ns}"
 
 
 def _pdb_per_deployment(resources: Sequence[StackResource], _c: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
-    selectors = _selectors(resources, "kubernetes:policy/v1:PodDisruptionBudget", "selector")
+    pdbs: Optional[dict[str, list[StackResource]]] = None  # read only once a workload needs them
     for r in resources:
         if r.type not in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"):
             continue
+        if pdbs is None:
+            pdbs = _by_namespace(resources, "kubernetes:policy/v1:PodDisruptionBudget")
         pod_labels = dig(pod_metadata(r.type, r.props), "labels", default={}) or {}
-        if not any(_selects(s, pod_labels) for s in selectors.get(_namespace(r.props), ())):
+        if not any(_selects(dig(p.props, "spec", "selector", default={}), pod_labels)
+                   for p in pdbs.get(_namespace(r.props), ())):
             yield r.urn, f"no PodDisruptionBudget covers {_what(r)}"
 
 
