@@ -4,7 +4,8 @@
 [--policy-config FILE]``
 
 Exit codes: 0 clean; 1 schema errors, mandatory policy violations or clusters that could not be
-planned; 2 invalid config or arguments (one line per problem, no traceback).
+planned; 2 invalid config or arguments, an output path included (one line per problem, no
+traceback).
 """
 
 from __future__ import annotations
@@ -29,8 +30,36 @@ so it cannot see drift or cloud-side rejections.
 
 PLAN_EXIT_CODES = (
     "exit codes: 0 clean; 1 schema errors, mandatory policy violations or a cluster that could not be "
-    "planned; 2 invalid config or arguments"
+    "planned; 2 invalid config or arguments (an output path that cannot be written included)"
 )
+
+OUTPUT_FILE = "a file path in an existing, writable directory"
+OUTPUT_DIR = "a directory, or a path one can be created at (under an existing, writable directory)"
+
+
+def output_problems(args: argparse.Namespace) -> list[str]:
+    """One line per output option that cannot be written (checked before anything is planned, so
+    a typo in a path costs no plan). A write that still fails later is reported the same way."""
+    problems = []
+    for option, path in (("--json", args.json), ("--markdown", args.markdown)):
+        if path is None:
+            continue
+        if path.is_dir():
+            problems.append(f"{option}: got {path}, a directory; allowed: {OUTPUT_FILE}")
+        elif not path.parent.is_dir():
+            problems.append(f"{option}: got {path}; {path.parent} is not an existing directory; allowed: {OUTPUT_FILE}")
+        elif not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            problems.append(f"{option}: got {path}, which cannot be written; allowed: {OUTPUT_FILE}")
+    if args.manifests is not None:
+        existing = args.manifests
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            problems.append(f"--manifests: got {args.manifests}; {existing} is not a directory; allowed: {OUTPUT_DIR}")
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            problems.append(f"--manifests: got {args.manifests}; {existing} cannot be written; allowed: {OUTPUT_DIR}")
+    return problems
+
 
 NO_FULL_COLLECTIONS = 1_000_000
 """Oldest-generation threshold of the console script once the SDKs are loaded: collections of
@@ -74,8 +103,12 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console, *, st
         # A collector that ignores the third threshold (an incremental one) is left as it is.
         gc.set_threshold(*gc.get_threshold()[:2], NO_FULL_COLLECTIONS)
         gc.enable()
+    problems = output_problems(args)
     if args.k8s_version is not None and args.k8s_version not in available_versions():
-        err.print(f"--k8s-version: got {args.k8s_version!r}; allowed: one of {', '.join(available_versions())}", highlight=False)
+        problems.append(f"--k8s-version: got {args.k8s_version!r}; allowed: one of {', '.join(available_versions())}")
+    if problems:
+        for line in problems:
+            err.print(line, highlight=False, markup=False)
         return 2
     policy_config = None
     if args.policy_config is not None:
@@ -96,12 +129,20 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console, *, st
             err.print(f"  {line}", highlight=False, markup=False)
         return 2
     print_report(result, console)
-    if args.json:
-        write_json(result, args.json)
-    if args.markdown:
-        args.markdown.write_text(markdown(result))
-    if args.manifests:
-        write_manifests(result, args.manifests)
+    writes = (
+        ("--json", args.json, lambda: write_json(result, args.json), OUTPUT_FILE),
+        ("--markdown", args.markdown, lambda: args.markdown.write_text(markdown(result)), OUTPUT_FILE),
+        ("--manifests", args.manifests, lambda: write_manifests(result, args.manifests), OUTPUT_DIR),
+    )
+    for option, path, write, allowed in writes:
+        if path is None:
+            continue
+        try:
+            write()
+        except OSError as exc:  # checked up front; still possible (a full disk, a path that changed)
+            err.print(f"{option}: cannot write {exc.filename or path}: {exc.strerror or exc}; allowed: {allowed}",
+                      highlight=False, markup=False)
+            return 2
     return result.exit_code
 
 
@@ -110,7 +151,7 @@ def main(argv: Optional[list[str]] = None, *, standalone: bool = False) -> int:
     script), which lets the plan tune the garbage collector for a short-lived process."""
     args = _parser().parse_args(argv)
     console = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per problem, however long
     if args.command == "plan":
         return plan_command(args, console, err, standalone=standalone)
     return 2  # pragma: no cover (argparse rejects unknown commands)

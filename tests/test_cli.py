@@ -81,6 +81,53 @@ def test_bad_k8s_version_is_exit_2():
     assert "--k8s-version: got '1.12'; allowed: one of" in proc.stderr
 
 
+FILE_ALLOWED = "allowed: a file path in an existing, writable directory"
+DIR_ALLOWED = "allowed: a directory, or a path one can be created at (under an existing, writable directory)"
+
+
+def test_unwritable_outputs_are_exit_2_before_anything_is_planned(tmp_path, capsys, monkeypatch):
+    """Every output path that cannot be written gets one line (however long), and the plan does
+    not run at all."""
+    import components.plan.engine as engine
+    from components.plan.schema import available_versions
+
+    monkeypatch.setattr(engine, "plan", lambda *a, **k: pytest.fail("planned despite bad output paths"))
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    missing = tmp_path / ("no-such-directory-" + "x" * 80)
+    code = main(["plan", "--json", str(missing / "p.json"), "--markdown", str(tmp_path),
+                 "--manifests", str(a_file / "sub"), "--k8s-version", "1.12"])
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"--json: got {missing / 'p.json'}; {missing} is not an existing directory; {FILE_ALLOWED}",
+        f"--markdown: got {tmp_path}, a directory; {FILE_ALLOWED}",
+        f"--manifests: got {a_file / 'sub'}; {a_file} is not a directory; {DIR_ALLOWED}",
+        "--k8s-version: got '1.12'; allowed: one of " + ", ".join(available_versions()),
+    ]
+
+
+def test_manifests_directory_may_not_exist_yet(tmp_path):
+    proc = run_cli("plan", "--manifests", str(tmp_path / "new" / "deeper"))
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "new" / "deeper").iterdir()) == ["local"]
+
+
+def test_a_write_that_fails_after_the_plan_is_exit_2_with_one_line(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import components.plan.render as render
+
+    def full_disk(result, directory):
+        raise OSError(errno.ENOSPC, "No space left on device", str(directory / "local" / "x.yaml"))
+
+    monkeypatch.setattr(render, "write_manifests", full_disk)
+    code = main(["plan", "--manifests", str(tmp_path / "m")])
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"--manifests: cannot write {tmp_path / 'm' / 'local' / 'x.yaml'}: No space left on device; {DIR_ALLOWED}"
+    ]
+
+
 def test_unimplemented_target_is_exit_1_with_error_for_that_cluster_only(tmp_path, capsys, monkeypatch):
     from components.cluster import IMPLEMENTED
 
