@@ -128,6 +128,19 @@ def test_a_write_that_fails_after_the_plan_is_exit_2_with_one_line(tmp_path, cap
     ]
 
 
+@pytest.mark.parametrize("content,problem", [
+    (b"config:\n  fleetform:clusters: [\n", "not valid YAML: while parsing a flow node"),
+    (b"config:\n  fleetform:name: \xff\xfe\n", "not UTF-8 text (byte offset 26); allowed: a YAML stack file"),
+    (b"- a\n- b\n", "expected a mapping with a config: key"),
+    (b"config: 5\n", "config: must be a mapping of key: value"),
+])
+def test_unreadable_stack_file_is_one_line_and_exit_2(tmp_path, capsys, content, problem):
+    path = tmp_path / "Pulumi.bad.yaml"
+    path.write_bytes(content)
+    assert main(["plan", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"invalid config for stack {path}:", f"  {path}: {problem}"]
+
+
 def test_unimplemented_target_is_exit_1_with_error_for_that_cluster_only(tmp_path, capsys, monkeypatch):
     from components.cluster import IMPLEMENTED
 

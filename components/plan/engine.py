@@ -153,7 +153,13 @@ def read_stack_config(path: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
     """A stack file's ``config:`` map. Encrypted values (``secure:``) cannot be decrypted offline:
     they are replaced by a placeholder and reported as secret keys."""
     try:
-        doc = yaml.load(path.read_text(), Loader=_YAML_LOADER) or {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise FleetConfigError([f"{path}: not UTF-8 text (byte offset {exc.start}); allowed: a YAML stack file"]) from None
+    except OSError as exc:
+        raise FleetConfigError([f"{path}: cannot be read: {exc.strerror or exc}"]) from None
+    try:
+        doc = yaml.load(text, Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as exc:
         raise FleetConfigError([f"{path}: not valid YAML: {str(exc).splitlines()[0]}"]) from None
     if not isinstance(doc, dict):
