@@ -120,6 +120,13 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console, *, st
             err.print(f"--policy-config: cannot use {args.policy_config}: {exc}; allowed: a JSON object "
                       '{"<policy>": "advisory|mandatory|disabled" | {"enforcementLevel": ..., <settings>}}', highlight=False, markup=False)
             return 2
+        from policies.rules import config_problems
+
+        problems = config_problems(policy_config)
+        if problems:
+            for line in problems:
+                err.print(f"--policy-config {args.policy_config}: {line}", highlight=False, markup=False)
+            return 2
     try:
         result = plan(args.stack, kubernetes_version=args.k8s_version, policy_config=policy_config)
     except (FleetConfigError, StackNotFound) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from components.plan.engine import plan
@@ -89,3 +90,57 @@ def test_readme_lists_every_rule_with_its_source_and_enforcement():
         row = next((line for line in readme.splitlines() if line.startswith(f"| `{rule.name}` |")), None)
         assert row is not None, rule.name
         assert rule.source in row and f"| {rule.enforcement} |" in row
+
+
+@pytest.mark.parametrize("config,problems", [
+    ({"k8s-replicas": "sometimes"}, ['k8s-replicas: enforcement level "sometimes"; allowed: advisory, mandatory, disabled']),
+    ({"k8s-replicas": {"enforcementLevel": "remediate"}}, ['k8s-replicas: enforcement level "remediate"; allowed: advisory, mandatory, disabled']),
+    ({"all": 5}, ["all: got 5; allowed: an enforcement level (advisory, mandatory, disabled)"]),
+    ({"all": {"enforcementLevel": "advisory"}}, ['all: got {"enforcementLevel": "advisory"}; allowed: an enforcement level (advisory, mandatory, disabled)']),
+    ({"k8s-replicas": 1}, ['k8s-replicas: got 1; allowed: an enforcement level (advisory, mandatory, disabled), or an object {"enforcementLevel": ..., <settings>}']),
+    ({"k8s-replica": "advisory"}, ["k8s-replica: no such policy; allowed: all, or one of "]),
+    ({"k8s-image-pinned": {"requireDigest": "yes"}}, ["k8s-image-pinned.requireDigest: got \"yes\"; 'yes' is not of type 'boolean'"]),
+    ({"k8s-image-pinned": {"requireDigests": True}}, ["k8s-image-pinned.requireDigests: no such setting; allowed: requireDigest"]),
+    ({"k8s-replicas": {"x": 1}}, ["k8s-replicas.x: no such setting; allowed: "]),
+])
+def test_bad_policy_config_is_one_line_per_problem_and_exit_2(tmp_path, capsys, monkeypatch, config, problems):
+    """As `pulumi preview --policy-pack-config` rejects a value that is neither a level nor an
+    object, an unknown level and a setting of the wrong type, so does the offline plan (before
+    planning); it also names unknown policies and settings, which the engine would ignore."""
+    import json
+
+    import components.plan.engine as engine
+    from components.cli import main
+    from policies.rules import RULES
+
+    monkeypatch.setattr(engine, "plan", lambda *a, **k: pytest.fail("planned despite a bad policy config"))
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(config))
+    assert main(["plan", "--policy-config", str(path)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == len(problems)
+    for line, expected in zip(lines, problems):
+        assert line.startswith(f"--policy-config {path}: {expected}"), line
+    if "no such policy" in problems[0]:
+        assert lines[0].endswith(", ".join(sorted(r.name for r in RULES)))
+
+
+def test_every_rule_setting_default_passes_its_own_schema():
+    """The defaults the rules run with are values a user could write (else the config check above
+    would reject a config that only restates them)."""
+    from policies.rules import RULES, config_problems
+
+    restated = {r.name: {k: v["default"] for k, v in r.config.items()} for r in RULES if r.config}
+    assert restated and config_problems(restated) == []
+
+
+def test_readme_policy_config_example_is_accepted():
+    import json
+    import re
+
+    from policies.rules import config_problems
+
+    readme = (ROOT / "README.md").read_text()
+    example = re.search(r"```json\n(.*?)```", readme[readme.index("**Configure or waive**"):], re.S)
+    assert example is not None
+    assert config_problems(json.loads(example.group(1))) == []

@@ -6,6 +6,7 @@ wraps the same rules in ``pulumi_policy`` policies for ``pulumi preview --policy
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -57,6 +58,49 @@ def _enforcement(rule: Rule, config: Mapping[str, Any]) -> str:
     return rule.enforcement
 
 
+LEVELS = ("advisory", "mandatory", "disabled")
+"""Enforcement levels a rule can be given (Pulumi's ``remediate`` needs a remediation, which no
+rule of this pack has)."""
+
+
+def config_problems(config: Mapping[str, Any]) -> list[str]:
+    """What a policy-pack ``config`` (the format of ``--policy-pack-config``) gets wrong, one line
+    each naming the key and what is allowed: values that are neither a level nor an object,
+    unknown levels, settings of the wrong type (checked against the rule's schema, as the engine
+    does). Unknown policy and setting names too, which the engine would silently ignore: here
+    they are typos."""
+    from jsonschema import Draft7Validator
+
+    by_name = {r.name: r for r in RULES}
+    problems: list[str] = []
+    for key, value in config.items():
+        rule = by_name.get(key)
+        if key != "all" and rule is None:
+            problems.append(f"{key}: no such policy; allowed: all, or one of {', '.join(sorted(by_name))}")
+            continue
+        if isinstance(value, str):
+            level, settings = value, {}
+        elif isinstance(value, Mapping) and rule is not None:
+            level = value.get("enforcementLevel")
+            settings = {k: v for k, v in value.items() if k != "enforcementLevel"}
+        else:
+            shape = "" if rule is None else ', or an object {"enforcementLevel": ..., <settings>}'
+            problems.append(f"{key}: got {json.dumps(value)}; allowed: an enforcement level ({', '.join(LEVELS)}){shape}")
+            continue
+        if level is not None and level not in LEVELS:
+            problems.append(f"{key}: enforcement level {json.dumps(level)}; allowed: {', '.join(LEVELS)}")
+        for name, setting in settings.items():
+            assert rule is not None
+            schema = rule.config.get(name)
+            if schema is None:
+                problems.append(f"{key}.{name}: no such setting; allowed: {', '.join(rule.config) or 'none (this policy has no settings)'}")
+                continue
+            checked = {k: v for k, v in schema.items() if k not in ("default", "description")}
+            for error in Draft7Validator(checked).iter_errors(setting):
+                problems.append(f"{key}.{name}: got {json.dumps(setting)}; {error.message}")
+    return problems
+
+
 def evaluate(resources: Sequence[StackResource], config: Optional[Mapping[str, Any]] = None,
              rules: Optional[Sequence[Rule]] = None) -> tuple[list[Finding], list[str]]:
     """Run ``rules`` (default: all) over ``resources`` with a policy-pack ``config`` in Pulumi's
@@ -102,4 +146,4 @@ def evaluate(resources: Sequence[StackResource], config: Optional[Mapping[str, A
     return findings, undecided
 
 
-__all__ = ["RULES", "Enforcement", "Finding", "Rule", "StackResource", "evaluate"]
+__all__ = ["LEVELS", "RULES", "Enforcement", "Finding", "Rule", "StackResource", "config_problems", "evaluate"]
