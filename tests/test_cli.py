@@ -277,3 +277,13 @@ def test_report_prints_messages_verbatim():
     out = io.StringIO()
     print_report(result, Console(file=out, width=400))
     assert out.getvalue().count(text) == 2
+
+
+def test_bad_arguments_are_rejected_before_the_sdks_load():
+    """A typo in an option costs no SDK import (about a second), let alone a plan."""
+    code = ("import sys; from components.cli import main; "
+            "rc = main(['plan', '--json', '/no-such-directory/p.json', '--k8s-version', '1.12']); "
+            "print(rc, sorted(m for m in ('pulumi', 'pulumi_kubernetes', 'pydantic') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split("\n")[0] == "2 []", proc.stdout + proc.stderr
+    assert len(proc.stderr.splitlines()) == 2
