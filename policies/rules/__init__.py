@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, get_args
 
 from . import cloud, k3s, kubernetes, stack
 from .base import Enforcement, Rule, StackResource
@@ -58,7 +58,7 @@ def _enforcement(rule: Rule, config: Mapping[str, Any]) -> str:
     return rule.enforcement
 
 
-LEVELS = ("advisory", "mandatory", "disabled")
+LEVELS: tuple[str, ...] = get_args(Enforcement)
 """Enforcement levels a rule can be given (Pulumi's ``remediate`` needs a remediation, which no
 rule of this pack has)."""
 
