@@ -116,7 +116,7 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console, *, st
     problems, policy_config = argument_problems(args)
     if problems:
         for line in problems:
-            err.print(line, highlight=False, markup=False)
+            err.print(line)
         return 2
     from . import fleet  # noqa: F401 (the program and the SDK classes it registers, imported up front)
     from .config import FleetConfigError
@@ -136,9 +136,9 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console, *, st
         result = plan(args.stack, kubernetes_version=args.k8s_version, policy_config=policy_config)
     except (FleetConfigError, StackNotFound) as exc:
         problems = exc.problems if isinstance(exc, FleetConfigError) else [str(exc)]
-        err.print(f"invalid config for stack {args.stack}:", highlight=False)
+        err.print(f"invalid config for stack {args.stack}:")
         for line in problems:
-            err.print(f"  {line}", highlight=False, markup=False)
+            err.print(f"  {line}")
         return 2
     print_report(result, console)
     writes = (
@@ -152,8 +152,7 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console, *, st
         try:
             write()
         except OSError as exc:  # checked up front; still possible (a full disk, a path that changed)
-            err.print(f"{option}: cannot write {exc.filename or path}: {exc.strerror or exc}; allowed: {allowed}",
-                      highlight=False, markup=False)
+            err.print(f"{option}: cannot write {exc.filename or path}: {exc.strerror or exc}; allowed: {allowed}")
             return 2
     return result.exit_code
 
@@ -163,7 +162,8 @@ def main(argv: Optional[list[str]] = None, *, standalone: bool = False) -> int:
     script), which lets the plan tune the garbage collector for a short-lived process."""
     args = _parser().parse_args(argv)
     console = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per problem, however long
+    # Problems name user input (paths, values): printed as they are, one line each however long.
+    err = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
     if args.command == "plan":
         return plan_command(args, console, err, standalone=standalone)
     return 2  # pragma: no cover (argparse rejects unknown commands)

@@ -287,3 +287,17 @@ def test_bad_arguments_are_rejected_before_the_sdks_load():
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.stdout.split("\n")[0] == "2 []", proc.stdout + proc.stderr
     assert len(proc.stderr.splitlines()) == 2
+
+
+def test_problems_print_user_input_verbatim(tmp_path, capsys):
+    """A path with rich markup or an emoji code in it is printed as it is, in every problem line."""
+    odd = tmp_path / "[bold]x:smile:"
+    odd.mkdir()
+    stack = odd / "Pulumi.odd.yaml"
+    stack.write_text("config: 5\n")
+    assert main(["plan", str(stack)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"invalid config for stack {stack}:", f"  {stack}: config: must be a mapping of key: value"]
+    assert main(["plan", "--json", str(odd / "no" / "p.json")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"--json: got {odd / 'no' / 'p.json'}; {odd / 'no'} is not an existing directory; {FILE_ALLOWED}"]
