@@ -166,7 +166,7 @@ def test_schema_error_is_exit_1(monkeypatch, capsys, tmp_path):
 
     def broken(svc):
         c = original(svc)
-        c.termination_message_policy = 3  # the schema wants a string
+        c["termination_message_policy"] = 3  # type: ignore[typeddict-item]  # the schema wants a string
         return c
 
     monkeypatch.setattr(pod, "container", broken)

@@ -7,24 +7,9 @@ from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_kubernetes.autoscaling.v2 import (
-    CrossVersionObjectReferenceArgs,
-    HorizontalPodAutoscalerSpecArgs,
-    MetricSpecArgs,
-    MetricTargetArgs,
-    ResourceMetricSourceArgs,
-)
-from pulumi_kubernetes.core.v1 import ServicePortArgs, ServiceSpecArgs
-from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
-from pulumi_kubernetes.networking.v1 import (
-    IPBlockArgs,
-    NetworkPolicyEgressRuleArgs,
-    NetworkPolicyIngressRuleArgs,
-    NetworkPolicyPeerArgs,
-    NetworkPolicyPortArgs,
-    NetworkPolicySpecArgs,
-)
-from pulumi_kubernetes.policy.v1 import PodDisruptionBudgetSpecArgs
+from pulumi_kubernetes.core.v1 import ServicePortArgsDict, ServiceSpecArgsDict
+from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
+from pulumi_kubernetes.networking.v1 import NetworkPolicyEgressRuleArgsDict, NetworkPolicySpecArgsDict
 
 from ..config import LoadBalancerSpec, ServiceSpec
 from .exposure import Exposure, exposure_for
@@ -32,63 +17,54 @@ from .pod import PORT_NAME, deployment_spec, labels
 
 
 def _meta(name: str, namespace: str, service: ServiceSpec, annotations: Optional[dict[str, str]] = None,
-          extra_labels: Optional[dict[str, str]] = None) -> ObjectMetaArgs:
-    return ObjectMetaArgs(
-        name=name,
-        namespace=namespace,
-        labels={**labels(service), "app.kubernetes.io/managed-by": "pulumi", **(extra_labels or {})},
-        annotations=annotations or None,
-    )
+          extra_labels: Optional[dict[str, str]] = None) -> ObjectMetaArgsDict:
+    meta: ObjectMetaArgsDict = {
+        "name": name,
+        "namespace": namespace,
+        "labels": {**labels(service), "app.kubernetes.io/managed-by": "pulumi", **(extra_labels or {})},
+    }
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
 
 
-def _network_policy(service: ServiceSpec, peers: Mapping[str, ServiceSpec]) -> NetworkPolicySpecArgs:
+def _network_policy(service: ServiceSpec, peers: Mapping[str, ServiceSpec]) -> NetworkPolicySpecArgsDict:
     """Ingress only on the service's port; egress only DNS and what config allows."""
-    dns = NetworkPolicyEgressRuleArgs(
-        # DNS may be kube-dns pods or a node-local cache address, so the destination is left open
-        # and only the port is allowed.
-        ports=[NetworkPolicyPortArgs(port=53, protocol="UDP"), NetworkPolicyPortArgs(port=53, protocol="TCP")]
-    )
-    egress = [dns]
+    # DNS may be kube-dns pods or a node-local cache address, so the destination is left open
+    # and only the port is allowed.
+    egress: list[NetworkPolicyEgressRuleArgsDict] = [
+        {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+    ]
     for rule in service.egress:
         if rule.service is not None:
             peer = peers[rule.service]
-            egress.append(
-                NetworkPolicyEgressRuleArgs(
-                    to=[NetworkPolicyPeerArgs(pod_selector=LabelSelectorArgs(match_labels=labels(peer)))],
-                    ports=[NetworkPolicyPortArgs(port=peer.port, protocol="TCP")],
-                )
-            )
+            egress.append({
+                "to": [{"pod_selector": {"match_labels": labels(peer)}}],
+                "ports": [{"port": peer.port, "protocol": "TCP"}],
+            })
         else:
-            egress.append(
-                NetworkPolicyEgressRuleArgs(
-                    to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr=str(rule.cidr)))],
-                    ports=[NetworkPolicyPortArgs(port=p, protocol="TCP") for p in rule.ports],
-                )
-            )
-    return NetworkPolicySpecArgs(
-        pod_selector=LabelSelectorArgs(match_labels=labels(service)),
-        policy_types=["Ingress", "Egress"],
-        ingress=[NetworkPolicyIngressRuleArgs(ports=[NetworkPolicyPortArgs(port=service.port, protocol="TCP")])],
-        egress=egress,
-    )
+            egress.append({
+                "to": [{"ip_block": {"cidr": str(rule.cidr)}}],
+                "ports": [{"port": p, "protocol": "TCP"} for p in rule.ports],
+            })
+    return {
+        "pod_selector": {"match_labels": labels(service)},
+        "policy_types": ["Ingress", "Egress"],
+        "ingress": [{"ports": [{"port": service.port, "protocol": "TCP"}]}],
+        "egress": egress,
+    }
 
 
-def _service_spec(service: ServiceSpec, exposure: Exposure) -> ServiceSpecArgs:
-    return ServiceSpecArgs(
-        type=exposure.type,
-        selector=labels(service),
-        ports=[
-            ServicePortArgs(
-                name=PORT_NAME,
-                port=service.service_port,
-                target_port=PORT_NAME,
-                protocol="TCP",
-                node_port=exposure.node_port,
-            )
-        ],
-        load_balancer_class=exposure.load_balancer_class,
-        external_traffic_policy=exposure.external_traffic_policy,
-    )
+def _service_spec(service: ServiceSpec, exposure: Exposure) -> ServiceSpecArgsDict:
+    port: ServicePortArgsDict = {"name": PORT_NAME, "port": service.service_port, "target_port": PORT_NAME, "protocol": "TCP"}
+    spec: ServiceSpecArgsDict = {"type": exposure.type, "selector": labels(service), "ports": [port]}
+    if exposure.node_port is not None:
+        port["node_port"] = exposure.node_port
+    if exposure.load_balancer_class is not None:
+        spec["load_balancer_class"] = exposure.load_balancer_class
+    if exposure.external_traffic_policy is not None:
+        spec["external_traffic_policy"] = exposure.external_traffic_policy
+    return spec
 
 
 def _address(status: Any, fallback: str) -> str:
@@ -154,29 +130,25 @@ class Microservice(pulumi.ComponentResource):
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
             metadata=_meta(svc, namespace, service),
-            spec=HorizontalPodAutoscalerSpecArgs(
-                scale_target_ref=CrossVersionObjectReferenceArgs(api_version="apps/v1", kind="Deployment", name=svc),
-                min_replicas=service.min_replicas,
-                max_replicas=service.max_replicas,
-                metrics=[
-                    MetricSpecArgs(
-                        type="Resource",
-                        resource=ResourceMetricSourceArgs(
-                            name="cpu",
-                            target=MetricTargetArgs(type="Utilization", average_utilization=service.autoscale.cpu_percent),
-                        ),
-                    )
-                ],
-            ),
+            spec={
+                "scale_target_ref": {"api_version": "apps/v1", "kind": "Deployment", "name": svc},
+                "min_replicas": service.min_replicas,
+                "max_replicas": service.max_replicas,
+                "metrics": [{
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "average_utilization": service.autoscale.cpu_percent},
+                    },
+                }],
+            },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[deployment]),
         )
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata=_meta(svc, namespace, service),
             # maxUnavailable (not minAvailable) never blocks node drains, even at one replica.
-            spec=PodDisruptionBudgetSpecArgs(
-                max_unavailable=1, selector=LabelSelectorArgs(match_labels=labels(service))
-            ),
+            spec={"max_unavailable": 1, "selector": {"match_labels": labels(service)}},
             opts=child,
         )
         k8s.networking.v1.NetworkPolicy(
@@ -208,9 +180,9 @@ class AppNamespace(pulumi.ComponentResource):
         psa = "pod-security.kubernetes.io/"
         ns = k8s.core.v1.Namespace(
             f"{name}-ns",
-            metadata=ObjectMetaArgs(
-                name=namespace,
-                labels={
+            metadata={
+                "name": namespace,
+                "labels": {
                     # https://kubernetes.io/docs/concepts/security/pod-security-admission/
                     psa + "enforce": "restricted",
                     psa + "enforce-version": "latest",
@@ -219,13 +191,13 @@ class AppNamespace(pulumi.ComponentResource):
                     "app.kubernetes.io/managed-by": "pulumi",
                     "app.kubernetes.io/part-of": "fleetform",
                 },
-            ),
+            },
             opts=pulumi.ResourceOptions(parent=self),
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-default-deny",
-            metadata=ObjectMetaArgs(name="default-deny", namespace=namespace),
-            spec=NetworkPolicySpecArgs(pod_selector=LabelSelectorArgs(), policy_types=["Ingress", "Egress"]),
+            metadata={"name": "default-deny", "namespace": namespace},
+            spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
         )
         self.name = ns.metadata.apply(lambda m: m.name or namespace)

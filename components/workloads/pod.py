@@ -6,26 +6,8 @@ service across targets and expects it byte-identical.
 
 from __future__ import annotations
 
-from pulumi_kubernetes.apps.v1 import DeploymentSpecArgs, DeploymentStrategyArgs, RollingUpdateDeploymentArgs
-from pulumi_kubernetes.core.v1 import (
-    CapabilitiesArgs,
-    ContainerArgs,
-    ContainerPortArgs,
-    EmptyDirVolumeSourceArgs,
-    EnvVarArgs,
-    HTTPGetActionArgs,
-    PodSecurityContextArgs,
-    PodSpecArgs,
-    PodTemplateSpecArgs,
-    ProbeArgs,
-    ResourceRequirementsArgs,
-    SeccompProfileArgs,
-    SecurityContextArgs,
-    TopologySpreadConstraintArgs,
-    VolumeArgs,
-    VolumeMountArgs,
-)
-from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+from pulumi_kubernetes.apps.v1 import DeploymentSpecArgsDict
+from pulumi_kubernetes.core.v1 import ContainerArgsDict, ProbeArgsDict, TopologySpreadConstraintArgsDict
 
 from ..config import ServiceSpec
 
@@ -39,93 +21,95 @@ def labels(service: ServiceSpec) -> dict[str, str]:
     return {"app.kubernetes.io/name": service.name, "app.kubernetes.io/part-of": "fleetform"}
 
 
-def _probe(path: str, period: int, failures: int, timeout: int) -> ProbeArgs:
-    return ProbeArgs(
-        http_get=HTTPGetActionArgs(path=path, port=PORT_NAME, scheme="HTTP"),
-        period_seconds=period,
-        failure_threshold=failures,
-        timeout_seconds=timeout,
-        success_threshold=1,
-    )
+def _probe(path: str, period: int, failures: int, timeout: int) -> ProbeArgsDict:
+    return {
+        "http_get": {"path": path, "port": PORT_NAME, "scheme": "HTTP"},
+        "period_seconds": period,
+        "failure_threshold": failures,
+        "timeout_seconds": timeout,
+        "success_threshold": 1,
+    }
 
 
-def container(service: ServiceSpec) -> ContainerArgs:
+def container(service: ServiceSpec) -> ContainerArgsDict:
     """The service's container: pinned image, requests and limits, probes, locked-down security."""
     health = service.health
     res = service.resources
-    return ContainerArgs(
-        name=service.name,
-        image=service.image,
+    spec: ContainerArgsDict = {
+        "name": service.name,
+        "image": service.image,
         # A digest cannot move, so the node cache is safe; a tag can be re-pushed, so always pull.
-        image_pull_policy="IfNotPresent" if service.pinned_by_digest else "Always",
-        ports=[ContainerPortArgs(name=PORT_NAME, container_port=service.port, protocol="TCP")],
-        env=[EnvVarArgs(name=k, value=v) for k, v in sorted(service.env.items())] or None,
-        resources=ResourceRequirementsArgs(
-            requests={"cpu": res.cpu, "memory": res.memory},
-            limits={"cpu": res.cpu_limit, "memory": res.memory_limit or res.memory},
-        ),
+        "image_pull_policy": "IfNotPresent" if service.pinned_by_digest else "Always",
+        "ports": [{"name": PORT_NAME, "container_port": service.port, "protocol": "TCP"}],
+        "resources": {
+            "requests": {"cpu": res.cpu, "memory": res.memory},
+            "limits": {"cpu": res.cpu_limit, "memory": res.memory_limit or res.memory},
+        },
         # Readiness gates traffic (and the load balancers' health checks follow it); liveness is
         # slower and more tolerant so a busy pod is taken out of rotation long before it is killed;
         # startup covers slow boots without weakening the other two.
-        readiness_probe=_probe(health.path, period=5, failures=3, timeout=2),
-        liveness_probe=_probe(health.liveness_path or health.path, period=10, failures=6, timeout=5),
-        startup_probe=_probe(health.path, period=5, failures=60, timeout=2),
-        security_context=SecurityContextArgs(
-            allow_privilege_escalation=False,
-            privileged=False,
-            read_only_root_filesystem=True,
-            run_as_non_root=True,
-            run_as_user=RUN_AS_UID,
-            run_as_group=RUN_AS_UID,
-            capabilities=CapabilitiesArgs(drop=["ALL"]),
-            seccomp_profile=SeccompProfileArgs(type="RuntimeDefault"),
-        ),
+        "readiness_probe": _probe(health.path, period=5, failures=3, timeout=2),
+        "liveness_probe": _probe(health.liveness_path or health.path, period=10, failures=6, timeout=5),
+        "startup_probe": _probe(health.path, period=5, failures=60, timeout=2),
+        "security_context": {
+            "allow_privilege_escalation": False,
+            "privileged": False,
+            "read_only_root_filesystem": True,
+            "run_as_non_root": True,
+            "run_as_user": RUN_AS_UID,
+            "run_as_group": RUN_AS_UID,
+            "capabilities": {"drop": ["ALL"]},
+            "seccomp_profile": {"type": "RuntimeDefault"},
+        },
         # Read-only root: give the process a private scratch directory.
-        volume_mounts=[VolumeMountArgs(name="tmp", mount_path="/tmp")],
-    )
+        "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
+    }
+    if service.env:
+        spec["env"] = [{"name": k, "value": v} for k, v in sorted(service.env.items())]
+    return spec
 
 
-def deployment_spec(service: ServiceSpec) -> DeploymentSpecArgs:
+def deployment_spec(service: ServiceSpec) -> DeploymentSpecArgsDict:
     """The Deployment spec of a service (identical on every cluster)."""
     selector = labels(service)
-    spread = [
-        TopologySpreadConstraintArgs(
-            max_skew=1,
-            topology_key=key,
-            when_unsatisfiable=mode,
-            label_selector=LabelSelectorArgs(match_labels=selector),
-        )
+    spread: list[TopologySpreadConstraintArgsDict] = [
+        {
+            "max_skew": 1,
+            "topology_key": key,
+            "when_unsatisfiable": mode,
+            "label_selector": {"match_labels": selector},
+        }
         # Zones are preferred (some clusters have one zone, or none labelled); nodes are required.
         for key, mode in (("topology.kubernetes.io/zone", "ScheduleAnyway"), ("kubernetes.io/hostname", "DoNotSchedule"))
     ]
-    return DeploymentSpecArgs(
-        replicas=service.replicas,
-        revision_history_limit=5,
-        selector=LabelSelectorArgs(match_labels=selector),
-        strategy=DeploymentStrategyArgs(
-            type="RollingUpdate",
-            rolling_update=RollingUpdateDeploymentArgs(max_unavailable=0, max_surge="25%"),
-        ),
-        template=PodTemplateSpecArgs(
-            metadata=ObjectMetaArgs(labels=selector),
-            spec=PodSpecArgs(
-                service_account_name=service.name,
-                automount_service_account_token=False,
-                enable_service_links=False,
-                termination_grace_period_seconds=30,
-                security_context=PodSecurityContextArgs(
-                    run_as_non_root=True,
-                    run_as_user=RUN_AS_UID,
-                    run_as_group=RUN_AS_UID,
-                    fs_group=RUN_AS_UID,
-                    seccomp_profile=SeccompProfileArgs(type="RuntimeDefault"),
-                ),
-                containers=[container(service)],
-                volumes=[VolumeArgs(name="tmp", empty_dir=EmptyDirVolumeSourceArgs(size_limit="64Mi"))],
-                topology_spread_constraints=spread,
-            ),
-        ),
-    )
+    return {
+        "replicas": service.replicas,
+        "revision_history_limit": 5,
+        "selector": {"match_labels": selector},
+        "strategy": {
+            "type": "RollingUpdate",
+            "rolling_update": {"max_unavailable": 0, "max_surge": "25%"},
+        },
+        "template": {
+            "metadata": {"labels": selector},
+            "spec": {
+                "service_account_name": service.name,
+                "automount_service_account_token": False,
+                "enable_service_links": False,
+                "termination_grace_period_seconds": 30,
+                "security_context": {
+                    "run_as_non_root": True,
+                    "run_as_user": RUN_AS_UID,
+                    "run_as_group": RUN_AS_UID,
+                    "fs_group": RUN_AS_UID,
+                    "seccomp_profile": {"type": "RuntimeDefault"},
+                },
+                "containers": [container(service)],
+                "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}],
+                "topology_spread_constraints": spread,
+            },
+        },
+    }
 
 
 __all__ = ["labels", "container", "deployment_spec", "RUN_AS_UID", "PORT_NAME"]
