@@ -11,6 +11,7 @@ carrying all of them.
 from __future__ import annotations
 
 import ipaddress
+from decimal import Decimal
 import json
 import re
 import zlib
@@ -44,6 +45,9 @@ SUPPORTED_KUBERNETES_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34")
 """Kubernetes minor versions fleetform plans and validates against (upstream schemas exist for each)."""
 DEFAULT_KUBERNETES_VERSION = "1.32"
 
+DEFAULT_DENY_POLICY = "default-deny"
+"""Name of the NetworkPolicy denying all traffic in fleetform's namespace (no service may take it)."""
+
 SSH_PRIVATE_KEY_DESCRIPTION = (
     "SSH private key fleetform uses to reach the hosts of onprem clusters (required with one); "
     "set it as a secret: pulumi config set --secret fleetform:sshPrivateKey < key."
@@ -53,8 +57,24 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-_CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]{1,3})?)$")
-_MEMORY = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+_QUANTITY = re.compile(r"(?P<number>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][-+]?[0-9]+)?")
+"""A non-negative Kubernetes resource quantity (apimachinery's resource.Quantity grammar)."""
+_QUANTITY_SCALE = {
+    "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60, "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
+    "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"), "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
+}
+
+
+def _quantity(text: str) -> Optional[Decimal]:
+    """The value of a Kubernetes quantity such as 250m, 1.5, 128Mi or 129e6, or None if it is not one."""
+    m = _QUANTITY.fullmatch(text)
+    if m is None:
+        return None
+    suffix = m["suffix"] or ""
+    scale = Decimal(10) ** int(suffix[1:]) if suffix[:1] in ("e", "E") and len(suffix) > 1 else _QUANTITY_SCALE.get(suffix, Decimal(1))
+    return Decimal(m["number"]) * scale
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _IMAGE = re.compile(
     r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
@@ -71,18 +91,21 @@ _REGIONS = {
 }
 
 
-def _problem(allowed: str, *, key: Optional[str] = None, got: Any = None) -> PydanticCustomError:
+def _problem(allowed: str, *, key: Optional[str] = None, got: Any = None, hide: bool = False) -> PydanticCustomError:
     """A config problem: ``allowed`` says what is accepted; ``key`` narrows the path below the
-    model being validated (for checks that span several fields)."""
+    model being validated (for checks that span several fields); ``hide`` keeps the value given
+    out of the message (it may hold credentials)."""
     ctx: dict[str, Any] = {"allowed": allowed}
     if key is not None:
         ctx["key"] = key
         ctx["got"] = got
+    if hide:
+        ctx["hide"] = True
     return PydanticCustomError("fleetform", "{allowed}", ctx)
 
 
 def _dns_label(value: str, max_len: int = 40) -> str:
-    if len(value) > max_len or not _DNS_LABEL.match(value):
+    if len(value) > max_len or not _DNS_LABEL.fullmatch(value):
         raise _problem(
             f"a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a "
             f"letter or digit, at most {max_len} characters"
@@ -169,7 +192,7 @@ class Taint(_Model):
     @field_validator("key", mode="after")
     @classmethod
     def _key(cls, v: str) -> str:
-        if not _LABEL_KEY.match(v):
+        if not _LABEL_KEY.fullmatch(v):
             raise _problem("a Kubernetes label key such as dedicated or example.com/role")
         return v
 
@@ -195,7 +218,7 @@ class NodePoolSpec(_Model):
     @classmethod
     def _labels(cls, v: dict[str, str]) -> dict[str, str]:
         for key, value in v.items():
-            if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(value):
+            if not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(value):
                 raise _problem("Kubernetes labels: keys like team or example.com/team, values of at most 63 letters, digits, '-', '_', '.'")
         return v
 
@@ -215,6 +238,18 @@ class ExistingSpec(_Model):
     )
     context: Optional[str] = Field(default=None, description="Context in the kubeconfig; default: its current context.")
 
+    @field_validator("kubeconfig", mode="after")
+    @classmethod
+    def _a_path(cls, v: Optional[str]) -> Optional[str]:
+        # The Kubernetes provider also takes a kubeconfig's content here; fleetform does not: the
+        # content would sit in plain text in the stack file and in the provider's inputs.
+        if v is not None and ("\n" in v or v.lstrip().startswith(("apiVersion", "{")) or not v.strip()):
+            raise _problem(
+                "a path to a kubeconfig file, not its content (point $KUBECONFIG or this key at a file)",
+                hide=True,
+            )
+        return v
+
 
 class LoadBalancerSpec(_Model):
     """Where LoadBalancer Services get their addresses on clusters without a cloud LB (onprem, existing)."""
@@ -231,7 +266,7 @@ class LoadBalancerSpec(_Model):
             if pool is not None:
                 if self.provider != "metallb":
                     raise _problem("only with provider: metallb (ServiceLB has no address pools)", key=key, got=pool)
-                if not _DNS_LABEL.match(pool):
+                if not _DNS_LABEL.fullmatch(pool):
                     raise _problem("a MetalLB IPAddressPool name (DNS-1123 label)", key=key, got=pool)
         return self
 
@@ -260,7 +295,7 @@ class SshSpec(_Model):
     @field_validator("user", mode="after")
     @classmethod
     def _user(cls, v: str) -> str:
-        if not _UNIX_USER.match(v):
+        if not _UNIX_USER.fullmatch(v):
             raise _problem("a Unix user name: lower-case letters, digits, '_' and '-', at most 32 characters")
         return v
 
@@ -288,14 +323,14 @@ class HostSpec(_Model):
     @field_validator("user", mode="after")
     @classmethod
     def _user(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not _UNIX_USER.match(v):
+        if v is not None and not _UNIX_USER.fullmatch(v):
             raise _problem("a Unix user name: lower-case letters, digits, '_' and '-', at most 32 characters")
         return v
 
     @field_validator("host_key", mode="after")
     @classmethod
     def _host_key(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not _HOST_KEY.match(v.strip()):
+        if v is not None and not _HOST_KEY.fullmatch(v.strip()):
             raise _problem("an SSH public key line such as 'ssh-ed25519 AAAA...' (ssh-keyscan output without the address)")
         return v.strip() if v is not None else v
 
@@ -303,7 +338,7 @@ class HostSpec(_Model):
     @classmethod
     def _labels(cls, v: dict[str, str]) -> dict[str, str]:
         for key, value in v.items():
-            if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(value):
+            if not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(value):
                 raise _problem("Kubernetes labels: keys like team or example.com/team, values of at most 63 letters, digits, '-', '_', '.'")
         return v
 
@@ -332,14 +367,14 @@ class InstallSpec(_Model):
     @field_validator("script_url", "release_url", "registry_mirror", mode="after")
     @classmethod
     def _https(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not _SAFE_URL.match(v):
+        if v is not None and not _SAFE_URL.fullmatch(v):
             raise _problem("an https:// URL of letters, digits and . - _ ~ % / + (no query, credentials or spaces)")
         return v
 
     @field_validator("airgap_dir", mode="after")
     @classmethod
     def _path(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not _SAFE_PATH.match(v):
+        if v is not None and not _SAFE_PATH.fullmatch(v):
             raise _problem("an absolute path of letters, digits, '.', '_' and '-', such as /opt/k3s-airgap")
         return v
 
@@ -421,7 +456,7 @@ class ClusterSpec(_Model):
             if self.region is None:
                 raise _problem(_REGIONS[t][1] + " (required for target " + t + ")", key="region", got=None)
             pattern, what = _REGIONS[t]
-            if not pattern.match(self.region):
+            if not pattern.fullmatch(self.region):
                 raise _problem(what, key="region", got=self.region)
         elif self.region is not None and t == "onprem":
             raise _problem("nothing for target onprem", key="region", got=self.region)
@@ -553,6 +588,7 @@ _AWS_TAG_TEXT = re.compile(r"^[\w .:/=+\-@]*$")
 _GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _AKS_POOL = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+_AZURE_TAG_NAME_FORBIDDEN = "<>%&\\?/"
 MAX_AZURE_ZONES = 3
 K3S_NETWORKS = (ipaddress.IPv4Network("10.42.0.0/16"), ipaddress.IPv4Network("10.43.0.0/16"))
 """k3s's default cluster (pod) and service CIDRs (https://docs.k3s.io/cli/server#networking)."""
@@ -570,19 +606,33 @@ def _cloud_naming_problem(spec: "ClusterSpec") -> Optional[tuple[str, Any, str]]
         if len(spec.tags) > 45:
             return "tags", f"{len(spec.tags)} tags", "at most 45 tags on aws (AWS allows 50 per resource; fleetform adds up to 5)"
         for k, v in spec.tags.items():
-            if not 1 <= len(k) <= 127 or k.lower().startswith("aws:") or not _AWS_TAG_TEXT.match(k) \
-                    or len(v) > 255 or not _AWS_TAG_TEXT.match(v):
+            if not 1 <= len(k) <= 127 or k.lower().startswith("aws:") or not _AWS_TAG_TEXT.fullmatch(k) \
+                    or len(v) > 255 or not _AWS_TAG_TEXT.fullmatch(v):
                 return (f"tags.{k}", v, "AWS tags: keys of 1-127 and values of at most 255 letters, digits, spaces and "
                         "_ . : / = + - @; keys must not start with aws:")
     elif t == "gcp":
         # https://cloud.google.com/resource-manager/docs/labels-overview#requirements
         if not spec.name[0].isalpha():
             return "name", spec.name, "a name starting with a letter (GKE cluster and service account names must)"
+        if len(spec.tags) > 63:
+            return "tags", f"{len(spec.tags)} labels", "at most 63 labels on gcp (GCP allows 64 per resource; fleetform adds 1)"
         for k, v in spec.tags.items():
-            if not _GCP_LABEL_KEY.match(k) or not _GCP_LABEL_VALUE.match(v):
+            if not _GCP_LABEL_KEY.fullmatch(k) or not _GCP_LABEL_VALUE.fullmatch(v):
                 return (f"tags.{k}", v, "GCP labels: keys of 1-63 lower-case letters, digits, '_' or '-' starting with "
                         "a letter; values of at most 63 of those")
+        # Node pools (GKE) and instance templates (self-managed) are GCP resource names:
+        # https://cloud.google.com/compute/docs/naming-resources#resource-name-format
+        for i, pool in enumerate(spec.node_pools or []):
+            if not pool.name[0].isalpha():
+                return f"nodePools[{i}].name", pool.name, "on gcp, a name starting with a letter (GCP resource names must)"
     elif t == "azure":
+        # https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations
+        if len(spec.tags) > 49:
+            return "tags", f"{len(spec.tags)} tags", "at most 49 tags on azure (Azure allows 50 per resource; fleetform adds 1)"
+        for k, v in spec.tags.items():
+            if not 1 <= len(k) <= 512 or len(v) > 256 or any(c in k for c in _AZURE_TAG_NAME_FORBIDDEN):
+                return (f"tags.{k}", v, "Azure tags: names of 1-512 characters without < > % & \\ ? /, values of at "
+                        "most 256 characters")
         if spec.network.zones > MAX_AZURE_ZONES:
             return "network.zones", spec.network.zones, f"at most {MAX_AZURE_ZONES} (Azure regions have 3 availability zones)"
         if spec.effective_mode == "managed":
@@ -591,7 +641,7 @@ def _cloud_naming_problem(spec: "ClusterSpec") -> Optional[tuple[str, Any, str]]
             seen = {"system"}
             for i, pool in enumerate(spec.effective_node_pools):
                 aks = re.sub(r"[^a-z0-9]", "", pool.name)
-                if not _AKS_POOL.match(aks) or aks in seen:
+                if not _AKS_POOL.fullmatch(aks) or aks in seen:
                     return (f"nodePools[{i}].name", pool.name, "on AKS, a name that is 1-12 lower-case letters and digits "
                             "once '-' is dropped, starts with a letter, is not system and differs from the other pools")
                 seen.add(aks)
@@ -618,7 +668,7 @@ class HealthSpec(_Model):
     @field_validator("path", "liveness_path", mode="after")
     @classmethod
     def _absolute(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and (len(v) > 1024 or not _HTTP_PATH.match(v)):
+        if v is not None and (len(v) > 1024 or not _HTTP_PATH.fullmatch(v)):
             raise _problem("an absolute URL path such as /healthz (starts with '/', no spaces, query or fragment)")
         return v
 
@@ -631,19 +681,39 @@ class ResourcesSpec(_Model):
     cpu_limit: str = Field(default="1", description="CPU limit.")
     memory_limit: Optional[str] = Field(default=None, description="Memory limit; default: the memory request.")
 
+    @field_validator("cpu", "cpu_limit", "memory", "memory_limit", mode="before")
+    @classmethod
+    def _numbers_as_text(cls, v: Any) -> Any:
+        # Kubernetes takes a plain number too (cpu: 2, memory: 134217728).
+        return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
     @field_validator("cpu", "cpu_limit", mode="after")
     @classmethod
     def _cpu(cls, v: str) -> str:
-        if not _CPU.match(v):
-            raise _problem("a CPU quantity such as 250m or 1.5")
+        amount = _quantity(v)
+        if amount is None or amount < Decimal("0.001"):
+            raise _problem("a CPU quantity of at least 1m, such as 250m, 1 or 1.5")
         return v
 
     @field_validator("memory", "memory_limit", mode="after")
     @classmethod
     def _memory(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not _MEMORY.match(v):
-            raise _problem("a memory quantity such as 256Mi or 1Gi")
+        if v is None:
+            return v
+        amount = _quantity(v)
+        # A lower-case m means milli: 128m is an eighth of a byte, a classic slip for 128Mi.
+        if amount is None or v.endswith(("m", "u", "n")) or amount < 1024 * 1024:
+            raise _problem("a memory quantity of at least 1Mi, such as 256Mi, 1Gi or 500M (m would mean thousandths of a byte)")
         return v
+
+    @model_validator(mode="after")
+    def _requests_within_limits(self) -> "ResourcesSpec":
+        # The API server refuses a request above its limit (pod validation).
+        if (_quantity(self.cpu) or 0) > (_quantity(self.cpu_limit) or 0):
+            raise _problem(f"at most the CPU limit, cpuLimit ({self.cpu_limit})", key="cpu", got=self.cpu)
+        if self.memory_limit is not None and (_quantity(self.memory) or 0) > (_quantity(self.memory_limit) or 0):
+            raise _problem(f"at most the memory limit, memoryLimit ({self.memory_limit})", key="memory", got=self.memory)
+        return self
 
 
 class EgressRule(_Model):
@@ -686,7 +756,7 @@ class ServiceSpec(_Model):
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec, description="CPU and memory requests and limits.")
     env: dict[str, str] = Field(default_factory=dict, description="Plain environment variables (no secrets here).")
     egress: list[EgressRule] = Field(default_factory=list, description="Allowed egress beyond DNS.")
-    clusters: Optional[list[str]] = Field(default=None, description="Clusters to deploy on; default: all.")
+    clusters: Optional[list[str]] = Field(default=None, min_length=1, description="Clusters to deploy on; default: all.")
     node_port: Optional[int] = Field(
         default=None,
         ge=30000,
@@ -698,12 +768,20 @@ class ServiceSpec(_Model):
     @field_validator("name", mode="after")
     @classmethod
     def _name(cls, v: str) -> str:
+        if v[:1].isdigit():
+            # Its Kubernetes Service is named after it, and a Service name is a DNS-1035 label.
+            raise _problem("a DNS-1035 label: lower-case letters, digits and '-', starting with a letter and "
+                           "ending with a letter or digit, at most 40 characters")
+        if v == DEFAULT_DENY_POLICY:
+            # A service's objects are named after it: its NetworkPolicy would replace the namespace's.
+            raise _problem(f"a DNS-1123 label other than {DEFAULT_DENY_POLICY} (the name of the namespace's "
+                           "default-deny NetworkPolicy)")
         return _dns_label(v, 40)
 
     @field_validator("image", mode="after")
     @classmethod
     def _pinned(cls, v: str) -> str:
-        m = _IMAGE.match(v)
+        m = _IMAGE.fullmatch(v)
         if not m:
             raise _problem("an image reference like registry/repo:1.2.3 or registry/repo@sha256:<64 hex>")
         if m.group("digest") is None and (m.group("tag") is None or m.group("tag") == "latest"):
@@ -721,7 +799,7 @@ class ServiceSpec(_Model):
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
         for key in v:
-            if not _ENV_NAME.match(key):
+            if not _ENV_NAME.fullmatch(key):
                 raise _problem("environment variable names of letters, digits, '_', '-', '.', not starting with a digit")
         return v
 
@@ -798,18 +876,24 @@ class FleetSpec(_Model):
                         key=f"services[{i}].egress[{j}].service",
                         got=rule.service,
                     )
-        taken: dict[int, str] = {}
-        for i, svc in enumerate(self.services):
-            if svc.expose == "cluster":
+        # NodePorts matter only where fleetform's own load balancer forwards to them: on the
+        # self-managed cloud clusters. Two exposed services sharing one there would collide.
+        for cluster in self.clusters:
+            if cluster.target not in CLOUD_TARGETS or cluster.effective_mode != "self-managed":
                 continue
-            port = self.node_port_of(svc)
-            if port in taken:
-                raise _problem(
-                    f"a NodePort not used by service {taken[port]} (set nodePort explicitly, 30000-32767)",
-                    key=f"services[{i}].nodePort",
-                    got=port,
-                )
-            taken[port] = svc.name
+            taken: dict[int, str] = {}
+            for i, svc in enumerate(self.services):
+                if svc.expose == "cluster" or (svc.clusters is not None and cluster.name not in svc.clusters):
+                    continue
+                port = self.node_port_of(svc)
+                if port in taken:
+                    raise _problem(
+                        f"a NodePort not used by service {taken[port]} on cluster {cluster.name} (set nodePort "
+                        "explicitly, 30000-32767)",
+                        key=f"services[{i}].nodePort",
+                        got=port,
+                    )
+                taken[port] = svc.name
         return self
 
     @staticmethod
@@ -870,6 +954,14 @@ class FleetConfigError(ValueError):
 
 
 _TOP_KEYS = {f.alias or n: n for n, f in FleetSpec.model_fields.items()}
+SECRET_KEYS = frozenset(
+    f"{NAMESPACE}:{f.alias or n}" for n, f in FleetSpec.model_fields.items() if "SecretStr" in str(f.annotation)
+)
+"""Top-level keys whose value is a secret (declared ``secret: true`` in Pulumi.yaml)."""
+LIST_KEYS = frozenset(
+    f"{NAMESPACE}:{f.alias or n}" for n, f in FleetSpec.model_fields.items() if str(f.annotation).startswith("list[")
+)
+"""Top-level keys declared ``type: array`` in Pulumi.yaml."""
 
 
 def load_spec(config: Mapping[str, Any]) -> FleetSpec:
@@ -907,9 +999,18 @@ def load_spec(config: Mapping[str, Any]) -> FleetSpec:
         raise FleetConfigError(_format_errors(exc)) from None
 
 
+_HIDDEN = object()
+"""Stands for a value a config error must not print (a secret, or what may hold credentials)."""
+_USERINFO = re.compile(r"(?<=//)[^/@\s]*@")
+
+
 def _shown(value: Any) -> str:
+    """A value as a config error shows it: JSON-like, shortened, credentials in URLs masked."""
     if isinstance(value, (dict, list)):
-        text = json.dumps(value, default=str, sort_keys=True)
+        try:
+            text = json.dumps(value, default=str, sort_keys=True)
+        except (ValueError, TypeError):  # a structure that contains itself, or mixed-type keys
+            text = "(a " + type(value).__name__ + ")"
     elif isinstance(value, str):
         text = json.dumps(value)
     elif value is None:
@@ -918,6 +1019,7 @@ def _shown(value: Any) -> str:
         text = "true" if value else "false"
     else:
         text = str(value)
+    text = _USERINFO.sub("***@", text)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -986,6 +1088,8 @@ def _format_errors(exc: ValidationError) -> list[str]:
             if "key" in ctx:
                 loc = loc + tuple(_split_key(ctx["key"]))
                 given = ctx["got"]
+            if ctx.get("hide"):
+                given = _HIDDEN
             allowed = ctx["allowed"]
         elif etype == "extra_forbidden":
             model = _model_at(loc[:-1])
@@ -1007,8 +1111,10 @@ def _format_errors(exc: ValidationError) -> list[str]:
             allowed = f"at most {ctx.get('max_length')} {'item' if etype == 'too_long' else 'character'}(s)"
         else:
             allowed = _ALLOWED.get(etype, err["msg"])
+        if given is not None and f"{NAMESPACE}:{loc[0] if loc else ''}" in SECRET_KEYS:
+            given = _HIDDEN
         # pydantic reports unions per branch; keep the first line for a location.
-        line = f"{_path(loc)}: got {_shown(given)}; allowed: {allowed}"
+        line = f"{_path(loc)}: got {'(not shown)' if given is _HIDDEN else _shown(given)}; allowed: {allowed}"
         if not any(existing.startswith(_path(loc) + ":") for existing in lines):
             lines.append(line)
     return lines

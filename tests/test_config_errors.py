@@ -102,12 +102,65 @@ CASES = [
     ("egress CIDR without ports", fleet([EX], [service(egress=[{"cidr": "10.1.0.0/16"}])]),
      "fleetform:services[0].egress[0].ports: got []; allowed: at least one port with cidr (no all-ports egress)"),
     ("bad CPU quantity", fleet([EX], [service(resources={"cpu": "lots"})]),
-     'fleetform:services[0].resources.cpu: got "lots"; allowed: a CPU quantity such as 250m or 1.5'),
+     'fleetform:services[0].resources.cpu: got "lots"; allowed: a CPU quantity of at least 1m, such as 250m, 1 or 1.5'),
     ("namespace default", fleet([EX], [], namespace="default"),
      'fleetform:namespace: got "default"; allowed: a namespace of fleetform\'s own, not default or a kube-* system namespace'),
     ("replicas float", fleet([EX], [service(replicas=2.5)]),
      "fleetform:services[0].replicas: got 2.5; allowed: a whole number"),
+    # A trailing newline must not slip past an anchored pattern (Python's $ matches before it).
+    ("name with trailing newline", fleet([EX], [service("web\n", image="ghcr.io/acme/web:1.2.3")]),
+     'fleetform:services[0].name: got "web\\n"; allowed: a DNS-1123 label: lower-case letters, digits and \'-\', '
+     "starting and ending with a letter or digit, at most 40 characters"),
+    ("env name with trailing newline", fleet([EX], [service(env={"A\n": "x"})]),
+     'fleetform:services[0].env: got {"A\\n": "x"}; allowed: environment variable names of letters, digits, \'_\', '
+     "'-', '.', not starting with a digit"),
+    ("service name starts with a digit", fleet([EX], [service("1web")]),
+     'fleetform:services[0].name: got "1web"; allowed: a DNS-1035 label: lower-case letters, digits and \'-\', '
+     "starting with a letter and ending with a letter or digit, at most 40 characters"),
+    ("service takes the default-deny name", fleet([EX], [service("default-deny")]),
+     'fleetform:services[0].name: got "default-deny"; allowed: a DNS-1123 label other than default-deny (the name '
+     "of the namespace's default-deny NetworkPolicy)"),
+    ("service on no cluster", fleet([EX], [service(clusters=[])]),
+     "fleetform:services[0].clusters: got []; allowed: at least 1 item(s)"),
+    ("CPU request above its limit", fleet([EX], [service(resources={"cpu": "2"})]),
+     'fleetform:services[0].resources.cpu: got "2"; allowed: at most the CPU limit, cpuLimit (1)'),
+    ("memory request above its limit", fleet([EX], [service(resources={"memory": "512Mi", "memoryLimit": "256Mi"})]),
+     'fleetform:services[0].resources.memory: got "512Mi"; allowed: at most the memory limit, memoryLimit (256Mi)'),
+    ("CPU limit zero", fleet([EX], [service(resources={"cpuLimit": "0"})]),
+     'fleetform:services[0].resources.cpuLimit: got "0"; allowed: a CPU quantity of at least 1m, such as 250m, 1 or 1.5'),
+    ("memory in millibytes", fleet([EX], [service(resources={"memory": "128m"})]),
+     'fleetform:services[0].resources.memory: got "128m"; allowed: a memory quantity of at least 1Mi, such as 256Mi, '
+     "1Gi or 500M (m would mean thousandths of a byte)"),
+    ("memory with an upper-case K", fleet([EX], [service(resources={"memory": "128K"})]),
+     'fleetform:services[0].resources.memory: got "128K"; allowed: a memory quantity of at least 1Mi, such as 256Mi, '
+     "1Gi or 500M (m would mean thousandths of a byte)"),
+    ("kubeconfig content instead of a path",
+     fleet([{**EX, "existing": {"kubeconfig": "apiVersion: v1\nusers:\n- user: {token: PLANTED}"}}], []),
+     "fleetform:clusters[0].existing.kubeconfig: got (not shown); allowed: a path to a kubeconfig file, not its "
+     "content (point $KUBECONFIG or this key at a file)"),
+    ("ssh key of the wrong type is not echoed", fleet([EX], [], sshPrivateKey={"value": "-----BEGIN PLANTED"}),
+     "fleetform:sshPrivateKey: got (not shown); allowed: a string"),
 ]
+
+
+@pytest.mark.parametrize("resources", [
+    {"cpu": 2, "cpuLimit": 4}, {"cpu": 0.5}, {"memory": 134217728}, {"memory": "1.5Gi"}, {"memory": "129e6"},
+    {"memory": "2000k", "memoryLimit": "1Pi"}, {"cpu": ".5", "cpuLimit": "1."},
+])
+def test_kubernetes_quantities_are_accepted(resources):
+    """What Kubernetes' quantity grammar takes (numbers, decimal and binary suffixes, exponents)."""
+    svc = load_spec(fleet([EX], [service(resources=resources)])).services[0]
+    assert all(isinstance(v, str) for v in svc.resources.model_dump().values() if v is not None)
+
+
+def test_credentials_in_a_url_are_masked_in_the_message():
+    onprem = cluster("dc", "onprem", ssh={"verifyHostKeys": False}, install={"releaseUrl": "https://u:PLANTED@mirror.example/k3s"},
+                     hosts=[{"name": "m1", "address": "192.0.2.11", "role": "master"}])
+    with pytest.raises(FleetConfigError) as info:
+        load_spec(fleet([onprem], [], sshPrivateKey="k"))
+    assert len(info.value.problems) == 1
+    assert "PLANTED" not in info.value.problems[0]
+    assert info.value.problems[0].startswith('fleetform:clusters[0].install.releaseUrl: got "https://***@mirror.example/k3s"')
 
 
 @pytest.mark.parametrize("config,expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -215,6 +268,21 @@ CLOUD_CASES = [
      'fleetform:clusters[0].name: got "1prod"; allowed: a name starting with a letter (GKE cluster and service account names must)'),
     ("azure four zones", fleet([{**cluster("z1", "azure"), "network": {"zones": 4}}], []),
      "fleetform:clusters[0].network.zones: got 4; allowed: at most 3 (Azure regions have 3 availability zones)"),
+    ("gcp pool name starts with a digit", fleet([{**cluster("g1", "gcp"), "nodePools": [{"name": "1pool", "size": "s"}]}], []),
+     'fleetform:clusters[0].nodePools[0].name: got "1pool"; allowed: on gcp, a name starting with a letter (GCP '
+     "resource names must)"),
+    ("gcp 64 labels", fleet([{**cluster("g1", "gcp"), "tags": {f"l{i}": "v" for i in range(64)}}], []),
+     'fleetform:clusters[0].tags: got "64 labels"; allowed: at most 63 labels on gcp (GCP allows 64 per resource; '
+     "fleetform adds 1)"),
+    ("azure 50 tags", fleet([{**cluster("z1", "azure"), "tags": {f"t{i}": "v" for i in range(50)}}], []),
+     'fleetform:clusters[0].tags: got "50 tags"; allowed: at most 49 tags on azure (Azure allows 50 per resource; '
+     "fleetform adds 1)"),
+    ("azure tag name with <", fleet([{**cluster("z1", "azure"), "tags": {"a<b": "x"}}], []),
+     'fleetform:clusters[0].tags.a<b: got "x"; allowed: Azure tags: names of 1-512 characters without < > % & \\ ? /, '
+     "values of at most 256 characters"),
+    ("azure tag value too long", fleet([{**cluster("z1", "azure"), "tags": {"team": "v" * 257}}], []),
+     'fleetform:clusters[0].tags.team: got "' + "v" * 56 + '...; allowed: Azure tags: names of 1-512 characters '
+     "without < > % & \\ ? /, values of at most 256 characters"),
     ("aks pool name too long", fleet([{**cluster("z1", "azure"), "nodePools": [{"name": "general-purpose-pool", "size": "s"}]}], []),
      'fleetform:clusters[0].nodePools[0].name: got "general-purpose-pool"; allowed: on AKS, a name that is 1-12 lower-case '
      "letters and digits once '-' is dropped, starts with a letter, is not system and differs from the other pools"),

@@ -173,9 +173,16 @@ def test_configured_node_port_and_clash(monkeypatch):
     cfg = fleet([cluster("sm-gcp", "gcp", mode="self-managed")], [service("pub", nodePort=31234)])
     svc = next(m.object for m in plan("sm", config=cfg).manifests if m.kind == "Service")
     assert svc["spec"]["ports"][0]["nodePort"] == 31234
-    clash = fleet([cluster("c", "existing")], [service("a", nodePort=31000), service("b", nodePort=31000)])
+    services = [service("a", nodePort=31000), service("b", nodePort=31000)]
+    clash = fleet([cluster("c", "existing"), cluster("sm", "aws", mode="self-managed")], services)
     with pytest.raises(FleetConfigError) as info:
         load_spec(clash)
     assert info.value.problems == [
-        "fleetform:services[1].nodePort: got 31000; allowed: a NodePort not used by service a (set nodePort explicitly, 30000-32767)"
+        "fleetform:services[1].nodePort: got 31000; allowed: a NodePort not used by service a on cluster sm "
+        "(set nodePort explicitly, 30000-32767)"
     ]
+    # Only fleetform's own load balancers on self-managed cloud clusters use the NodePorts: no
+    # clash where none runs, or where the two services do not meet.
+    assert load_spec(fleet([cluster("c", "existing"), cluster("eks", "aws")], services))
+    apart = [service("a", nodePort=31000, clusters=["c"]), service("b", nodePort=31000, clusters=["sm"])]
+    assert load_spec(fleet([cluster("c", "existing"), cluster("sm", "aws", mode="self-managed")], apart))
