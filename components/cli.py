@@ -34,7 +34,7 @@ PLAN_EXIT_CODES = (
 )
 
 OUTPUT_FILE = "a file path in an existing, writable directory"
-OUTPUT_DIR = "a directory, or a path one can be created at (under an existing, writable directory)"
+OUTPUT_DIR = "a new or empty directory, or one fleetform plan wrote before, under an existing, writable directory"
 
 
 def output_problems(args: argparse.Namespace) -> list[str]:
@@ -58,8 +58,17 @@ def output_problems(args: argparse.Namespace) -> list[str]:
             problems.append(f"--manifests: got {args.manifests}; {existing} is not a directory; allowed: {OUTPUT_DIR}")
         elif not os.access(existing, os.W_OK | os.X_OK):
             problems.append(f"--manifests: got {args.manifests}; {existing} cannot be written; allowed: {OUTPUT_DIR}")
+        else:
+            from .plan.render import manifests_dir_problem
+
+            why = manifests_dir_problem(args.manifests)
+            if why:
+                problems.append(f"--manifests: got {args.manifests}; {why}; allowed: {OUTPUT_DIR}")
     return problems
 
+
+UNCUT_WIDTH = 10_000
+"""Width of the report when stdout is not a terminal: its lines are never cut."""
 
 NO_FULL_COLLECTIONS = 1_000_000
 """Oldest-generation threshold of the console script once the SDKs are loaded: collections of
@@ -162,6 +171,10 @@ def main(argv: Optional[list[str]] = None, *, standalone: bool = False) -> int:
     script), which lets the plan tune the garbage collector for a short-lived process."""
     args = _parser().parse_args(argv)
     console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        # Piped or in CI there is no screen to fit: rich would cut the tree's lines at 80 columns
+        # (or $COLUMNS, which CI runners often set).
+        console.width = UNCUT_WIDTH
     # Problems name user input (paths, values): printed as they are, one line each however long.
     err = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
     if args.command == "plan":

@@ -57,7 +57,7 @@ def test_markdown_has_mermaid_graph(local_outputs):
 
 def test_manifests_one_folder_per_cluster(local_outputs):
     _, out = local_outputs
-    folders = [p.name for p in (out / "m").iterdir()]
+    folders = [p.name for p in (out / "m").iterdir() if p.is_dir()]
     assert folders == ["local"]
     files = sorted(p.name for p in (out / "m" / "local").iterdir())
     assert "deployment-fleetform-web.yaml" in files and "namespace-fleetform.yaml" in files
@@ -82,7 +82,7 @@ def test_bad_k8s_version_is_exit_2():
 
 
 FILE_ALLOWED = "allowed: a file path in an existing, writable directory"
-DIR_ALLOWED = "allowed: a directory, or a path one can be created at (under an existing, writable directory)"
+DIR_ALLOWED = "allowed: a new or empty directory, or one fleetform plan wrote before, under an existing, writable directory"
 
 
 def test_unwritable_outputs_are_exit_2_before_anything_is_planned(tmp_path, capsys, monkeypatch):
@@ -109,7 +109,41 @@ def test_unwritable_outputs_are_exit_2_before_anything_is_planned(tmp_path, caps
 def test_manifests_directory_may_not_exist_yet(tmp_path):
     proc = run_cli("plan", "--manifests", str(tmp_path / "new" / "deeper"))
     assert proc.returncode == 0, proc.stderr
-    assert sorted(p.name for p in (tmp_path / "new" / "deeper").iterdir()) == ["local"]
+    assert sorted(p.name for p in (tmp_path / "new" / "deeper").iterdir()) == [".fleetform-manifests", "local"]
+
+
+def test_manifests_into_a_used_directory_leave_no_stale_file(tmp_path):
+    """A second plan into the same --manifests directory replaces what the first wrote: an object
+    no longer planned leaves no file behind (kubectl apply -f would apply it); files fleetform
+    did not write are kept."""
+    out = tmp_path / "m"
+    two = tmp_path / "Pulumi.two.yaml"
+    two.write_text(yaml.safe_dump({"config": fleet([cluster("local", "existing")], [service("web"), service("api")])}))
+    one = tmp_path / "Pulumi.one.yaml"
+    one.write_text(yaml.safe_dump({"config": fleet([cluster("other", "existing")], [service("api")])}))
+    assert run_cli("plan", str(two), "--manifests", str(out)).returncode == 0
+    assert (out / "local" / "deployment-fleetform-web.yaml").is_file()
+    (out / "local" / "mine.txt").write_text("kept")
+    proc = run_cli("plan", str(one), "--manifests", str(out))
+    assert proc.returncode == 0, proc.stderr
+    left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert "local/mine.txt" in left and not any(f.startswith("local/") and f.endswith(".yaml") for f in left)
+    assert "other/deployment-fleetform-api.yaml" in left
+    listed = (out / ".fleetform-manifests").read_text().split()
+    assert sorted(listed) == sorted(f for f in left if f.endswith(".yaml")) and len(listed) == 8  # 2 + 6 of api
+
+
+def test_manifests_refuse_a_directory_fleetform_did_not_write(tmp_path):
+    out = tmp_path / "m"
+    out.mkdir()
+    (out / "app.yaml").write_text("kind: ConfigMap\n")
+    proc = run_cli("plan", "--manifests", str(out))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        f"--manifests: got {out}; {out} is not empty and was not written by fleetform plan (its files would mix "
+        f"with the plan's); {DIR_ALLOWED}"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["app.yaml"]
 
 
 def test_a_write_that_fails_after_the_plan_is_exit_2_with_one_line(tmp_path, capsys, monkeypatch):
@@ -133,12 +167,72 @@ def test_a_write_that_fails_after_the_plan_is_exit_2_with_one_line(tmp_path, cap
     (b"config:\n  fleetform:name: \xff\xfe\n", "not UTF-8 text (byte offset 26); allowed: a YAML stack file"),
     (b"- a\n- b\n", "expected a mapping with a config: key"),
     (b"config: 5\n", "config: must be a mapping of key: value"),
+    # What Pulumi itself refuses in a stack file (its YAML reader, ParseKey, the declared types):
+    (b"config:\n  fleetform:services: []\n  fleetform:services: []\n",
+     "not valid YAML: key 'fleetform:services' appears twice in one mapping (line 3); Pulumi refuses that"),
 ])
 def test_unreadable_stack_file_is_one_line_and_exit_2(tmp_path, capsys, content, problem):
     path = tmp_path / "Pulumi.bad.yaml"
     path.write_bytes(content)
     assert main(["plan", str(path)]) == 2
     assert capsys.readouterr().err.splitlines() == [f"invalid config for stack {path}:", f"  {path}: {problem}"]
+
+
+EXISTING = "  fleetform:clusters:\n  - {name: a, target: existing}\n"
+
+
+@pytest.mark.parametrize("content,problem", [
+    ("config:\n  clusters: []\n",
+     "clusters: a key without a namespace; allowed: <namespace>:<name> keys, such as fleetform:clusters (Pulumi "
+     "refuses others)"),
+    ('config:\n  fleetform:clusters: \'[{"name": "a", "target": "existing"}]\'\n',
+     "fleetform:clusters: got a string; allowed: a YAML list (Pulumi checks the type Pulumi.yaml declares, array)"),
+    ("config:\n  fleetform:sshPrivateKey: '-----BEGIN PLANTED'\n" + EXISTING,
+     "fleetform:sshPrivateKey: set in plain text in Pulumi.bad.yaml; allowed: an encrypted value only (pulumi config "
+     "set --secret fleetform:sshPrivateKey ...; then remove the plain-text key from the file)"),
+    ("config:\n  myapp:blob: !!binary aGVsbG8=\n" + EXISTING,
+     "myapp:blob: holds a YAML !!binary value; allowed: plain YAML values (strings, numbers, true/false, lists and "
+     "mappings), as Pulumi config holds"),
+    ("config:\n  fleetform:clusters: !!set {a: null}\n",
+     "fleetform:clusters: holds a YAML !!set value; allowed: plain YAML values (strings, numbers, true/false, lists "
+     "and mappings), as Pulumi config holds"),
+    ("config:\n  fleetform:clusters: &a\n  - {name: a, target: existing}\n  - *a\n",
+     "fleetform:clusters: holds an alias that contains itself; allowed: plain YAML values (strings, numbers, "
+     "true/false, lists and mappings), as Pulumi config holds"),
+])
+def test_stack_file_pulumi_would_refuse_is_one_line_and_exit_2(tmp_path, capsys, content, problem):
+    path = tmp_path / "Pulumi.bad.yaml"
+    path.write_text(content)
+    assert main(["plan", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"invalid config for stack {path}:", f"  {problem}"]
+    assert "PLANTED" not in err
+
+
+def test_dates_in_other_namespaces_are_plain_text(tmp_path, capsys):
+    """An unquoted date in another program's key stays text (it was a traceback in config_strings)."""
+    path = tmp_path / "Pulumi.dated.yaml"
+    path.write_text("config:\n  myapp:since: 2024-01-01\n" + EXISTING)
+    assert main(["plan", str(path)]) == 0, capsys.readouterr()
+
+
+@pytest.mark.parametrize("name", ["a::b", "a`|b", "x" * 101])
+def test_stack_name_pulumi_refuses_is_exit_2(tmp_path, capsys, name):
+    path = tmp_path / f"Pulumi.{name}.yaml"
+    path.write_text("config:\n" + EXISTING)
+    assert main(["plan", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"invalid config for stack {path}:",
+        f"  {path}: the stack name from the file name is {name!r}; allowed: letters, digits, '-', '_' and '.' "
+        "(at most 100), as Pulumi requires",
+    ]
+
+
+def test_report_lines_are_not_cut_when_piped():
+    """Piped (CI) output has no terminal width to fit: rich used to cut the tree at 80 columns."""
+    proc = run_cli("plan", "local")
+    line = next(ln for ln in proc.stdout.splitlines() if "local-namespace-default-deny " in ln)
+    assert line.endswith("local-namespace-default-deny kubernetes:networking.k8s.io/v1:NetworkPolicy") and len(line) > 80
 
 
 def test_unimplemented_target_is_exit_1_with_error_for_that_cluster_only(tmp_path, capsys, monkeypatch):
@@ -150,12 +244,25 @@ def test_unimplemented_target_is_exit_1_with_error_for_that_cluster_only(tmp_pat
     onprem = cluster("dc", "onprem", ssh={"verifyHostKeys": False},
                      hosts=[{"name": "m1", "address": "192.0.2.11", "role": "master"}])
     path.write_text(yaml.safe_dump({"config": fleet(
-        [cluster("here", "existing"), onprem], [service()], sshPrivateKey="[secret]")}))
+        [cluster("here", "existing"), onprem], [service()], sshPrivateKey={"secure": "v1:c2FsdA==:a2V5"})}))
     code = main(["plan", str(path)])
     out = capsys.readouterr().out
     assert code == 1
     assert "fleetform:clusters[1].target: target 'onprem' (mode self-managed) is not implemented yet" in out
     assert "here-web-deployment" in out  # the other cluster was planned
+
+
+def test_two_resources_declaring_one_object_is_exit_1(monkeypatch, capsys):
+    """If two resources declare the same Kubernetes object on a cluster (here: the namespace's
+    deny-all policy renamed onto a service's), the plan fails and names both."""
+    from components.workloads import microservice
+
+    monkeypatch.setattr(microservice, "DEFAULT_DENY_POLICY", "web")
+    code = main(["plan", "local"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert ("error local: NetworkPolicy fleetform/web is declared by two resources, local-namespace-default-deny and "
+            "local-web-netpol: the second would take over the first") in out
 
 
 def test_schema_error_is_exit_1(monkeypatch, capsys, tmp_path):

@@ -14,11 +14,11 @@ TOKEN = "planted-token-7f3c9a1e5b2d4f6a8c0e"
 CERT_DATA = "UExBTlRFRC1DQS1EQVRBLTk5ODg3NzY2"
 
 
-def _kubeconfig(tmp_path):
+def _kubeconfig(tmp_path, server="https://10.1.2.3:6443"):
     path = tmp_path / "kubeconfig"
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "dev",
-        "clusters": [{"name": "dev", "cluster": {"server": "https://10.1.2.3:6443", "certificate-authority-data": CERT_DATA}}],
+        "clusters": [{"name": "dev", "cluster": {"server": server, "certificate-authority-data": CERT_DATA}}],
         "users": [{"name": "dev", "user": {"token": TOKEN}}],
         "contexts": [{"name": "dev", "context": {"cluster": "dev", "user": "dev"}}],
     }))
@@ -49,6 +49,32 @@ def test_no_secret_in_any_plan_output(tmp_path):
     # proof that the program did read the secret it must not leak.
     assert doc["outputs"]["kubeconfigs"] == "[secret]"
     assert doc["outputs"]["clusters"]["local"]["endpoint"] == "https://10.1.2.3:6443"
+
+
+def test_endpoint_drops_credentials_in_the_server_url(tmp_path):
+    from components.plan.engine import plan
+
+    kubeconfig = _kubeconfig(tmp_path, server="https://admin:PLANTEDPASS@10.1.2.3:6443/k8s")
+    cfg = stack_config("local")
+    cfg["fleetform:clusters"][0]["existing"] = {"kubeconfig": str(kubeconfig)}
+    result = plan("creds", config=cfg)
+    assert result.capture.outputs["clusters"]["local"]["endpoint"] == "https://10.1.2.3:6443/k8s"
+
+
+def test_kubeconfig_that_is_not_utf8_is_a_config_error(tmp_path, capsys):
+    from components.cli import main
+
+    bad = tmp_path / "kubeconfig"
+    bad.write_bytes(b"apiVersion: v1\n\xff\xfe")
+    cfg = stack_config("local")
+    cfg["fleetform:clusters"][0]["existing"] = {"kubeconfig": str(bad)}
+    stack = tmp_path / "Pulumi.badkc.yaml"
+    stack.write_text(yaml.safe_dump({"config": cfg}))
+    assert main(["plan", str(stack)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"invalid config for stack {stack}:",
+        f"  cluster local: kubeconfig {bad}: not UTF-8 text (byte offset 15); allowed: a readable UTF-8 kubeconfig file",
+    ]
 
 
 def test_secret_inputs_are_masked_in_json_resources():

@@ -506,7 +506,7 @@ def _user_pools(spec: ClusterSpec) -> list[NodePoolSpec]:
     seen = {SYSTEM_POOL_NAME: "(fleetform's system pool)"}
     for pool in pools:
         aks = aks_pool_name(pool)
-        if not _POOL_NAME.match(aks) or aks in seen:
+        if not _POOL_NAME.fullmatch(aks) or aks in seen:
             raise pulumi.RunError(
                 f"cluster {spec.name}: node pool {pool.name!r} has no distinct AKS pool name "
                 f"(AKS: lowercase letters and digits, starting with a letter, at most 12; "

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Optional
 
 import pulumi
 import yaml
 
-from ..config import ClusterSpec, ExistingSpec
+from ..config import ClusterSpec, ExistingSpec, FleetConfigError
 from .base import Cluster, ClusterContext
 
 
@@ -22,14 +23,29 @@ def _kubeconfig_path(spec: ExistingSpec) -> Optional[Path]:
 
 
 def _server_of(text: str, context: Optional[str]) -> Optional[str]:
-    """The API server URL of ``context`` (default: current-context) in a kubeconfig, if found."""
+    """The API server URL of ``context`` (default: current-context) in a kubeconfig, if found,
+    without any user:password in it (the endpoint is a plain output)."""
     try:
         doc = yaml.safe_load(text) or {}
         ctx_name = context or doc.get("current-context")
         ctx = next(c["context"] for c in doc.get("contexts") or [] if c.get("name") == ctx_name)
-        return next(c["cluster"]["server"] for c in doc.get("clusters") or [] if c.get("name") == ctx["cluster"])
+        server = next(c["cluster"]["server"] for c in doc.get("clusters") or [] if c.get("name") == ctx["cluster"])
     except (yaml.YAMLError, StopIteration, KeyError, TypeError, AttributeError):
         return None
+    return re.sub(r"(?<=//)[^/@]*@", "", server) if isinstance(server, str) else None
+
+
+def _read_kubeconfig(cluster: str, path: Optional[Path]) -> str:
+    """The kubeconfig's text, "" when there is no such file; a config error if it cannot be used."""
+    if path is None or not path.is_file():
+        return ""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        why = f"not UTF-8 text (byte offset {exc.start})"
+    except OSError as exc:
+        why = f"cannot be read: {exc.strerror or exc}"
+    raise FleetConfigError([f"cluster {cluster}: kubeconfig {path}: {why}; allowed: a readable UTF-8 kubeconfig file"])
 
 
 class ExistingCluster(Cluster):
@@ -46,7 +62,7 @@ class ExistingCluster(Cluster):
         super().__init__("fleetform:cluster:ExistingCluster", name, opts)
         existing = spec.existing or ExistingSpec()
         path = _kubeconfig_path(existing)
-        text = path.read_text() if path is not None and path.is_file() else ""
+        text = _read_kubeconfig(spec.name, path)
         self.target = "existing"
         self.self_managed = False
         self.kubernetes_version = ctx.kubernetes_version

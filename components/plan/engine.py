@@ -7,6 +7,7 @@ rejections are invisible to it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,15 +15,43 @@ from typing import Any, Optional
 
 import yaml
 
-from ..config import FleetConfigError, FleetSpec, load_spec
+from ..config import LIST_KEYS, SECRET_KEYS, FleetConfigError, FleetSpec, load_spec
 from .mocks import SECRET
 from .runner import Capture, run_under_mocks
 from .schema import schema_errors
 
 CLUSTER_TYPE_PREFIX = "fleetform:cluster:"
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader where PyYAML was built with it (ten times faster on a large stack file)."""
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _YAML_LOADER(_BASE_LOADER):  # noqa: N801
+    """libyaml's safe loader where PyYAML was built with it (ten times faster on a large stack
+    file), refusing a key repeated in a mapping as Pulumi's own YAML reader does (PyYAML would
+    silently keep the last one). An unquoted date stays the text it is (Pulumi hands programs
+    config as text and JSON, which has no dates)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in _BASE_LOADER.yaml_implicit_resolvers.items()
+    }
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # an unhashable key: the base class reports it
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping (line {key_node.start_mark.line + 1}); Pulumi refuses that",
+                    key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+"""Pulumi's rule for a stack name: letters, digits, hyphens, underscores and periods, at most 100."""
 
 
 class StackNotFound(Exception):
@@ -140,8 +169,15 @@ def resolve_stack(stack: str) -> tuple[str, Path]:
             raise StackNotFound(f"no stack file {stack}")
         name = path.name
         if name.startswith("Pulumi.") and name.count(".") >= 2:
-            return name[len("Pulumi."):].rsplit(".", 1)[0], path
-        return path.stem, path
+            name = name[len("Pulumi."):].rsplit(".", 1)[0]
+        else:
+            name = path.stem
+        if not _STACK_NAME.fullmatch(name):
+            raise StackNotFound(
+                f"{stack}: the stack name from the file name is {name!r}; allowed: letters, digits, "
+                "'-', '_' and '.' (at most 100), as Pulumi requires"
+            )
+        return name, path
     candidate = project_root() / "stacks" / f"Pulumi.{stack}.yaml"
     if not candidate.is_file():
         known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (project_root() / "stacks").glob("Pulumi.*.yaml"))
@@ -173,8 +209,50 @@ def read_stack_config(path: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
         if isinstance(value, dict) and set(value) == {"secure"}:
             secret_keys.append(str(key))
             value = SECRET
+        elif key in SECRET_KEYS and value is not None:
+            # Pulumi refuses a stack whose value for a `secret: true` key is plain text; the value
+            # itself is never shown.
+            raise FleetConfigError([
+                f"{key}: set in plain text in {path.name}; allowed: an encrypted value only "
+                f"(pulumi config set --secret {key} ...; then remove the plain-text key from the file)"
+            ])
+        if ":" not in str(key):
+            raise FleetConfigError([f"{key}: a key without a namespace; allowed: <namespace>:<name> keys, "
+                                    f"such as fleetform:{key} (Pulumi refuses others)"])
+        if key in LIST_KEYS and isinstance(value, str):
+            raise FleetConfigError([f"{key}: got a string; allowed: a YAML list (Pulumi checks the type Pulumi.yaml "
+                                    "declares, array)"])
+        problem = _not_plain(value)
+        if problem:
+            raise FleetConfigError([f"{key}: {problem}; allowed: plain YAML values (strings, numbers, true/false, "
+                                    "lists and mappings), as Pulumi config holds"])
         out[str(key)] = value
     return out, tuple(secret_keys)
+
+
+def _not_plain(value: Any, within: frozenset[int] = frozenset()) -> Optional[str]:
+    """What makes a config value something Pulumi config cannot hold (a YAML-only type such as
+    ``!!binary`` or ``!!set``, a date, an alias that contains itself), or None."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return None
+    if isinstance(value, (list, dict)):
+        if id(value) in within:
+            return "holds an alias that contains itself"
+        inner = within | {id(value)}
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    return f"holds a mapping key that is not a string ({_yaml_type(k)})"
+                problem = _not_plain(v, inner)
+                if problem:
+                    return problem
+            return None
+        return next((p for p in (_not_plain(v, inner) for v in value) if p), None)
+    return f"holds a YAML {_yaml_type(value)} value"
+
+
+def _yaml_type(value: Any) -> str:
+    return {bytes: "!!binary", set: "!!set"}.get(type(value), type(value).__name__)
 
 
 # ------------------------------------------------------------------------------ the plan
@@ -232,6 +310,26 @@ def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -
     return [Violation(f.policy, f.enforcement, f.urn, f.message) for f in findings], undecided
 
 
+def duplicate_objects(manifests: list[Manifest]) -> list[str]:
+    """One line per Kubernetes object that two resources of the run declare on the same cluster
+    (same API group, kind, namespace and name): applying both, the second would take the first
+    over."""
+    seen: dict[tuple[str, str, str, str, str], str] = {}
+    lines = []
+    for m in manifests:
+        api_version = str(m.object.get("apiVersion", ""))
+        group = api_version.split("/")[0] if "/" in api_version else ""
+        key = (m.cluster, group, m.kind, m.namespace or "", m.name)
+        first = seen.setdefault(key, m.urn)
+        if first != m.urn:
+            lines.append(
+                f"{m.cluster}: {m.kind} {m.namespace + '/' if m.namespace else ''}{m.name} is declared by two "
+                f"resources, {first.rsplit('::', 1)[-1]} and {m.urn.rsplit('::', 1)[-1]}: the second would take "
+                "over the first"
+            )
+    return lines
+
+
 def plan(
     stack: str,
     *,
@@ -268,6 +366,6 @@ def plan(
         manifests=manifests,
         schema_errors=errors_found,
         violations=violations,
-        errors=list(fleet.skipped),
+        errors=list(fleet.skipped) + duplicate_objects(manifests),
         undecided=undecided,
     )

@@ -8,14 +8,15 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 import yaml
 from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
-from .engine import PlanResult
+if TYPE_CHECKING:  # the engine (and pydantic with it) is not needed to check an output path
+    from .engine import PlanResult
 
 
 def to_json(result: PlanResult) -> dict[str, Any]:
@@ -163,14 +164,42 @@ def _escape(text: str) -> str:
     return text.replace('"', "#quot;")
 
 
+MANIFESTS_MARKER = ".fleetform-manifests"
+"""File in a ``--manifests`` directory listing what the plan wrote there, so the next plan into the
+same directory removes exactly those files first (objects no longer planned leave no stale file)."""
+
+
+def manifests_dir_problem(directory: Path) -> Optional[str]:
+    """Why ``directory`` cannot take the manifests: it holds files an earlier plan did not write."""
+    if not directory.is_dir() or (directory / MANIFESTS_MARKER).is_file() or not any(directory.iterdir()):
+        return None
+    return f"{directory} is not empty and was not written by fleetform plan (its files would mix with the plan's)"
+
+
 def write_manifests(result: PlanResult, directory: Path) -> list[Path]:
-    """Every Kubernetes object as YAML, one folder per cluster, one file per object."""
-    written = []
+    """Every Kubernetes object as YAML, one folder per cluster, one file per object. What an
+    earlier plan wrote into ``directory`` is removed first."""
+    marker = directory / MANIFESTS_MARKER
+    if marker.is_file():
+        for rel in marker.read_text().splitlines():
+            old = directory / rel
+            # Only plain files below the directory, as listed: nothing else is ever removed.
+            if rel and ".." not in Path(rel).parts and old.is_file() and not old.is_symlink():
+                old.unlink()
+                if old.parent != directory and not any(old.parent.iterdir()):
+                    old.parent.rmdir()
+    written: list[Path] = []
+    taken: set[Path] = set()
     for m in result.manifests:
         folder = directory / m.cluster
         folder.mkdir(parents=True, exist_ok=True)
-        stem = "-".join(p for p in (m.kind.lower(), m.namespace, m.name) if p)
-        path = folder / (re.sub(r"[^A-Za-z0-9_.-]", "_", stem) + ".yaml")
+        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", "-".join(p for p in (m.kind.lower(), m.namespace, m.name) if p))
+        path = folder / (stem + ".yaml")
+        if path in taken:  # same kind and name in another API group: keep both
+            group = str(m.object.get("apiVersion", "")).replace("/", "_")
+            path = folder / f"{stem}-{re.sub(r'[^A-Za-z0-9_.-]', '_', group)}.yaml"
+        taken.add(path)
         path.write_text(yaml.safe_dump(m.object, sort_keys=False))
         written.append(path)
+    marker.write_text("".join(f"{p.relative_to(directory).as_posix()}\n" for p in written))
     return written

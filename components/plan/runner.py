@@ -15,6 +15,7 @@ from pulumi.runtime.settings import SETTINGS as _SETTINGS, get_root_resource
 from pulumi.runtime.stack import wait_for_rpcs
 from pulumi.runtime.sync_await import _sync_await
 
+from ..config import FleetConfigError
 from .mocks import FleetMocks, RecordingMonitor, Registration, plain
 
 PROJECT = "fleetform"
@@ -100,7 +101,7 @@ def _run(stack, config, program, install_mocks, secret_keys, monitor: RecordingM
         _sync_await(wait_for_rpcs())
     except BaseException as exc:
         _cancel_leftovers()
-        if isinstance(exc, Exception) and not isinstance(exc, pulumi.RunError) and (
+        if isinstance(exc, Exception) and not isinstance(exc, (pulumi.RunError, FleetConfigError)) and (
             not install_mocks or not monitor.registrations
         ):
             raise MocksNotActive(f"the program did not run against the mock engine: {exc}") from exc

@@ -11,7 +11,7 @@ from pulumi_kubernetes.core.v1 import ServicePortArgsDict, ServiceSpecArgsDict
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
 from pulumi_kubernetes.networking.v1 import NetworkPolicyEgressRuleArgsDict, NetworkPolicySpecArgsDict
 
-from ..config import LoadBalancerSpec, ServiceSpec
+from ..config import DEFAULT_DENY_POLICY, LoadBalancerSpec, ServiceSpec
 from .exposure import Exposure, exposure_for
 from .pod import PORT_NAME, deployment_spec, labels
 
@@ -196,7 +196,7 @@ class AppNamespace(pulumi.ComponentResource):
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-default-deny",
-            metadata={"name": "default-deny", "namespace": namespace},
+            metadata={"name": DEFAULT_DENY_POLICY, "namespace": namespace},
             spec={"pod_selector": {}, "policy_types": ["Ingress", "Egress"]},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[ns]),
         )
