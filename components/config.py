@@ -10,12 +10,13 @@ carrying all of them.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
-from decimal import Decimal
 import json
 import re
 import zlib
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, Literal, Optional
 
 from pydantic import (
@@ -24,6 +25,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -76,11 +78,17 @@ def _quantity(text: str) -> Optional[Decimal]:
     scale = Decimal(10) ** int(suffix[1:]) if suffix[:1] in ("e", "E") and len(suffix) > 1 else _QUANTITY_SCALE.get(suffix, Decimal(1))
     return Decimal(m["number"]) * scale
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+# The image reference grammar of distribution/reference (the one container runtimes parse):
+# an optional registry host (any case, or an [IPv6] address) and port, lower-case path components
+# joined by '.', '_', '__' or dashes, a tag, a digest.
+_IMAGE_HOST = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])"
+_IMAGE_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _IMAGE = re.compile(
-    r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
+    rf"(?P<repo>(?:{_IMAGE_HOST}(?::[0-9]+)?/)?{_IMAGE_PATH}(?:/{_IMAGE_PATH})*)"
     r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
-    r"(?P<digest>@sha256:[0-9a-f]{64})?$"
+    r"(?P<digest>@sha256:[0-9a-f]{64})?"
 )
+_IMAGE_NAME_MAX = 255
 _HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
 _REGIONS = {
     # Region name shapes as the clouds spell them (aws: us-east-1, us-gov-west-1; gcp: europe-west4;
@@ -104,6 +112,46 @@ def _problem(allowed: str, *, key: Optional[str] = None, got: Any = None, hide: 
     return PydanticCustomError("fleetform", "{allowed}", ctx)
 
 
+def _entry_problem(allowed: str, entry: str, got: Any) -> PydanticCustomError:
+    """A problem with one entry of a mapping field (an env variable, a label): the path names the
+    entry's key as it is."""
+    return PydanticCustomError("fleetform", "{allowed}", {"allowed": allowed, "entry": entry, "got": got})
+
+
+KUBELET_LABELS = frozenset({
+    "kubernetes.io/hostname", "kubernetes.io/instance-type", "kubernetes.io/os", "kubernetes.io/arch",
+    "beta.kubernetes.io/instance-type", "beta.kubernetes.io/os", "beta.kubernetes.io/arch",
+    "failure-domain.beta.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/region",
+    "failure-domain.kubernetes.io/zone", "failure-domain.kubernetes.io/region",
+    "topology.kubernetes.io/zone", "topology.kubernetes.io/region",
+})
+"""The kubernetes.io labels a kubelet may set on its own node (k8s.io/kubelet pkg/apis
+well_known_labels.go); besides these, only the kubelet.kubernetes.io and node.kubernetes.io
+namespaces. A kubelet given any other kubernetes.io or k8s.io label refuses to start."""
+
+
+def _label_problem(key: str, value: str, *, node: bool) -> Optional[str]:
+    """What Kubernetes refuses in a label (and, on a node, what the kubelet refuses), or None."""
+    prefix = key.split("/", 1)[0] if "/" in key else ""
+    if not _LABEL_KEY.fullmatch(key) or len(prefix) > 253 or not _LABEL_VALUE.fullmatch(value):
+        return ("a Kubernetes label: a key like team or example.com/team (prefix at most 253 characters), a value of "
+                "at most 63 letters, digits, '-', '_', '.'")
+    reserved = any(prefix == ns or prefix.endswith("." + ns) for ns in ("kubernetes.io", "k8s.io"))
+    kubelet_ns = any(prefix == ns or prefix.endswith("." + ns) for ns in ("kubelet.kubernetes.io", "node.kubernetes.io"))
+    if node and reserved and key not in KUBELET_LABELS and not kubelet_ns:
+        return ("a node label outside the kubernetes.io and k8s.io namespaces, or one the kubelet may set "
+                "(node.kubernetes.io/..., kubelet.kubernetes.io/..., topology.kubernetes.io/zone, ...)")
+    return None
+
+
+def _node_labels(labels: dict[str, str]) -> dict[str, str]:
+    for key, value in labels.items():
+        problem = _label_problem(key, value, node=True)
+        if problem:
+            raise _entry_problem(problem, key, value)
+    return labels
+
+
 def _dns_label(value: str, max_len: int = 40) -> str:
     if len(value) > max_len or not _DNS_LABEL.fullmatch(value):
         raise _problem(
@@ -119,6 +167,24 @@ class _Model(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         frozen=True,
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_as_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        # pydantic reads true as 1: `count: true` would quietly mean one master.
+        if isinstance(v, bool) and info.field_name in _number_fields(cls):
+            raise _problem("a whole number")
+        return v
+
+
+@functools.cache
+def _number_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of ``model`` that hold a number (int or float, optional or not)."""
+    return frozenset(
+        name for name, f in model.model_fields.items()
+        if f.annotation in (int, float) or set(getattr(f.annotation, "__args__", ())) & {int, float} and
+        set(getattr(f.annotation, "__args__", ())) <= {int, float, type(None)}
     )
 
 
@@ -192,8 +258,16 @@ class Taint(_Model):
     @field_validator("key", mode="after")
     @classmethod
     def _key(cls, v: str) -> str:
-        if not _LABEL_KEY.fullmatch(v):
+        if not _LABEL_KEY.fullmatch(v) or len(v.split("/", 1)[0]) > 253:
             raise _problem("a Kubernetes label key such as dedicated or example.com/role")
+        return v
+
+    @field_validator("value", mode="after")
+    @classmethod
+    def _value(cls, v: str) -> str:
+        if not _LABEL_VALUE.fullmatch(v):
+            raise _problem("a Kubernetes label value: at most 63 letters, digits, '-', '_', '.', starting and ending "
+                           "with a letter or digit")
         return v
 
 
@@ -217,10 +291,7 @@ class NodePoolSpec(_Model):
     @field_validator("labels", mode="after")
     @classmethod
     def _labels(cls, v: dict[str, str]) -> dict[str, str]:
-        for key, value in v.items():
-            if not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(value):
-                raise _problem("Kubernetes labels: keys like team or example.com/team, values of at most 63 letters, digits, '-', '_', '.'")
-        return v
+        return _node_labels(v)
 
     @model_validator(mode="after")
     def _bounds(self) -> "NodePoolSpec":
@@ -337,9 +408,16 @@ class HostSpec(_Model):
     @field_validator("labels", mode="after")
     @classmethod
     def _labels(cls, v: dict[str, str]) -> dict[str, str]:
-        for key, value in v.items():
-            if not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(value):
-                raise _problem("Kubernetes labels: keys like team or example.com/team, values of at most 63 letters, digits, '-', '_', '.'")
+        return _node_labels(v)
+
+    @field_validator("address", mode="after")
+    @classmethod
+    def _node_ip(cls, v: ipaddress.IPv4Address) -> ipaddress.IPv4Address:
+        # The kubelet refuses such a node IP; k3s' own pod and service networks would swallow it.
+        if v.is_loopback or v.is_unspecified or v.is_multicast or v.is_link_local or v.is_reserved:
+            raise _problem("a unicast IPv4 address of the host: not loopback, 0.0.0.0, link-local, multicast or reserved")
+        if any(v in net for net in K3S_NETWORKS):
+            raise _problem("an address outside k3s' pod and service networks, " + " and ".join(map(str, K3S_NETWORKS)))
         return v
 
 
@@ -782,8 +860,9 @@ class ServiceSpec(_Model):
     @classmethod
     def _pinned(cls, v: str) -> str:
         m = _IMAGE.fullmatch(v)
-        if not m:
-            raise _problem("an image reference like registry/repo:1.2.3 or registry/repo@sha256:<64 hex>")
+        if not m or len(m.group("repo")) > _IMAGE_NAME_MAX:
+            raise _problem("an image reference like registry/repo:1.2.3 or registry/repo@sha256:<64 hex> "
+                           f"(name at most {_IMAGE_NAME_MAX} characters)")
         if m.group("digest") is None and (m.group("tag") is None or m.group("tag") == "latest"):
             raise _problem("a pinned image: a digest (@sha256:...) or a tag other than latest")
         return v
@@ -798,16 +877,19 @@ class ServiceSpec(_Model):
     @field_validator("env", mode="after")
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
-        for key in v:
+        for key, value in v.items():
             if not _ENV_NAME.fullmatch(key):
-                raise _problem("environment variable names of letters, digits, '_', '-', '.', not starting with a digit")
+                raise _entry_problem("an environment variable name of letters, digits, '_', '-', '.', not starting "
+                                     "with a digit", key, value)
         return v
 
     @model_validator(mode="after")
     def _replica_bounds(self) -> "ServiceSpec":
         lo, hi = self.min_replicas, self.max_replicas
         if lo > hi:
-            raise _problem(f"at most autoscale.max ({hi})", key="autoscale.min", got=lo)
+            # autoscale.min defaults to replicas: name the key the user actually set.
+            key = "autoscale.min" if self.autoscale.min is not None else "replicas"
+            raise _problem(f"at most autoscale.max ({hi})", key=key, got=lo)
         if not lo <= self.replicas <= hi:
             raise _problem(f"from autoscale.min ({lo}) to autoscale.max ({hi})", key="replicas", got=self.replicas)
         return self
@@ -1029,10 +1111,15 @@ def _path(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
+        elif _PLAIN_KEY.fullmatch(str(part)):
             out += ("" if first else ".") + str(part)
+        else:  # a user's key with spaces, newlines or quotes in it: quoted, so the line stays one line
+            out += f"[{json.dumps(str(part))}]"
         first = False
     return out
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_./:-]+")
 
 
 def _model_at(loc: tuple[Any, ...]) -> Optional[type[BaseModel]]:
@@ -1088,6 +1175,9 @@ def _format_errors(exc: ValidationError) -> list[str]:
             if "key" in ctx:
                 loc = loc + tuple(_split_key(ctx["key"]))
                 given = ctx["got"]
+            if "entry" in ctx:
+                loc = loc + (ctx["entry"],)
+                given = ctx["got"]
             if ctx.get("hide"):
                 given = _HIDDEN
             allowed = ctx["allowed"]
@@ -1121,10 +1211,12 @@ def _format_errors(exc: ValidationError) -> list[str]:
 
 
 def _split_key(key: str) -> list[Any]:
+    """``a.b[2].c`` -> ["a", "b", 2, "c"]; a bracket that holds no index stays part of its name."""
     parts: list[Any] = []
     for piece in key.split("."):
-        name, *indexes = piece.split("[")
+        m = re.fullmatch(r"(.*?)((?:\[[0-9]+\])+)", piece)
+        name, indexes = (m.group(1), re.findall(r"[0-9]+", m.group(2))) if m else (piece, [])
         if name:
             parts.append(name)
-        parts.extend(int(ix.rstrip("]")) for ix in indexes)
+        parts.extend(int(ix) for ix in indexes)
     return parts

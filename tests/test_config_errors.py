@@ -112,8 +112,18 @@ CASES = [
      'fleetform:services[0].name: got "web\\n"; allowed: a DNS-1123 label: lower-case letters, digits and \'-\', '
      "starting and ending with a letter or digit, at most 40 characters"),
     ("env name with trailing newline", fleet([EX], [service(env={"A\n": "x"})]),
-     'fleetform:services[0].env: got {"A\\n": "x"}; allowed: environment variable names of letters, digits, \'_\', '
+     'fleetform:services[0].env["A\\n"]: got "x"; allowed: an environment variable name of letters, digits, \'_\', '
      "'-', '.', not starting with a digit"),
+    ("env name starting with a digit", fleet([EX], [service(env={"OK": "1", "1ABC": "x"})]),
+     'fleetform:services[0].env.1ABC: got "x"; allowed: an environment variable name of letters, digits, \'_\', '
+     "'-', '.', not starting with a digit"),
+    ("replicas above autoscale.max", fleet([EX], [service(replicas=5, autoscale={"max": 3})]),
+     "fleetform:services[0].replicas: got 5; allowed: at most autoscale.max (3)"),
+    ("bad image path", fleet([EX], [service(image="ghcr.io/Acme/web:1.0")]),
+     'fleetform:services[0].image: got "ghcr.io/Acme/web:1.0"; allowed: an image reference like registry/repo:1.2.3 '
+     "or registry/repo@sha256:<64 hex> (name at most 255 characters)"),
+    ("replicas true", fleet([EX], [service(replicas=True)]),
+     "fleetform:services[0].replicas: got true; allowed: a whole number"),
     ("service name starts with a digit", fleet([EX], [service("1web")]),
      'fleetform:services[0].name: got "1web"; allowed: a DNS-1035 label: lower-case letters, digits and \'-\', '
      "starting with a letter and ending with a letter or digit, at most 40 characters"),
@@ -278,8 +288,11 @@ CLOUD_CASES = [
      'fleetform:clusters[0].tags: got "50 tags"; allowed: at most 49 tags on azure (Azure allows 50 per resource; '
      "fleetform adds 1)"),
     ("azure tag name with <", fleet([{**cluster("z1", "azure"), "tags": {"a<b": "x"}}], []),
-     'fleetform:clusters[0].tags.a<b: got "x"; allowed: Azure tags: names of 1-512 characters without < > % & \\ ? /, '
+     'fleetform:clusters[0].tags["a<b"]: got "x"; allowed: Azure tags: names of 1-512 characters without < > % & \\ ? /, '
      "values of at most 256 characters"),
+    ("azure tag name with brackets", fleet([{**cluster("z1", "azure"), "tags": {"a[b]/c": "x"}}], []),
+     'fleetform:clusters[0].tags["a[b]/c"]: got "x"; allowed: Azure tags: names of 1-512 characters without < > % & '
+     "\\ ? /, values of at most 256 characters"),
     ("azure tag value too long", fleet([{**cluster("z1", "azure"), "tags": {"team": "v" * 257}}], []),
      'fleetform:clusters[0].tags.team: got "' + "v" * 56 + '...; allowed: Azure tags: names of 1-512 characters '
      "without < > % & \\ ? /, values of at most 256 characters"),

@@ -405,7 +405,29 @@ ERRORS = [
      'fleetform:clusters[0].hosts: got "[...]"; allowed: only for target onprem'),
     ("vip on existing", {"fleetform:clusters": [{"name": "c1", "target": "existing", "vip": VIP}]},
      'fleetform:clusters[0].vip: got "192.0.2.10"; allowed: only for target onprem'),
+    ("loopback node address", _onprem(hosts=[_host("m1", "127.0.0.1")]),
+     'fleetform:clusters[0].hosts[0].address: got "127.0.0.1"; allowed: a unicast IPv4 address of the host: not '
+     "loopback, 0.0.0.0, link-local, multicast or reserved"),
+    ("node address in k3s' pod network", _onprem(hosts=[_host("m1", "10.42.0.5")]),
+     'fleetform:clusters[0].hosts[0].address: got "10.42.0.5"; allowed: an address outside k3s\' pod and service '
+     "networks, 10.42.0.0/16 and 10.43.0.0/16"),
+    ("node label the kubelet refuses", _onprem(hosts=[_host("m1", "192.0.2.11", labels={"node-role.kubernetes.io/worker": ""})]),
+     'fleetform:clusters[0].hosts[0].labels.node-role.kubernetes.io/worker: got ""; allowed: a node label outside the '
+     "kubernetes.io and k8s.io namespaces, or one the kubelet may set (node.kubernetes.io/..., "
+     "kubelet.kubernetes.io/..., topology.kubernetes.io/zone, ...)"),
+    ("taint value with a space", _onprem(hosts=[_host("m1", "192.0.2.11", taints=[{"key": "k", "value": "x y", "effect": "NoSchedule"}])]),
+     'fleetform:clusters[0].hosts[0].taints[0].value: got "x y"; allowed: a Kubernetes label value: at most 63 letters, '
+     "digits, '-', '_', '.', starting and ending with a letter or digit"),
+    ("control plane count true", _onprem(controlPlane={"count": True}),
+     "fleetform:clusters[0].controlPlane.count: got true; allowed: a whole number"),
 ]
+
+
+def test_node_labels_the_kubelet_may_set_are_accepted():
+    labels = {"node.kubernetes.io/pool": "edge", "topology.kubernetes.io/zone": "rack-1", "example.com/team": "a",
+              "sub.kubelet.kubernetes.io/x": "y"}
+    spec = load_spec(_onprem(hosts=[_host("m1", "192.0.2.11", labels=labels)]))
+    assert dict(spec.clusters[0].hosts[0].labels) == labels
 
 
 @pytest.mark.parametrize("config,expected", [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS])
