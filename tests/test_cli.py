@@ -348,6 +348,31 @@ def test_console_script_freezes_the_sdks_and_stops_full_collections():
     assert proc.stderr.split() == ["0", "True", "True", "True", "True"], proc.stderr[-2000:]
 
 
+def test_markdown_stays_a_comment_github_takes_and_a_graph_mermaid_draws(monkeypatch):
+    """Past Mermaid's text limit the graph shows the clusters only (each counting what is under
+    it); past GitHub's comment limit the findings are cut, with a pointer to the JSON."""
+    import components.plan.render as render
+    from components.plan.engine import Violation, plan
+
+    result = plan("local")
+    full = render.markdown(result)
+    assert "local-web<br/>" in full and "clusters only" not in full
+    monkeypatch.setattr(render, "MERMAID_MAX_TEXT", 500)
+    small = render.markdown(result)
+    graph = small.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert "clusters only" in small and "local-web<br/>" not in graph
+    nodes = [ln for ln in graph.splitlines() if ln.startswith("  n") and "[" in ln]
+    ids = {n.split('"')[1].split("<br/>")[0]: n.split("[")[0].strip() for n in nodes}
+    assert sorted(ids) == ["fleet", "local"]
+    assert "2 Microservice" in graph and "2 Deployment" in graph and f"  {ids['fleet']} --> {ids['local']}" in graph
+    result.violations = [Violation("k8s-x", "mandatory", f"urn:pulumi:s::p::t::res{i}", "m" * 100) for i in range(2000)]
+    md = render.markdown(result)
+    assert len(md) <= render.COMMENT_MAX
+    assert "- **mandatory** `k8s-x` on `res0`: " + "m" * 100 in md
+    kept = md.count("- **mandatory** `k8s-x`")
+    assert 100 < kept < 2000 and f"- _... {2000 - kept} more findings: see `fleetform plan --json`_" in md
+
+
 def test_undecided_policy_checks_are_reported_everywhere_without_failing_the_plan():
     import io
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the engine (and pydantic with it) is not needed to check an
     from .engine import PlanResult
 
 
+
 def to_json(result: PlanResult) -> dict[str, Any]:
     """The ``--json`` document (DESIGN §5)."""
     return {
@@ -102,11 +103,76 @@ def _mermaid_id(urn: str, ids: dict[str, str]) -> str:
     return ids.setdefault(urn, f"n{len(ids)}")
 
 
+MERMAID_MAX_TEXT = 50_000
+"""Mermaid's default ``maxTextSize``: a longer diagram is not drawn, only an error box."""
+COMMENT_MAX = 65_536
+"""GitHub's limit on a pull-request comment, in characters."""
+
+
+def _mermaid(result: PlanResult, collapse: bool) -> list[str]:
+    """The component graph, each node with the kinds of resources right under it; ``collapse``
+    keeps the root and the clusters only, each counting everything beneath it."""
+    from .engine import CLUSTER_TYPE_PREFIX
+
+    regs = result.capture.registrations
+    parents = {r.urn: r.parent for r in regs}
+    components = {r.urn for r in regs if not r.custom}
+    shown = [r for r in regs if not r.custom and (
+        not collapse or r.parent not in components or r.type.startswith(CLUSTER_TYPE_PREFIX))]
+    shown_urns = {r.urn for r in shown}
+    counts: dict[str, dict[str, int]] = {}
+    for r in regs:
+        if r.urn in shown_urns or not r.parent:
+            continue
+        owner = r.parent
+        if collapse:  # the nearest shown ancestor counts it
+            while owner is not None and owner not in shown_urns:
+                owner = parents.get(owner)
+            if owner is None:
+                continue
+        elif not r.custom:
+            continue
+        kind = r.type.split(":")[-1]
+        counts.setdefault(owner, {}).setdefault(kind, 0)
+        counts[owner][kind] += 1
+    ids: dict[str, str] = {}
+    lines = ["```mermaid", "graph TD"]
+    for r in shown:
+        node = _mermaid_id(r.urn, ids)
+        detail = "<br/>".join(f"{n} {k}" for k, n in sorted(counts.get(r.urn, {}).items()))
+        label = f"{r.name}<br/><i>{r.type}</i>" + (f"<br/>{detail}" if detail else "")
+        lines.append(f'  {node}["{_escape(label)}"]')
+    for r in shown:
+        parent = r.parent
+        while collapse and parent is not None and parent not in ids:
+            parent = parents.get(parent)
+        if parent in ids:
+            lines.append(f"  {ids[parent]} --> {ids[r.urn]}")
+    lines.append("```")
+    return lines
+
+
+def _within(lines: list[str], budget: int, what: str) -> list[str]:
+    """``lines`` cut to fit ``budget`` characters, the cut said in a last line."""
+    kept: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        if used + len(line) + 1 > budget - 120:
+            return kept + [f"- _... {len(lines) - i} more {what}: see `fleetform plan --json`_"]
+        kept.append(line)
+        used += len(line) + 1
+    return kept
+
+
 def markdown(result: PlanResult) -> str:
-    """A PR-comment summary with a Mermaid graph of the components (leaf resources counted)."""
+    """A PR-comment summary with a Mermaid graph of the components (leaf resources counted).
+
+    It stays a comment GitHub takes and a diagram Mermaid draws: past Mermaid's size limit the
+    graph shows the clusters only, and past GitHub's comment limit the longest lists are cut (the
+    JSON report has everything)."""
     s = result.summary()
     status = "✅ clean" if result.exit_code == 0 else "❌ not clean"
-    lines = [
+    head = [
         f"## fleetform plan: `{result.stack}` — {status}",
         "",
         f"**{s['resources']}** resources, **{s['manifests']}** Kubernetes objects, clusters: "
@@ -119,45 +185,37 @@ def markdown(result: PlanResult) -> str:
         f"| advisory violations | {s['violations']['advisory']} |",
         f"| clusters not planned | {s['errors']} |",
         "",
-        "```mermaid",
-        "graph TD",
     ]
-    ids: dict[str, str] = {}
-    components = [r for r in result.capture.registrations if not r.custom]
-    leaf_counts: dict[str, dict[str, int]] = {}
-    for r in result.capture.registrations:
-        if r.custom and r.parent:
-            kind = r.type.split(":")[-1]
-            leaf_counts.setdefault(r.parent, {}).setdefault(kind, 0)
-            leaf_counts[r.parent][kind] += 1
-    for r in components:
-        node = _mermaid_id(r.urn, ids)
-        kinds = leaf_counts.get(r.urn, {})
-        detail = "<br/>".join(f"{n} {k}" for k, n in sorted(kinds.items()))
-        label = f"{r.name}<br/><i>{r.type}</i>" + (f"<br/>{detail}" if detail else "")
-        lines.append(f'  {node}["{_escape(label)}"]')
-    for r in components:
-        if r.parent in ids:
-            lines.append(f"  {ids[r.parent]} --> {ids[r.urn]}")
-    lines.append("```")
-    if result.errors or result.schema_errors or result.violations or result.undecided:
-        lines += ["", "### Findings", ""]
-        lines += [f"- **error** {e}" for e in result.errors]
-        lines += [f"- **schema** {e}" for e in result.schema_errors]
-        lines += [f"- **{v.enforcement}** `{v.policy}`: {v.message}" for v in result.violations]
-        lines += [f"- **cannot judge yet** {u}" for u in result.undecided]
-    services = result.capture.outputs.get("clusters") or {}
-    if services:
-        lines += ["", "### Service addresses (as planned)", "", "| cluster | service | address |", "|---|---|---|"]
-        for cluster, info in services.items():
-            for svc, address in (info.get("services") or {}).items():
-                lines.append(f"| {cluster} | {svc} | `{address}` |")
-    lines += [
-        "",
-        "_Offline plan: no cloud or cluster was contacted; drift and cloud-side rejections are not visible._",
-        "",
+    graph = _mermaid(result, collapse=False)
+    if len("\n".join(graph)) > MERMAID_MAX_TEXT:
+        full = len("\n".join(graph))
+        graph = _mermaid(result, collapse=True) + [
+            "", f"_The graph shows the clusters only: the whole one ({full:,} characters) is over Mermaid's "
+            f"{MERMAID_MAX_TEXT:,}-character limit._",
+        ]
+    findings = (
+        [f"- **error** {e}" for e in result.errors]
+        + [f"- **schema** {e}" for e in result.schema_errors]
+        + [f"- **{v.enforcement}** `{v.policy}` on `{v.urn.rsplit('::', 1)[-1]}`: {v.message}" for v in result.violations]
+        + [f"- **cannot judge yet** {u}" for u in result.undecided]
+    )
+    addresses = [
+        f"| {cluster} | {svc} | `{address}` |"
+        for cluster, info in (result.capture.outputs.get("clusters") or {}).items()
+        for svc, address in (info.get("services") or {}).items()
     ]
-    return "\n".join(lines)
+    foot = ["", "_Offline plan: no cloud or cluster was contacted; drift and cloud-side rejections are not visible._", ""]
+    room = COMMENT_MAX - len("\n".join(head + graph + foot)) - 200
+    # Findings first: they are why the comment is read. Addresses get what is left.
+    findings = _within(findings, max(room, 0), "findings")
+    room -= len("\n".join(findings))
+    addresses = _within(addresses, max(room, 0), "addresses")
+    lines = head + graph
+    if findings:
+        lines += ["", "### Findings", "", *findings]
+    if addresses:
+        lines += ["", "### Service addresses (as planned)", "", "| cluster | service | address |", "|---|---|---|", *addresses]
+    return "\n".join(lines + foot)
 
 
 def _escape(text: str) -> str:
