@@ -524,7 +524,8 @@ class ClusterSpec(_Model):
                 raise _problem("no mode for target existing (fleetform provisions nothing there)", key="mode", got=self.mode)
             for key, value in (("region", self.region), ("nodePools", self.node_pools)):
                 if value is not None:
-                    raise _problem("nothing for target existing (fleetform provisions nothing there)", key=key, got=_shown(value))
+                    raise _problem("nothing for target existing (fleetform provisions nothing there)", key=key,
+                                   got=value if isinstance(value, str) else "[...]")
         else:
             if self.existing is not None:
                 raise _problem("only for target existing", key="existing", got="{...}")
@@ -538,6 +539,20 @@ class ClusterSpec(_Model):
                 raise _problem(what, key="region", got=self.region)
         elif self.region is not None and t == "onprem":
             raise _problem("nothing for target onprem", key="region", got=self.region)
+        if t in ("onprem", "existing"):
+            # Cloud-only settings would be silently ignored on hosts fleetform did not create.
+            unused = [("network", self.network != NetworkSpec(), "{...}"), ("tags", bool(self.tags), "{...}")]
+            plane = self.control_plane
+            if t == "existing":
+                unused.append(("controlPlane", plane != ControlPlaneSpec(), "{...}"))
+            else:
+                unused += [("controlPlane.size", plane.size is not None, plane.size),
+                           ("controlPlane.publicAccess", plane.public_access, True),
+                           ("controlPlane.apiAllowedCidrs", bool(plane.api_allowed_cidrs), "[...]")]
+            for key, is_set, shown in unused:
+                if is_set:
+                    why = "fleetform provisions nothing there" if t == "existing" else "a cloud setting: the hosts are yours"
+                    raise _problem(f"nothing for target {t} ({why})", key=key, got=shown)
         if t not in ("onprem", "existing") and self.load_balancer != LoadBalancerSpec():
             raise _problem("only for targets onprem and existing (clouds use their own load balancers)", key="loadBalancer", got="{...}")
         if self.node_pools is not None:

@@ -122,6 +122,11 @@ CASES = [
     ("bad image path", fleet([EX], [service(image="ghcr.io/Acme/web:1.0")]),
      'fleetform:services[0].image: got "ghcr.io/Acme/web:1.0"; allowed: an image reference like registry/repo:1.2.3 '
      "or registry/repo@sha256:<64 hex> (name at most 255 characters)"),
+    ("region on existing", fleet([{**EX, "region": "us-east-1"}], []),
+     'fleetform:clusters[0].region: got "us-east-1"; allowed: nothing for target existing (fleetform provisions nothing there)'),
+    ("control plane on existing", fleet([{**EX, "controlPlane": {"count": 1}}], []),
+     'fleetform:clusters[0].controlPlane: got "{...}"; allowed: nothing for target existing (fleetform provisions '
+     "nothing there)"),
     ("replicas true", fleet([EX], [service(replicas=True)]),
      "fleetform:services[0].replicas: got true; allowed: a whole number"),
     ("service name starts with a digit", fleet([EX], [service("1web")]),

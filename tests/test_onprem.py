@@ -418,6 +418,13 @@ ERRORS = [
     ("taint value with a space", _onprem(hosts=[_host("m1", "192.0.2.11", taints=[{"key": "k", "value": "x y", "effect": "NoSchedule"}])]),
      'fleetform:clusters[0].hosts[0].taints[0].value: got "x y"; allowed: a Kubernetes label value: at most 63 letters, '
      "digits, '-', '_', '.', starting and ending with a letter or digit"),
+    ("public API on onprem", _onprem(controlPlane={"count": 1, "publicAccess": True, "apiAllowedCidrs": ["203.0.113.0/24"]}),
+     "fleetform:clusters[0].controlPlane.publicAccess: got true; allowed: nothing for target onprem (a cloud setting: "
+     "the hosts are yours)"),
+    ("tags on onprem", _onprem(tags={"team": "a"}),
+     'fleetform:clusters[0].tags: got "{...}"; allowed: nothing for target onprem (a cloud setting: the hosts are yours)'),
+    ("network on onprem", _onprem(network={"zones": 2}),
+     'fleetform:clusters[0].network: got "{...}"; allowed: nothing for target onprem (a cloud setting: the hosts are yours)'),
     ("control plane count true", _onprem(controlPlane={"count": True}),
      "fleetform:clusters[0].controlPlane.count: got true; allowed: a whole number"),
 ]
