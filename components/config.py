@@ -112,6 +112,12 @@ def _problem(allowed: str, *, key: Optional[str] = None, got: Any = None, hide: 
     return PydanticCustomError("fleetform", "{allowed}", ctx)
 
 
+def _problems(found: list[tuple[str, Any, str]]) -> PydanticCustomError:
+    """Several problems found by one check, as (key below the model, value given, allowed)."""
+    key, got, allowed = found[0]
+    return PydanticCustomError("fleetform", "{allowed}", {"allowed": allowed, "key": key, "got": got, "more": found[1:]})
+
+
 def _entry_problem(allowed: str, entry: str, got: Any) -> PydanticCustomError:
     """A problem with one entry of a mapping field (an env variable, a label): the path names the
     entry's key as it is."""
@@ -958,21 +964,18 @@ class FleetSpec(_Model):
         _unique(self.services, "services")
         cluster_names = {c.name for c in self.clusters}
         service_names = {s.name for s in self.services}
+        found: list[tuple[str, Any, str]] = []  # every reference problem, not just the first
         for i, svc in enumerate(self.services):
             for j, name in enumerate(svc.clusters or []):
                 if name not in cluster_names:
-                    raise _problem(
-                        "a cluster of this stack: " + ", ".join(sorted(cluster_names)),
-                        key=f"services[{i}].clusters[{j}]",
-                        got=name,
-                    )
+                    found.append((f"services[{i}].clusters[{j}]", name,
+                                  "a cluster of this stack: " + ", ".join(sorted(cluster_names))))
             for j, rule in enumerate(svc.egress):
                 if rule.service is not None and rule.service not in service_names:
-                    raise _problem(
-                        "a service of this stack: " + ", ".join(sorted(service_names)),
-                        key=f"services[{i}].egress[{j}].service",
-                        got=rule.service,
-                    )
+                    found.append((f"services[{i}].egress[{j}].service", rule.service,
+                                  "a service of this stack: " + ", ".join(sorted(service_names))))
+        if found:
+            raise _problems(found)
         # NodePorts matter only where fleetform's own load balancer forwards to them: on the
         # self-managed cloud clusters. Two exposed services sharing one there would collide.
         for cluster in self.clusters:
@@ -1222,6 +1225,9 @@ def _format_errors(exc: ValidationError) -> list[str]:
         line = f"{_path(loc)}: got {'(not shown)' if given is _HIDDEN else _shown(given)}; allowed: {allowed}"
         if not any(existing.startswith(_path(loc) + ":") for existing in lines):
             lines.append(line)
+        base = tuple(err["loc"])
+        for key, got, more_allowed in ctx.get("more", ()) if etype == "fleetform" else ():
+            lines.append(f"{_path(base + tuple(_split_key(key)))}: got {_shown(got)}; allowed: {more_allowed}")
     return lines
 
 

@@ -198,6 +198,17 @@ def test_several_problems_are_all_reported_one_line_each():
     assert all("\n" not in line for line in info.value.problems)
 
 
+def test_every_unknown_reference_is_reported_not_just_the_first():
+    config = fleet([EX], [service(clusters=["nope1"], egress=[{"service": "nope2"}]), service("api", clusters=["nope3"])])
+    with pytest.raises(FleetConfigError) as info:
+        load_spec(config)
+    assert info.value.problems == [
+        'fleetform:services[0].clusters[0]: got "nope1"; allowed: a cluster of this stack: local',
+        'fleetform:services[0].egress[0].service: got "nope2"; allowed: a service of this stack: api, web',
+        'fleetform:services[1].clusters[0]: got "nope3"; allowed: a cluster of this stack: local',
+    ]
+
+
 def test_values_as_engine_json_strings_validate_the_same():
     # The engine hands structured config to programs as JSON strings.
     config = fleet([EX], [service()])
