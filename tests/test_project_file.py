@@ -110,3 +110,13 @@ def test_stack_names_match_files():
     assert "Pulumi.local.yaml" in names
     assert {"Pulumi.staging-aws.yaml", "Pulumi.prod-aws.yaml", "Pulumi.prod-gcp.yaml", "Pulumi.prod-azure.yaml",
             "Pulumi.hybrid.yaml"} <= set(names)
+
+
+def test_plan_knows_the_secret_and_array_keys_pulumi_yaml_declares():
+    """The plan refuses plain-text values of secret keys and strings for array keys, as the
+    engine does: its lists must be the ones Pulumi.yaml declares."""
+    from components.config import LIST_KEYS, SECRET_KEYS
+
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert SECRET_KEYS == {k for k, d in declared.items() if d.get("secret")} and SECRET_KEYS
+    assert LIST_KEYS == {k for k, d in declared.items() if d.get("type") == "array"} and LIST_KEYS
