@@ -61,6 +61,18 @@ def test_endpoint_drops_credentials_in_the_server_url(tmp_path):
     assert result.capture.outputs["clusters"]["local"]["endpoint"] == "https://10.1.2.3:6443/k8s"
 
 
+def test_endpoint_says_when_the_kubeconfig_or_context_is_missing(tmp_path):
+    from components.plan.engine import plan
+
+    cfg = stack_config("local")
+    cfg["fleetform:clusters"][0]["existing"] = {"kubeconfig": str(tmp_path / "nowhere")}
+    assert plan("gone", config=cfg).capture.outputs["clusters"]["local"]["endpoint"] == (
+        f"(no kubeconfig at {tmp_path / 'nowhere'} here)")
+    cfg["fleetform:clusters"][0]["existing"] = {"kubeconfig": str(_kubeconfig(tmp_path)), "context": "prod"}
+    assert plan("ctx", config=cfg).capture.outputs["clusters"]["local"]["endpoint"] == (
+        f"(no context prod in {tmp_path / 'kubeconfig'})")
+
+
 def test_kubeconfig_that_is_not_utf8_is_a_config_error(tmp_path, capsys):
     from components.cli import main
 

@@ -71,5 +71,11 @@ class ExistingCluster(Cluster):
             context=existing.context,
         )
         self.kubeconfig = pulumi.Output.secret(text)
-        self.endpoint = pulumi.Output.from_input(_server_of(text, existing.context) or "(current kube context)")
+        # Where the kubeconfig (or its context) is not on the machine running this, say so.
+        server = _server_of(text, existing.context)
+        if server is None:
+            server = (f"(no kubeconfig at {path} here)" if not text
+                      else f"(no context {existing.context} in {path})" if existing.context
+                      else "(current kube context)")
+        self.endpoint = pulumi.Output.from_input(server)
         self._publish()
