@@ -59,7 +59,7 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
-_QUANTITY = re.compile(r"(?P<number>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][-+]?[0-9]+)?")
+_QUANTITY = re.compile(r"\+?(?P<number>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][-+]?[0-9]{1,3})?")
 """A non-negative Kubernetes resource quantity (apimachinery's resource.Quantity grammar)."""
 _QUANTITY_SCALE = {
     "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40,
@@ -75,7 +75,12 @@ def _quantity(text: str) -> Optional[Decimal]:
     if m is None:
         return None
     suffix = m["suffix"] or ""
-    scale = Decimal(10) ** int(suffix[1:]) if suffix[:1] in ("e", "E") and len(suffix) > 1 else _QUANTITY_SCALE.get(suffix, Decimal(1))
+    if suffix in _QUANTITY_SCALE:
+        scale = _QUANTITY_SCALE[suffix]
+    elif suffix:  # an exponent, e.g. 129e6 (at most three digits: the grammar's numbers are bounded)
+        scale = Decimal(10) ** int(suffix[1:])
+    else:
+        scale = Decimal(1)
     return Decimal(m["number"]) * scale
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 # The image reference grammar of distribution/reference (the one container runtimes parse):
@@ -99,16 +104,23 @@ _REGIONS = {
 }
 
 
-def _problem(allowed: str, *, key: Optional[str] = None, got: Any = None, hide: bool = False) -> PydanticCustomError:
+def _problem(allowed: str, *, key: Optional[str] = None, got: Any = None, hide: bool = False,
+             entry: Optional[str] = None, shown: Optional[str] = None) -> PydanticCustomError:
     """A config problem: ``allowed`` says what is accepted; ``key`` narrows the path below the
-    model being validated (for checks that span several fields); ``hide`` keeps the value given
-    out of the message (it may hold credentials)."""
+    model being validated (for checks that span several fields) and ``entry`` names a mapping's
+    key below that, as it is; ``hide`` keeps the value given out of the message (it may hold
+    credentials); ``shown`` is what the message says was given instead of the value."""
     ctx: dict[str, Any] = {"allowed": allowed}
     if key is not None:
         ctx["key"] = key
         ctx["got"] = got
+    if entry is not None:
+        ctx["entry"] = entry
+        ctx["got"] = got
     if hide:
         ctx["hide"] = True
+    if shown is not None:
+        ctx["shown"] = shown
     return PydanticCustomError("fleetform", "{allowed}", ctx)
 
 
@@ -116,12 +128,6 @@ def _problems(found: list[tuple[str, Any, str]]) -> PydanticCustomError:
     """Several problems found by one check, as (key below the model, value given, allowed)."""
     key, got, allowed = found[0]
     return PydanticCustomError("fleetform", "{allowed}", {"allowed": allowed, "key": key, "got": got, "more": found[1:]})
-
-
-def _entry_problem(allowed: str, entry: str, got: Any) -> PydanticCustomError:
-    """A problem with one entry of a mapping field (an env variable, a label): the path names the
-    entry's key as it is."""
-    return PydanticCustomError("fleetform", "{allowed}", {"allowed": allowed, "entry": entry, "got": got})
 
 
 KUBELET_LABELS = frozenset({
@@ -154,7 +160,7 @@ def _node_labels(labels: dict[str, str]) -> dict[str, str]:
     for key, value in labels.items():
         problem = _label_problem(key, value, node=True)
         if problem:
-            raise _entry_problem(problem, key, value)
+            raise _problem(problem, entry=key, got=value)
     return labels
 
 
@@ -572,6 +578,8 @@ class ClusterSpec(_Model):
         cloud_problem = _cloud_naming_problem(self)
         if cloud_problem is not None:
             key, got, allowed = cloud_problem
+            if isinstance(key, tuple):  # a tag: its name goes into the path as it is
+                raise _problem(allowed, key=key[0], entry=key[1], got=got)
             raise _problem(allowed, key=key, got=got)
         if t in CLOUD_TARGETS and self.effective_mode == "self-managed":
             for k3s_net in K3S_NETWORKS:
@@ -695,7 +703,7 @@ AKS_SYSTEM_NODES = 3
 """Nodes of the system pool fleetform adds to every AKS cluster (components/cluster/aks.py)."""
 
 
-def _cloud_naming_problem(spec: "ClusterSpec") -> Optional[tuple[str, Any, str]]:
+def _cloud_naming_problem(spec: "ClusterSpec") -> Optional[tuple[Any, Any, str]]:
     """What each cloud refuses in names and tags, caught before any resource exists:
     (key below the cluster, value given, what is allowed) or None."""
     t = spec.target
@@ -707,7 +715,7 @@ def _cloud_naming_problem(spec: "ClusterSpec") -> Optional[tuple[str, Any, str]]
         for k, v in spec.tags.items():
             if not 1 <= len(k) <= 127 or k.lower().startswith("aws:") or not _AWS_TAG_TEXT.fullmatch(k) \
                     or len(v) > 255 or not _AWS_TAG_TEXT.fullmatch(v):
-                return (f"tags.{k}", v, "AWS tags: keys of 1-127 and values of at most 255 letters, digits, spaces and "
+                return (("tags", k), v, "AWS tags: keys of 1-127 and values of at most 255 letters, digits, spaces and "
                         "_ . : / = + - @; keys must not start with aws:")
     elif t == "gcp":
         # https://cloud.google.com/resource-manager/docs/labels-overview#requirements
@@ -717,7 +725,7 @@ def _cloud_naming_problem(spec: "ClusterSpec") -> Optional[tuple[str, Any, str]]
             return "tags", f"{len(spec.tags)} labels", "at most 63 labels on gcp (GCP allows 64 per resource; fleetform adds 1)"
         for k, v in spec.tags.items():
             if not _GCP_LABEL_KEY.fullmatch(k) or not _GCP_LABEL_VALUE.fullmatch(v):
-                return (f"tags.{k}", v, "GCP labels: keys of 1-63 lower-case letters, digits, '_' or '-' starting with "
+                return (("tags", k), v, "GCP labels: keys of 1-63 lower-case letters, digits, '_' or '-' starting with "
                         "a letter; values of at most 63 of those")
         # Node pools (GKE) and instance templates (self-managed) are GCP resource names:
         # https://cloud.google.com/compute/docs/naming-resources#resource-name-format
@@ -730,7 +738,7 @@ def _cloud_naming_problem(spec: "ClusterSpec") -> Optional[tuple[str, Any, str]]
             return "tags", f"{len(spec.tags)} tags", "at most 49 tags on azure (Azure allows 50 per resource; fleetform adds 1)"
         for k, v in spec.tags.items():
             if not 1 <= len(k) <= 512 or len(v) > 256 or any(c in k for c in _AZURE_TAG_NAME_FORBIDDEN):
-                return (f"tags.{k}", v, "Azure tags: names of 1-512 characters without < > % & \\ ? /, values of at "
+                return (("tags", k), v, "Azure tags: names of 1-512 characters without < > % & \\ ? /, values of at "
                         "most 256 characters")
         if spec.network.zones > MAX_AZURE_ZONES:
             return "network.zones", spec.network.zones, f"at most {MAX_AZURE_ZONES} (Azure regions have 3 availability zones)"
@@ -809,7 +817,8 @@ class ResourcesSpec(_Model):
     def _requests_within_limits(self) -> "ResourcesSpec":
         # The API server refuses a request above its limit (pod validation).
         if (_quantity(self.cpu) or 0) > (_quantity(self.cpu_limit) or 0):
-            raise _problem(f"at most the CPU limit, cpuLimit ({self.cpu_limit})", key="cpu", got=self.cpu)
+            default = "" if "cpu_limit" in self.model_fields_set else ", the default: set cpuLimit to raise it"
+            raise _problem(f"at most the CPU limit, cpuLimit ({self.cpu_limit}{default})", key="cpu", got=self.cpu)
         if self.memory_limit is not None and (_quantity(self.memory) or 0) > (_quantity(self.memory_limit) or 0):
             raise _problem(f"at most the memory limit, memoryLimit ({self.memory_limit})", key="memory", got=self.memory)
         return self
@@ -898,10 +907,10 @@ class ServiceSpec(_Model):
     @field_validator("env", mode="after")
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
-        for key, value in v.items():
-            if not _ENV_NAME.fullmatch(key):
-                raise _entry_problem("an environment variable name of letters, digits, '_', '-', '.', not starting "
-                                     "with a digit", key, value)
+        bad = [key for key in v if not _ENV_NAME.fullmatch(key)]
+        if bad:  # the names are the problem (a value may be a credential: never shown)
+            raise _problem("environment variable names of letters, digits, '_', '-', '.', not starting with a digit",
+                           key=None, got=None, shown=", ".join(json.dumps(k) for k in bad) + " (names)")
         return v
 
     @model_validator(mode="after")
@@ -1104,8 +1113,16 @@ _HIDDEN = object()
 _USERINFO = re.compile(r"(?<=//)[^/@\s]*@")
 
 
+class _Shown(str):
+    """Text a config error shows as it is, in place of the value given."""
+
+
 def _shown(value: Any) -> str:
     """A value as a config error shows it: JSON-like, shortened, credentials in URLs masked."""
+    if value is _HIDDEN:
+        return "(not shown)"
+    if isinstance(value, _Shown):
+        return str(value)
     if isinstance(value, (dict, list)):
         try:
             text = json.dumps(value, default=str, sort_keys=True)
@@ -1198,6 +1215,8 @@ def _format_errors(exc: ValidationError) -> list[str]:
                 given = ctx["got"]
             if ctx.get("hide"):
                 given = _HIDDEN
+            if "shown" in ctx:
+                given = _Shown(ctx["shown"])
             allowed = ctx["allowed"]
         elif etype == "extra_forbidden":
             model = _model_at(loc[:-1])
@@ -1222,7 +1241,7 @@ def _format_errors(exc: ValidationError) -> list[str]:
         if given is not None and f"{NAMESPACE}:{loc[0] if loc else ''}" in SECRET_KEYS:
             given = _HIDDEN
         # pydantic reports unions per branch; keep the first line for a location.
-        line = f"{_path(loc)}: got {'(not shown)' if given is _HIDDEN else _shown(given)}; allowed: {allowed}"
+        line = f"{_path(loc)}: got {_shown(given)}; allowed: {allowed}"
         if not any(existing.startswith(_path(loc) + ":") for existing in lines):
             lines.append(line)
         base = tuple(err["loc"])

@@ -133,6 +133,52 @@ def test_manifests_into_a_used_directory_leave_no_stale_file(tmp_path):
     assert sorted(listed) == sorted(f for f in left if f.endswith(".yaml")) and len(listed) == 8  # 2 + 6 of api
 
 
+def test_a_planted_marker_removes_nothing_outside_the_plans_files(tmp_path):
+    """The marker is user-writable input: what it lists is removed only if it is a plain
+    <cluster>/<file>.yaml one folder down, reached without a symbolic link."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "important.txt").write_text("keep")
+    (victim / "x.yaml").write_text("keep")
+    outside = tmp_path / "outside" / "sub"
+    outside.mkdir(parents=True)
+    (outside / "b.yaml").write_text("keep")
+    out = tmp_path / "m"
+    out.mkdir()
+    (out / "lnk").symlink_to(tmp_path / "outside")
+    (out / "local").mkdir()
+    (out / "local" / "deployment-fleetform-web.yaml").symlink_to(victim / "x.yaml")
+    (out / "mine").mkdir()
+    (out / "mine" / "notes.txt").write_text("keep")
+    listed = [str(victim / "important.txt"), str(victim / "x.yaml"), "lnk/sub/b.yaml", "lnk/b.yaml", "../victim/x.yaml",
+              "local/deployment-fleetform-web.yaml", "mine/notes.txt", "mine", ""]
+    (out / ".fleetform-manifests").write_bytes("\n".join(listed).encode() + b"\n\xff\xfe\n")
+    proc = run_cli("plan", "--manifests", str(out))
+    # The plan's own path is a symbolic link into victim: refused, not written through.
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (f"--manifests: cannot write {out / 'local' / 'deployment-fleetform-web.yaml'}: a "
+                                   "symbolic link where "
+                                   f"the plan writes a manifest; {DIR_ALLOWED}")
+    assert (victim / "important.txt").read_text() == "keep" and (victim / "x.yaml").read_text() == "keep"
+    assert (outside / "b.yaml").read_text() == "keep" and (out / "mine" / "notes.txt").read_text() == "keep"
+    (out / "local" / "deployment-fleetform-web.yaml").unlink()
+    proc = run_cli("plan", "--manifests", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert (victim / "x.yaml").read_text() == "keep" and (outside / "b.yaml").read_text() == "keep"
+    assert (out / "local" / "deployment-fleetform-web.yaml").is_file()
+
+
+def test_a_marker_that_is_a_symbolic_link_is_refused(tmp_path):
+    target = tmp_path / "list.txt"
+    target.write_text("local/a.yaml\n")
+    out = tmp_path / "m"
+    out.mkdir()
+    (out / ".fleetform-manifests").symlink_to(target)
+    proc = run_cli("plan", "--manifests", str(out))
+    assert proc.returncode == 2 and "holds no .fleetform-manifests list" in proc.stderr
+    assert target.read_text() == "local/a.yaml\n"
+
+
 def test_manifests_refuse_a_directory_fleetform_did_not_write(tmp_path):
     out = tmp_path / "m"
     out.mkdir()
@@ -140,8 +186,8 @@ def test_manifests_refuse_a_directory_fleetform_did_not_write(tmp_path):
     proc = run_cli("plan", "--manifests", str(out))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == (
-        f"--manifests: got {out}; {out} is not empty and was not written by fleetform plan (its files would mix "
-        f"with the plan's); {DIR_ALLOWED}"
+        f"--manifests: got {out}; {out} is not empty and holds no .fleetform-manifests list of an earlier fleetform "
+        f"plan (a directory from a fleetform without that list has to be emptied once); {DIR_ALLOWED}"
     )
     assert sorted(p.name for p in out.iterdir()) == ["app.yaml"]
 
@@ -207,6 +253,31 @@ def test_stack_file_pulumi_would_refuse_is_one_line_and_exit_2(tmp_path, capsys,
     err = capsys.readouterr().err
     assert err.splitlines() == [f"invalid config for stack {path}:", f"  {problem}"]
     assert "PLANTED" not in err
+
+
+def test_yaml_pulumi_reads_is_read_the_same(tmp_path):
+    """Merge keys, number and boolean mapping keys, and on/yes (text in Pulumi's YAML 1.2, not
+    booleans) in a stack file: accepted, as the Pulumi CLI accepts them."""
+    from components.plan.engine import read_stack_config
+
+    path = tmp_path / "Pulumi.yamlish.yaml"
+    path.write_text(
+        "x-common: &svc {port: 8080, replicas: 2, expose: cluster}\n"
+        "config:\n"
+        "  myapp:ports: {8080: web, true: yes, on: off}\n"
+        + EXISTING +
+        "  fleetform:services:\n"
+        "  - <<: *svc\n"
+        "    name: web\n"
+        "    image: ghcr.io/acme/web:1.2.3\n"
+        "    resources: {<<: [{cpu: 100m}], memory: 256Mi}\n"
+    )
+    config, _ = read_stack_config(path)
+    assert config["myapp:ports"] == {"8080": "web", "true": "yes", "on": "off"}
+    assert config["fleetform:services"][0] == {"port": 8080, "replicas": 2, "expose": "cluster", "name": "web",
+                                               "image": "ghcr.io/acme/web:1.2.3",
+                                               "resources": {"cpu": "100m", "memory": "256Mi"}}
+    assert main(["plan", str(path)]) == 0
 
 
 def test_dates_in_other_namespaces_are_plain_text(tmp_path, capsys):

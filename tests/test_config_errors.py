@@ -112,11 +112,12 @@ CASES = [
      'fleetform:services[0].name: got "web\\n"; allowed: a DNS-1123 label: lower-case letters, digits and \'-\', '
      "starting and ending with a letter or digit, at most 40 characters"),
     ("env name with trailing newline", fleet([EX], [service(env={"A\n": "x"})]),
-     'fleetform:services[0].env["A\\n"]: got "x"; allowed: an environment variable name of letters, digits, \'_\', '
+     'fleetform:services[0].env: got "A\\n" (names); allowed: environment variable names of letters, digits, \'_\', '
      "'-', '.', not starting with a digit"),
-    ("env name starting with a digit", fleet([EX], [service(env={"OK": "1", "1ABC": "x"})]),
-     'fleetform:services[0].env.1ABC: got "x"; allowed: an environment variable name of letters, digits, \'_\', '
-     "'-', '.', not starting with a digit"),
+    # Every bad name, and never a value (it may be a credential):
+    ("env names starting with a digit or spaced", fleet([EX], [service(env={"OK": "1", "1ABC": "x", "DB PASS": "PLANTED"})]),
+     'fleetform:services[0].env: got "1ABC", "DB PASS" (names); allowed: environment variable names of letters, '
+     "digits, '_', '-', '.', not starting with a digit"),
     ("replicas above autoscale.max", fleet([EX], [service(replicas=5, autoscale={"max": 3})]),
      "fleetform:services[0].replicas: got 5; allowed: at most autoscale.max (3)"),
     ("bad image path", fleet([EX], [service(image="ghcr.io/Acme/web:1.0")]),
@@ -138,7 +139,16 @@ CASES = [
     ("service on no cluster", fleet([EX], [service(clusters=[])]),
      "fleetform:services[0].clusters: got []; allowed: at least 1 item(s)"),
     ("CPU request above its limit", fleet([EX], [service(resources={"cpu": "2"})]),
-     'fleetform:services[0].resources.cpu: got "2"; allowed: at most the CPU limit, cpuLimit (1)'),
+     'fleetform:services[0].resources.cpu: got "2"; allowed: at most the CPU limit, cpuLimit (1, the default: set '
+     "cpuLimit to raise it)"),
+    ("CPU request above a set limit", fleet([EX], [service(resources={"cpu": "2", "cpuLimit": "1500m"})]),
+     'fleetform:services[0].resources.cpu: got "2"; allowed: at most the CPU limit, cpuLimit (1500m)'),
+    ("CPU quantity with a huge exponent", fleet([EX], [service(resources={"cpu": "1e1000000"})]),
+     'fleetform:services[0].resources.cpu: got "1e1000000"; allowed: a CPU quantity of at least 1m, such as 250m, 1 '
+     "or 1.5"),
+    ("tag name with a dot and <", fleet([{**cluster("z1", "azure"), "tags": {"cost.center<": "x"}}], []),
+     'fleetform:clusters[0].tags["cost.center<"]: got "x"; allowed: Azure tags: names of 1-512 characters without '
+     "< > % & \\ ? /, values of at most 256 characters"),
     ("memory request above its limit", fleet([EX], [service(resources={"memory": "512Mi", "memoryLimit": "256Mi"})]),
      'fleetform:services[0].resources.memory: got "512Mi"; allowed: at most the memory limit, memoryLimit (256Mi)'),
     ("CPU limit zero", fleet([EX], [service(resources={"cpuLimit": "0"})]),
@@ -160,7 +170,8 @@ CASES = [
 
 @pytest.mark.parametrize("resources", [
     {"cpu": 2, "cpuLimit": 4}, {"cpu": 0.5}, {"memory": 134217728}, {"memory": "1.5Gi"}, {"memory": "129e6"},
-    {"memory": "2000k", "memoryLimit": "1Pi"}, {"cpu": ".5", "cpuLimit": "1."},
+    {"memory": "2000k", "memoryLimit": "1Pi"}, {"cpu": ".5", "cpuLimit": "1."}, {"memory": "1Ei", "memoryLimit": "1Ei"},
+    {"cpu": "+1"},
 ])
 def test_kubernetes_quantities_are_accepted(resources):
     """What Kubernetes' quantity grammar takes (numbers, decimal and binary suffixes, exponents)."""

@@ -85,8 +85,22 @@ def test_kubeconfig_that_is_not_utf8_is_a_config_error(tmp_path, capsys):
     assert main(["plan", str(stack)]) == 2
     assert capsys.readouterr().err.splitlines() == [
         f"invalid config for stack {stack}:",
-        f"  cluster local: kubeconfig {bad}: not UTF-8 text (byte offset 15); allowed: a readable UTF-8 kubeconfig file",
+        f"  cluster local: existing.kubeconfig {bad}: not UTF-8 text (byte offset 15); allowed: a readable UTF-8 "
+        "kubeconfig file",
     ]
+
+
+def test_unusable_kubeconfig_from_the_environment_is_not_a_config_error(tmp_path, monkeypatch):
+    """$KUBECONFIG is the machine's, not the stack's: the plan says so in the endpoint and goes on."""
+    from components.plan.engine import plan
+
+    bad = tmp_path / "kubeconfig"
+    bad.write_bytes(b"apiVersion: v1\n\xff\xfe")
+    monkeypatch.setenv("KUBECONFIG", str(bad))
+    result = plan("envkc", config=stack_config("local"))
+    assert result.exit_code == 0
+    assert result.capture.outputs["clusters"]["local"]["endpoint"] == (
+        f"(kubeconfig {bad} unusable here: not UTF-8 text (byte offset 15))")
 
 
 def test_secret_inputs_are_masked_in_json_resources():

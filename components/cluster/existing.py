@@ -35,17 +35,16 @@ def _server_of(text: str, context: Optional[str]) -> Optional[str]:
     return re.sub(r"(?<=//)[^/@]*@", "", server) if isinstance(server, str) else None
 
 
-def _read_kubeconfig(cluster: str, path: Optional[Path]) -> str:
-    """The kubeconfig's text, "" when there is no such file; a config error if it cannot be used."""
+def _read_kubeconfig(path: Optional[Path]) -> tuple[str, Optional[str]]:
+    """The kubeconfig's text ("" when there is no such file) and why it cannot be used, if so."""
     if path is None or not path.is_file():
-        return ""
+        return "", None
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8"), None
     except UnicodeDecodeError as exc:
-        why = f"not UTF-8 text (byte offset {exc.start})"
+        return "", f"not UTF-8 text (byte offset {exc.start})"
     except OSError as exc:
-        why = f"cannot be read: {exc.strerror or exc}"
-    raise FleetConfigError([f"cluster {cluster}: kubeconfig {path}: {why}; allowed: a readable UTF-8 kubeconfig file"])
+        return "", f"cannot be read: {exc.strerror or exc}"
 
 
 class ExistingCluster(Cluster):
@@ -62,7 +61,10 @@ class ExistingCluster(Cluster):
         super().__init__("fleetform:cluster:ExistingCluster", name, opts)
         existing = spec.existing or ExistingSpec()
         path = _kubeconfig_path(existing)
-        text = _read_kubeconfig(spec.name, path)
+        text, unusable = _read_kubeconfig(path)
+        if unusable and existing.kubeconfig:  # configured: the stack's problem
+            raise FleetConfigError([f"cluster {spec.name}: existing.kubeconfig {path}: {unusable}; allowed: a readable "
+                                    "UTF-8 kubeconfig file"])
         self.target = "existing"
         self.self_managed = False
         self.kubernetes_version = ctx.kubernetes_version
@@ -74,7 +76,8 @@ class ExistingCluster(Cluster):
         # Where the kubeconfig (or its context) is not on the machine running this, say so.
         server = _server_of(text, existing.context)
         if server is None:
-            server = (f"(no kubeconfig at {path} here)" if not text
+            server = (f"(kubeconfig {path} unusable here: {unusable})" if unusable  # $KUBECONFIG's, not the stack's
+                      else f"(no kubeconfig at {path} here)" if not text
                       else f"(no context {existing.context} in {path})" if existing.context
                       else "(current kube context)")
         self.endpoint = pulumi.Output.from_input(server)

@@ -23,31 +23,35 @@ from .schema import schema_errors
 CLUSTER_TYPE_PREFIX = "fleetform:cluster:"
 
 _BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TIMESTAMP, _BOOL = "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool"
 
 
 class _YAML_LOADER(_BASE_LOADER):  # noqa: N801
     """libyaml's safe loader where PyYAML was built with it (ten times faster on a large stack
-    file), refusing a key repeated in a mapping as Pulumi's own YAML reader does (PyYAML would
-    silently keep the last one). An unquoted date stays the text it is (Pulumi hands programs
-    config as text and JSON, which has no dates)."""
+    file), reading plain scalars as Pulumi's YAML reader (YAML 1.2) does: only true/false are
+    booleans (on, yes, off, no stay text) and a date stays the text it is. A key written twice in
+    one mapping is refused, as Pulumi does (PyYAML would silently keep the last one); merge keys
+    (``<<: *anchor``) work as before."""
 
     yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        first: [(tag, rx) for tag, rx in resolvers if tag not in (_TIMESTAMP, _BOOL)]
         for first, resolvers in _BASE_LOADER.yaml_implicit_resolvers.items()
     }
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        seen: set[Any] = set()
+        seen: set[str] = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, float, bool)):
-                continue  # an unhashable key: the base class reports it
-            if key in seen:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            if key_node.value in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice in one mapping (line {key_node.start_mark.line + 1}); Pulumi refuses that",
-                    key_node.start_mark)
-            seen.add(key)
+                    None, None, f"key {key_node.value!r} appears twice in one mapping (line "
+                    f"{key_node.start_mark.line + 1}); Pulumi refuses that", key_node.start_mark)
+            seen.add(key_node.value)
         return super().construct_mapping(node, deep=deep)
+
+
+_YAML_LOADER.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -222,37 +226,46 @@ def read_stack_config(path: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
         if key in LIST_KEYS and isinstance(value, str):
             raise FleetConfigError([f"{key}: got a string; allowed: a YAML list (Pulumi checks the type Pulumi.yaml "
                                     "declares, array)"])
-        problem = _not_plain(value)
-        if problem:
-            raise FleetConfigError([f"{key}: {problem}; allowed: plain YAML values (strings, numbers, true/false, "
-                                    "lists and mappings), as Pulumi config holds"])
+        try:
+            value = _plain(value)
+        except _NotPlain as exc:
+            raise FleetConfigError([f"{key}: {exc}; allowed: plain YAML values (strings, numbers, true/false, "
+                                    "lists and mappings), as Pulumi config holds"]) from None
         out[str(key)] = value
     return out, tuple(secret_keys)
 
 
-def _not_plain(value: Any, within: frozenset[int] = frozenset()) -> Optional[str]:
-    """What makes a config value something Pulumi config cannot hold (a YAML-only type such as
-    ``!!binary`` or ``!!set``, a date, an alias that contains itself), or None."""
+class _NotPlain(ValueError):
+    """A config value Pulumi config cannot hold; the message says what in it."""
+
+
+def _plain(value: Any, within: frozenset[int] = frozenset()) -> Any:
+    """A stack file's config value as Pulumi hands it on: mapping keys that are numbers or
+    booleans become their text (Pulumi formats every key as a string). Raises :class:`_NotPlain`
+    for what Pulumi config cannot hold: a YAML-only type (``!!binary``, ``!!set``, an explicit
+    ``!!timestamp``), a key that is a list, mapping or null, an alias that contains itself."""
     if value is None or isinstance(value, (str, bool, int, float)):
-        return None
+        return value
     if isinstance(value, (list, dict)):
         if id(value) in within:
-            return "holds an alias that contains itself"
+            raise _NotPlain("holds an alias that contains itself")
         inner = within | {id(value)}
-        if isinstance(value, dict):
-            for k, v in value.items():
-                if not isinstance(k, str):
-                    return f"holds a mapping key that is not a string ({_yaml_type(k)})"
-                problem = _not_plain(v, inner)
-                if problem:
-                    return problem
-            return None
-        return next((p for p in (_not_plain(v, inner) for v in value) if p), None)
-    return f"holds a YAML {_yaml_type(value)} value"
+        if isinstance(value, list):
+            return [_plain(v, inner) for v in value]
+        return {_key_text(k): _plain(v, inner) for k, v in value.items()}
+    raise _NotPlain(f"holds a YAML {_yaml_type(value)} value")
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, (str, int, float)):
+        return str(key)
+    raise _NotPlain(f"holds a mapping key that is {'null' if key is None else 'a ' + _yaml_type(key)}")
 
 
 def _yaml_type(value: Any) -> str:
-    return {bytes: "!!binary", set: "!!set"}.get(type(value), type(value).__name__)
+    return {bytes: "!!binary", set: "!!set", tuple: "list"}.get(type(value), type(value).__name__)
 
 
 # ------------------------------------------------------------------------------ the plan

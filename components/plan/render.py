@@ -5,6 +5,7 @@ Everything here reads the masked views of the plan (``"[secret]"`` in place of s
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 from pathlib import Path
@@ -228,36 +229,62 @@ same directory removes exactly those files first (objects no longer planned leav
 
 
 def manifests_dir_problem(directory: Path) -> Optional[str]:
-    """Why ``directory`` cannot take the manifests: it holds files an earlier plan did not write."""
-    if not directory.is_dir() or (directory / MANIFESTS_MARKER).is_file() or not any(directory.iterdir()):
+    """Why ``directory`` cannot take the manifests: it holds files an earlier plan did not list."""
+    if not directory.is_dir() or not any(directory.iterdir()):
         return None
-    return f"{directory} is not empty and was not written by fleetform plan (its files would mix with the plan's)"
+    marker = directory / MANIFESTS_MARKER
+    if marker.is_symlink() or not marker.is_file():
+        return (f"{directory} is not empty and holds no {MANIFESTS_MARKER} list of an earlier fleetform plan "
+                "(a directory from a fleetform without that list has to be emptied once)")
+    return None
+
+
+_LISTED = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\.yaml")
+"""What the marker may list: ``<cluster>/<file>.yaml``, the only files the plan writes."""
+
+
+def _remove_listed(directory: Path) -> None:
+    """Remove what the marker says an earlier plan wrote: regular files named like the plan's,
+    one folder down, never through a symbolic link; a folder left empty goes too."""
+    marker = directory / MANIFESTS_MARKER
+    if marker.is_symlink() or not marker.is_file():
+        return
+    root = directory.resolve()
+    for rel in marker.read_bytes().decode("utf-8", "replace").splitlines():
+        if not _LISTED.fullmatch(rel) or ".." in rel.split("/"):
+            continue
+        old = directory / rel
+        if old.parent.is_symlink() or old.is_symlink() or not old.is_file() or old.resolve().parent.parent != root:
+            continue
+        old.unlink()
+        if not any(old.parent.iterdir()):
+            old.parent.rmdir()
 
 
 def write_manifests(result: PlanResult, directory: Path) -> list[Path]:
     """Every Kubernetes object as YAML, one folder per cluster, one file per object. What an
-    earlier plan wrote into ``directory`` is removed first."""
-    marker = directory / MANIFESTS_MARKER
-    if marker.is_file():
-        for rel in marker.read_text().splitlines():
-            old = directory / rel
-            # Only plain files below the directory, as listed: nothing else is ever removed.
-            if rel and ".." not in Path(rel).parts and old.is_file() and not old.is_symlink():
-                old.unlink()
-                if old.parent != directory and not any(old.parent.iterdir()):
-                    old.parent.rmdir()
+    earlier plan listed in ``directory`` is removed first; nothing is written through a symbolic
+    link (one where a file or folder of the plan goes is an error)."""
+    _remove_listed(directory)
     written: list[Path] = []
     taken: set[Path] = set()
     for m in result.manifests:
         folder = directory / m.cluster
         folder.mkdir(parents=True, exist_ok=True)
+        if folder.is_symlink():
+            raise OSError(errno.ELOOP, "a symbolic link where the plan writes a cluster's folder", str(folder))
         stem = re.sub(r"[^A-Za-z0-9_.-]", "_", "-".join(p for p in (m.kind.lower(), m.namespace, m.name) if p))
         path = folder / (stem + ".yaml")
         if path in taken:  # same kind and name in another API group: keep both
             group = str(m.object.get("apiVersion", "")).replace("/", "_")
             path = folder / f"{stem}-{re.sub(r'[^A-Za-z0-9_.-]', '_', group)}.yaml"
         taken.add(path)
+        if path.is_symlink():
+            raise OSError(errno.ELOOP, "a symbolic link where the plan writes a manifest", str(path))
         path.write_text(yaml.safe_dump(m.object, sort_keys=False))
         written.append(path)
+    marker = directory / MANIFESTS_MARKER
+    if marker.is_symlink():
+        marker.unlink()  # the link only: the list is written here, never through it
     marker.write_text("".join(f"{p.relative_to(directory).as_posix()}\n" for p in written))
     return written
