@@ -14,6 +14,7 @@ import argparse
 import gc
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Optional
@@ -65,6 +66,15 @@ def output_problems(args: argparse.Namespace) -> list[str]:
             if why:
                 problems.append(f"--manifests: got {args.manifests}; {why}; allowed: {OUTPUT_DIR}")
     return problems
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(line: str) -> str:
+    """A problem line as one line of plain text: control characters from user input (a newline or
+    an escape sequence in a path) are shown escaped, not sent to the terminal."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), line)
 
 
 UNCUT_WIDTH = 10_000
@@ -125,7 +135,7 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console, *, st
     problems, policy_config = argument_problems(args)
     if problems:
         for line in problems:
-            err.print(line)
+            err.print(printable(line))
         return 2
     from . import fleet  # noqa: F401 (the program and the SDK classes it registers, imported up front)
     from .config import FleetConfigError
@@ -145,9 +155,9 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console, *, st
         result = plan(args.stack, kubernetes_version=args.k8s_version, policy_config=policy_config)
     except (FleetConfigError, StackNotFound) as exc:
         problems = exc.problems if isinstance(exc, FleetConfigError) else [str(exc)]
-        err.print(f"invalid config for stack {args.stack}:")
+        err.print(printable(f"invalid config for stack {args.stack}:"))
         for line in problems:
-            err.print(f"  {line}")
+            err.print(printable(f"  {line}"))
         return 2
     print_report(result, console)
     writes = (
@@ -161,7 +171,7 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console, *, st
         try:
             write()
         except OSError as exc:  # checked up front; still possible (a full disk, a path that changed)
-            err.print(f"{option}: cannot write {exc.filename or path}: {exc.strerror or exc}; allowed: {allowed}")
+            err.print(printable(f"{option}: cannot write {exc.filename or path}: {exc.strerror or exc}; allowed: {allowed}"))
             return 2
     return result.exit_code
 

@@ -86,7 +86,7 @@ _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 # The image reference grammar of distribution/reference (the one container runtimes parse):
 # an optional registry host (any case, or an [IPv6] address) and port, lower-case path components
 # joined by '.', '_', '__' or dashes, a tag, a digest.
-_IMAGE_HOST = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])"
+_IMAGE_HOST = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])"
 _IMAGE_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _IMAGE = re.compile(
     rf"(?P<repo>(?:{_IMAGE_HOST}(?::[0-9]+)?/)?{_IMAGE_PATH}(?:/{_IMAGE_PATH})*)"
@@ -131,15 +131,16 @@ def _problems(found: list[tuple[str, Any, str]]) -> PydanticCustomError:
 
 
 KUBELET_LABELS = frozenset({
-    "kubernetes.io/hostname", "kubernetes.io/instance-type", "kubernetes.io/os", "kubernetes.io/arch",
-    "beta.kubernetes.io/instance-type", "beta.kubernetes.io/os", "beta.kubernetes.io/arch",
-    "failure-domain.beta.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/region",
-    "failure-domain.kubernetes.io/zone", "failure-domain.kubernetes.io/region",
+    "kubernetes.io/hostname", "kubernetes.io/os", "kubernetes.io/arch",
     "topology.kubernetes.io/zone", "topology.kubernetes.io/region",
+    "failure-domain.beta.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/region",
+    "beta.kubernetes.io/instance-type", "node.kubernetes.io/instance-type",
+    "beta.kubernetes.io/os", "beta.kubernetes.io/arch",
 })
-"""The kubernetes.io labels a kubelet may set on its own node (k8s.io/kubelet pkg/apis
-well_known_labels.go); besides these, only the kubelet.kubernetes.io and node.kubernetes.io
-namespaces. A kubelet given any other kubernetes.io or k8s.io label refuses to start."""
+"""The kubernetes.io labels a kubelet may set on its own node (upstream
+staging/src/k8s.io/kubelet/pkg/apis/well_known_labels.go); besides these, only the
+kubelet.kubernetes.io and node.kubernetes.io namespaces. A kubelet given any other kubernetes.io
+or k8s.io label with --node-labels refuses to start."""
 
 
 def _label_problem(key: str, value: str, *, node: bool) -> Optional[str]:
@@ -383,6 +384,28 @@ class SshSpec(_Model):
         return v
 
 
+def _quoted_version(v: Any) -> Any:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        raise _problem('a quoted minor version such as "1.30" (unquoted, 1.30 is the number 1.3)')
+    return v
+
+
+def _dotted_address(v: Any) -> Any:
+    """An address must be written as one (pydantic would read 3221226123 as 192.0.2.139)."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        raise _problem("an IPv4 address such as 192.0.2.10")
+    return v
+
+
+def _usable_address(v: ipaddress.IPv4Address, what: str) -> ipaddress.IPv4Address:
+    """A node's or the API's address: one the kubelet takes and k3s' own networks do not swallow."""
+    if v.is_loopback or v.is_unspecified or v.is_multicast or v.is_link_local or v.is_reserved:
+        raise _problem(f"a unicast IPv4 address {what}: not loopback, 0.0.0.0, link-local, multicast or reserved")
+    if any(v in net for net in K3S_NETWORKS):
+        raise _problem("an address outside k3s' pod and service networks, " + " and ".join(map(str, K3S_NETWORKS)))
+    return v
+
+
 class HostSpec(_Model):
     """An existing machine of an onprem cluster, reached over SSH."""
 
@@ -422,15 +445,15 @@ class HostSpec(_Model):
     def _labels(cls, v: dict[str, str]) -> dict[str, str]:
         return _node_labels(v)
 
+    @field_validator("address", mode="before")
+    @classmethod
+    def _dotted(cls, v: Any) -> Any:
+        return _dotted_address(v)
+
     @field_validator("address", mode="after")
     @classmethod
     def _node_ip(cls, v: ipaddress.IPv4Address) -> ipaddress.IPv4Address:
-        # The kubelet refuses such a node IP; k3s' own pod and service networks would swallow it.
-        if v.is_loopback or v.is_unspecified or v.is_multicast or v.is_link_local or v.is_reserved:
-            raise _problem("a unicast IPv4 address of the host: not loopback, 0.0.0.0, link-local, multicast or reserved")
-        if any(v in net for net in K3S_NETWORKS):
-            raise _problem("an address outside k3s' pod and service networks, " + " and ".join(map(str, K3S_NETWORKS)))
-        return v
+        return _usable_address(v, "of the host")
 
 
 class InstallSpec(_Model):
@@ -516,10 +539,25 @@ class ClusterSpec(_Model):
         "TCP 6443 to the masters. Required with 3 masters; default with 1 master: its address.",
     )
 
+    @field_validator("vip", mode="before")
+    @classmethod
+    def _vip_dotted(cls, v: Any) -> Any:
+        return _dotted_address(v)
+
+    @field_validator("vip", mode="after")
+    @classmethod
+    def _vip_usable(cls, v: Optional[ipaddress.IPv4Address]) -> Optional[ipaddress.IPv4Address]:
+        return None if v is None else _usable_address(v, "for the API")
+
     @field_validator("name", mode="after")
     @classmethod
     def _name(cls, v: str) -> str:
         return _dns_label(v, 24)
+
+    @field_validator("kubernetes_version", mode="before")
+    @classmethod
+    def _quoted_version(cls, v: Any) -> Any:
+        return _quoted_version(v)
 
     @field_validator("kubernetes_version", mode="after")
     @classmethod
@@ -907,9 +945,10 @@ class ServiceSpec(_Model):
     @field_validator("env", mode="after")
     @classmethod
     def _env(cls, v: dict[str, str]) -> dict[str, str]:
-        bad = [key for key in v if not _ENV_NAME.fullmatch(key)]
+        bad = [key for key in v if not _ENV_NAME.fullmatch(key) or key in (".", "..") or key.startswith("..")]
         if bad:  # the names are the problem (a value may be a credential: never shown)
-            raise _problem("environment variable names of letters, digits, '_', '-', '.', not starting with a digit",
+            raise _problem("environment variable names of letters, digits, '_', '-', '.', not starting with a digit "
+                           "or '..'",
                            key=None, got=None, shown=", ".join(json.dumps(k) for k in bad) + " (names)")
         return v
 
@@ -959,6 +998,11 @@ class FleetSpec(_Model):
         if v in ("default", "kube-system", "kube-public", "kube-node-lease"):
             raise _problem("a namespace of fleetform's own, not default or a kube-* system namespace")
         return _dns_label(v, 63)
+
+    @field_validator("kubernetes_version", mode="before")
+    @classmethod
+    def _quoted_version(cls, v: Any) -> Any:
+        return _quoted_version(v)
 
     @field_validator("kubernetes_version", mode="after")
     @classmethod
@@ -1196,6 +1240,7 @@ _ALLOWED = {
     "ip_v4_network": "an IPv4 CIDR such as 10.0.0.0/16",
     "ip_v4_address": "an IPv4 address such as 192.0.2.10",
     "missing": "required",
+    "finite_number": "a finite number",
 }
 
 
@@ -1239,6 +1284,8 @@ def _format_errors(exc: ValidationError) -> list[str]:
         else:
             allowed = _ALLOWED.get(etype, err["msg"])
         if given is not None and f"{NAMESPACE}:{loc[0] if loc else ''}" in SECRET_KEYS:
+            given = _HIDDEN
+        if etype != "fleetform" and "env" in loc[:-1]:  # an env value of the wrong type: it may be a credential
             given = _HIDDEN
         # pydantic reports unions per branch; keep the first line for a location.
         line = f"{_path(loc)}: got {_shown(given)}; allowed: {allowed}"

@@ -179,6 +179,20 @@ def test_a_marker_that_is_a_symbolic_link_is_refused(tmp_path):
     assert target.read_text() == "local/a.yaml\n"
 
 
+def test_no_manifest_or_list_is_written_through_a_hard_link(tmp_path):
+    import os
+
+    other = tmp_path / "other.txt"
+    other.write_text("keep\n")
+    out = tmp_path / "m"
+    (out / "local").mkdir(parents=True)
+    os.link(other, out / ".fleetform-manifests")
+    os.link(other, out / "local" / "deployment-fleetform-web.yaml")
+    assert run_cli("plan", "--manifests", str(out)).returncode == 0
+    assert other.read_text() == "keep\n"
+    assert "local/deployment-fleetform-web.yaml" in (out / ".fleetform-manifests").read_text()
+
+
 def test_manifests_refuse_a_directory_fleetform_did_not_write(tmp_path):
     out = tmp_path / "m"
     out.mkdir()
@@ -209,13 +223,14 @@ def test_a_write_that_fails_after_the_plan_is_exit_2_with_one_line(tmp_path, cap
 
 
 @pytest.mark.parametrize("content,problem", [
-    (b"config:\n  fleetform:clusters: [\n", "not valid YAML: while parsing a flow node"),
+    (b"config:\n  fleetform:clusters: [\n",
+     "not valid YAML: while parsing a flow node: did not find expected node content (line 3, column 1)"),
     (b"config:\n  fleetform:name: \xff\xfe\n", "not UTF-8 text (byte offset 26); allowed: a YAML stack file"),
     (b"- a\n- b\n", "expected a mapping with a config: key"),
     (b"config: 5\n", "config: must be a mapping of key: value"),
     # What Pulumi itself refuses in a stack file (its YAML reader, ParseKey, the declared types):
     (b"config:\n  fleetform:services: []\n  fleetform:services: []\n",
-     "not valid YAML: key 'fleetform:services' appears twice in one mapping (line 3); Pulumi refuses that"),
+     "not valid YAML: key 'fleetform:services' appears twice in one mapping; Pulumi refuses that (line 3, column 3)"),
 ])
 def test_unreadable_stack_file_is_one_line_and_exit_2(tmp_path, capsys, content, problem):
     path = tmp_path / "Pulumi.bad.yaml"
@@ -243,7 +258,7 @@ EXISTING = "  fleetform:clusters:\n  - {name: a, target: existing}\n"
      "fleetform:clusters: holds a YAML !!set value; allowed: plain YAML values (strings, numbers, true/false, lists "
      "and mappings), as Pulumi config holds"),
     ("config:\n  fleetform:clusters: &a\n  - {name: a, target: existing}\n  - *a\n",
-     "fleetform:clusters: holds an alias that contains itself; allowed: plain YAML values (strings, numbers, "
+     "fleetform:clusters: holds an alias that contains itself (at [1]); allowed: plain YAML values (strings, numbers, "
      "true/false, lists and mappings), as Pulumi config holds"),
 ])
 def test_stack_file_pulumi_would_refuse_is_one_line_and_exit_2(tmp_path, capsys, content, problem):
@@ -278,6 +293,54 @@ def test_yaml_pulumi_reads_is_read_the_same(tmp_path):
                                                "image": "ghcr.io/acme/web:1.2.3",
                                                "resources": {"cpu": "100m", "memory": "256Mi"}}
     assert main(["plan", str(path)]) == 0
+
+
+def test_scalars_and_merges_are_read_as_pulumi_reads_them(tmp_path):
+    """YAML 1.2 as Go reads it: 10:30 is text, 1e3 a number, 0755 octal, yes text; a merged
+    anchor whose own mapping overrides a merged key is no duplicate, wherever it sits."""
+    from components.plan.engine import read_stack_config
+
+    path = tmp_path / "Pulumi.scalars.yaml"
+    path.write_text(
+        "config:\n"
+        "  myapp:a: &a {image: 'ghcr.io/acme/web:1.2.3', port: 8080}\n"
+        "  myapp:x: {inner: {deep: &b {<<: *a, port: 9090}}}\n"
+        "  myapp:v: {start: 10:30, n: 1e3, mode: 0755, h: 0x1F, t: yes}\n"
+        + EXISTING +
+        "  fleetform:services: [{<<: *b, name: web}]\n"
+    )
+    config, _ = read_stack_config(path)
+    assert config["myapp:v"] == {"start": "10:30", "n": 1000.0, "mode": 493, "h": 31, "t": "yes"}
+    assert config["fleetform:services"] == [{"image": "ghcr.io/acme/web:1.2.3", "port": 9090, "name": "web"}]
+
+
+@pytest.mark.parametrize("content,problem", [
+    ("config:\n  fleetform:clusters:\n  - {name: a, target: existing, <<: {x: 1}, <<: {y: 2}}\n",
+     "not valid YAML: key '<<' appears twice in one mapping; Pulumi refuses that (line 3, column 45)"),
+    ("config:\n  myapp:l0: &l0 [x,x,x,x,x,x,x,x,x,x]\n"
+     + "".join(f"  myapp:l{i}: &l{i} [{','.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 8)),
+     "myapp:l4: expands to more than 100,000 values through aliases; allowed: plain YAML values (strings, numbers, "
+     "true/false, lists and mappings), as Pulumi config holds"),
+])
+def test_yaml_pulumi_refuses_is_refused(tmp_path, capsys, content, problem):
+    path = tmp_path / "Pulumi.bad.yaml"
+    path.write_text(content)
+    assert main(["plan", str(path)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[1].strip() in (problem, f"{path}: {problem}")
+
+
+def test_the_project_file_is_not_a_stack(capsys):
+    assert main(["plan", str(ROOT / "Pulumi.yaml")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"  {ROOT / 'Pulumi.yaml'} is the project file; allowed: a stack file, Pulumi.<stack>.yaml")
+
+
+def test_control_characters_in_a_stack_path_are_escaped(tmp_path, capsys):
+    path = tmp_path / "Pulumi.a\nb\x1b[31m.yaml"
+    assert main(["plan", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and len(err.splitlines()) == 2 and "\\n" in err and "\\x1b" in err
 
 
 def test_dates_in_other_namespaces_are_plain_text(tmp_path, capsys):

@@ -113,11 +113,11 @@ CASES = [
      "starting and ending with a letter or digit, at most 40 characters"),
     ("env name with trailing newline", fleet([EX], [service(env={"A\n": "x"})]),
      'fleetform:services[0].env: got "A\\n" (names); allowed: environment variable names of letters, digits, \'_\', '
-     "'-', '.', not starting with a digit"),
+     "'-', '.', not starting with a digit or '..'"),
     # Every bad name, and never a value (it may be a credential):
     ("env names starting with a digit or spaced", fleet([EX], [service(env={"OK": "1", "1ABC": "x", "DB PASS": "PLANTED"})]),
      'fleetform:services[0].env: got "1ABC", "DB PASS" (names); allowed: environment variable names of letters, '
-     "digits, '_', '-', '.', not starting with a digit"),
+     "digits, '_', '-', '.', not starting with a digit or '..'"),
     ("replicas above autoscale.max", fleet([EX], [service(replicas=5, autoscale={"max": 3})]),
      "fleetform:services[0].replicas: got 5; allowed: at most autoscale.max (3)"),
     ("bad image path", fleet([EX], [service(image="ghcr.io/Acme/web:1.0")]),
@@ -128,6 +128,19 @@ CASES = [
     ("control plane on existing", fleet([{**EX, "controlPlane": {"count": 1}}], []),
      'fleetform:clusters[0].controlPlane: got "{...}"; allowed: nothing for target existing (fleetform provisions '
      "nothing there)"),
+    ("env value of the wrong type is not shown", fleet([EX], [service(env={"DB_PASSWORD": ["PLANTED"]})]),
+     "fleetform:services[0].env.DB_PASSWORD: got (not shown); allowed: a string"),
+    ("env name with a .. prefix", fleet([EX], [service(env={"..FOO": "x"})]),
+     'fleetform:services[0].env: got "..FOO" (names); allowed: environment variable names of letters, digits, \'_\', '
+     "'-', '.', not starting with a digit or '..'"),
+    ("image host with IPv4 in brackets", fleet([EX], [service(image="[1.2.3.4]:5000/web:1.0")]),
+     'fleetform:services[0].image: got "[1.2.3.4]:5000/web:1.0"; allowed: an image reference like registry/repo:1.2.3 '
+     "or registry/repo@sha256:<64 hex> (name at most 255 characters)"),
+    ("kubernetesVersion unquoted", fleet([EX], [], kubernetesVersion=1.30),
+     'fleetform:kubernetesVersion: got 1.3; allowed: a quoted minor version such as "1.30" (unquoted, 1.30 is the '
+     "number 1.3)"),
+    ("replicas infinite", fleet([EX], [service(replicas=float("inf"))]),
+     "fleetform:services[0].replicas: got inf; allowed: a finite number"),
     ("replicas true", fleet([EX], [service(replicas=True)]),
      "fleetform:services[0].replicas: got true; allowed: a whole number"),
     ("service name starts with a digit", fleet([EX], [service("1web")]),

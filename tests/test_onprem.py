@@ -425,6 +425,18 @@ ERRORS = [
      'fleetform:clusters[0].tags: got "{...}"; allowed: nothing for target onprem (a cloud setting: the hosts are yours)'),
     ("network on onprem", _onprem(network={"zones": 2}),
      'fleetform:clusters[0].network: got "{...}"; allowed: nothing for target onprem (a cloud setting: the hosts are yours)'),
+    ("vip loopback", _onprem(hosts=THREE, vip="127.0.0.1"),
+     'fleetform:clusters[0].vip: got "127.0.0.1"; allowed: a unicast IPv4 address for the API: not loopback, 0.0.0.0, '
+     "link-local, multicast or reserved"),
+    ("vip is k3s' kubernetes Service", _onprem(hosts=THREE, vip="10.43.0.1"),
+     'fleetform:clusters[0].vip: got "10.43.0.1"; allowed: an address outside k3s\' pod and service networks, '
+     "10.42.0.0/16 and 10.43.0.0/16"),
+    ("address as a bare number", _onprem(hosts=[_host("m1", 3221226123)]),
+     "fleetform:clusters[0].hosts[0].address: got 3221226123; allowed: an IPv4 address such as 192.0.2.10"),
+    ("instance-type label outside the kubelet's list", _onprem(hosts=[_host("m1", "192.0.2.11", labels={"kubernetes.io/instance-type": "m6i"})]),
+     'fleetform:clusters[0].hosts[0].labels.kubernetes.io/instance-type: got "m6i"; allowed: a node label outside the '
+     "kubernetes.io and k8s.io namespaces, or one the kubelet may set (node.kubernetes.io/..., "
+     "kubelet.kubernetes.io/..., topology.kubernetes.io/zone, ...)"),
     ("control plane count true", _onprem(controlPlane={"count": True}),
      "fleetform:clusters[0].controlPlane.count: got true; allowed: a whole number"),
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -281,10 +282,16 @@ def write_manifests(result: PlanResult, directory: Path) -> list[Path]:
         taken.add(path)
         if path.is_symlink():
             raise OSError(errno.ELOOP, "a symbolic link where the plan writes a manifest", str(path))
-        path.write_text(yaml.safe_dump(m.object, sort_keys=False))
+        _write_new(path, yaml.safe_dump(m.object, sort_keys=False))
         written.append(path)
-    marker = directory / MANIFESTS_MARKER
-    if marker.is_symlink():
-        marker.unlink()  # the link only: the list is written here, never through it
-    marker.write_text("".join(f"{p.relative_to(directory).as_posix()}\n" for p in written))
+    _write_new(directory / MANIFESTS_MARKER, "".join(f"{p.relative_to(directory).as_posix()}\n" for p in written))
     return written
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write ``path`` as a new file (a temporary one renamed over it): never into whatever a link
+    of the same name, symbolic or hard, points at."""
+    temporary = path.with_name(f".{path.name}.fleetform-tmp")
+    temporary.unlink(missing_ok=True)
+    temporary.write_text(text)
+    os.replace(temporary, path)
