@@ -17,10 +17,12 @@ import re
 import zlib
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -406,11 +408,19 @@ def _usable_address(v: ipaddress.IPv4Address, what: str) -> ipaddress.IPv4Addres
     return v
 
 
+_HostAddress = Annotated[
+    ipaddress.IPv4Address, BeforeValidator(_dotted_address), AfterValidator(lambda v: _usable_address(v, "of the host"))
+]
+_ApiAddress = Annotated[
+    ipaddress.IPv4Address, BeforeValidator(_dotted_address), AfterValidator(lambda v: _usable_address(v, "for the API"))
+]
+
+
 class HostSpec(_Model):
     """An existing machine of an onprem cluster, reached over SSH."""
 
     name: str = Field(description="Host name, a DNS-1123 label unique in the cluster; the Kubernetes node name.")
-    address: ipaddress.IPv4Address = Field(description="IPv4 address fleetform connects to over SSH; the node's IP.")
+    address: _HostAddress = Field(description="IPv4 address fleetform connects to over SSH; the node's IP.")
     role: Literal["master", "worker"] = Field(description="master (k3s server, embedded etcd) or worker (k3s agent).")
     user: Optional[str] = Field(default=None, description="SSH user for this host; default: ssh.user.")
     port: Optional[int] = Field(default=None, ge=1, le=65535, description="SSH port for this host; default: ssh.port.")
@@ -445,15 +455,6 @@ class HostSpec(_Model):
     def _labels(cls, v: dict[str, str]) -> dict[str, str]:
         return _node_labels(v)
 
-    @field_validator("address", mode="before")
-    @classmethod
-    def _dotted(cls, v: Any) -> Any:
-        return _dotted_address(v)
-
-    @field_validator("address", mode="after")
-    @classmethod
-    def _node_ip(cls, v: ipaddress.IPv4Address) -> ipaddress.IPv4Address:
-        return _usable_address(v, "of the host")
 
 
 class InstallSpec(_Model):
@@ -533,21 +534,11 @@ class ClusterSpec(_Model):
     install: InstallSpec = Field(
         default_factory=InstallSpec, description="Where the hosts get k3s from: internet, mirror or air-gapped files (target onprem)."
     )
-    vip: Optional[ipaddress.IPv4Address] = Field(
+    vip: Optional[_ApiAddress] = Field(
         default=None,
         description="Fixed registration address of the API (target onprem): a virtual IP or load balancer forwarding "
         "TCP 6443 to the masters. Required with 3 masters; default with 1 master: its address.",
     )
-
-    @field_validator("vip", mode="before")
-    @classmethod
-    def _vip_dotted(cls, v: Any) -> Any:
-        return _dotted_address(v)
-
-    @field_validator("vip", mode="after")
-    @classmethod
-    def _vip_usable(cls, v: Optional[ipaddress.IPv4Address]) -> Optional[ipaddress.IPv4Address]:
-        return None if v is None else _usable_address(v, "for the API")
 
     @field_validator("name", mode="after")
     @classmethod

@@ -260,13 +260,19 @@ EXISTING = "  fleetform:clusters:\n  - {name: a, target: existing}\n"
     ("config:\n  fleetform:clusters: &a\n  - {name: a, target: existing}\n  - *a\n",
      "fleetform:clusters: holds an alias that contains itself (at [1]); allowed: plain YAML values (strings, numbers, "
      "true/false, lists and mappings), as Pulumi config holds"),
+    ("config:\n  fleetform:clusters:\n  - {name: a, target: existing, <<: {x: 1}, <<: {y: 2}}\n",
+     "{path}: not valid YAML: key '<<' appears twice in one mapping; Pulumi refuses that (line 3, column 45)"),
+    ("config:\n  myapp:l0: &l0 [x,x,x,x,x,x,x,x,x,x]\n"
+     + "".join(f"  myapp:l{i}: &l{i} [{','.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 8)),
+     "myapp:l4: expands to more than 100,000 values through aliases; allowed: plain YAML values (strings, numbers, "
+     "true/false, lists and mappings), as Pulumi config holds"),
 ])
 def test_stack_file_pulumi_would_refuse_is_one_line_and_exit_2(tmp_path, capsys, content, problem):
     path = tmp_path / "Pulumi.bad.yaml"
     path.write_text(content)
     assert main(["plan", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.splitlines() == [f"invalid config for stack {path}:", f"  {problem}"]
+    assert err.splitlines() == [f"invalid config for stack {path}:", "  " + problem.replace("{path}", str(path))]
     assert "PLANTED" not in err
 
 
@@ -312,22 +318,6 @@ def test_scalars_and_merges_are_read_as_pulumi_reads_them(tmp_path):
     config, _ = read_stack_config(path)
     assert config["myapp:v"] == {"start": "10:30", "n": 1000.0, "mode": 493, "h": 31, "t": "yes"}
     assert config["fleetform:services"] == [{"image": "ghcr.io/acme/web:1.2.3", "port": 9090, "name": "web"}]
-
-
-@pytest.mark.parametrize("content,problem", [
-    ("config:\n  fleetform:clusters:\n  - {name: a, target: existing, <<: {x: 1}, <<: {y: 2}}\n",
-     "not valid YAML: key '<<' appears twice in one mapping; Pulumi refuses that (line 3, column 45)"),
-    ("config:\n  myapp:l0: &l0 [x,x,x,x,x,x,x,x,x,x]\n"
-     + "".join(f"  myapp:l{i}: &l{i} [{','.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 8)),
-     "myapp:l4: expands to more than 100,000 values through aliases; allowed: plain YAML values (strings, numbers, "
-     "true/false, lists and mappings), as Pulumi config holds"),
-])
-def test_yaml_pulumi_refuses_is_refused(tmp_path, capsys, content, problem):
-    path = tmp_path / "Pulumi.bad.yaml"
-    path.write_text(content)
-    assert main(["plan", str(path)]) == 2
-    lines = capsys.readouterr().err.splitlines()
-    assert lines[1].strip() in (problem, f"{path}: {problem}")
 
 
 def test_the_project_file_is_not_a_stack(capsys):
