@@ -114,13 +114,20 @@ def program(*, skip_unimplemented: bool = False) -> Fleet:
     """The fleetform Pulumi program: validate the config, build the fleet, export its outputs.
 
     Invalid config raises :class:`pulumi.RunError` (printed without a traceback) before any
-    resource is registered.
+    resource is registered; so does a config problem found while building (a configured
+    kubeconfig that cannot be read). ``skip_unimplemented`` is the offline plan's mode: there such
+    a problem stays a :class:`FleetConfigError`, the plan's exit 2.
     """
     try:
         spec = load_spec_from_pulumi_config()
     except FleetConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
-    fleet = Fleet("fleet", spec, skip_unimplemented=skip_unimplemented)
+    try:
+        fleet = Fleet("fleet", spec, skip_unimplemented=skip_unimplemented)
+    except FleetConfigError as exc:
+        if skip_unimplemented:
+            raise
+        raise pulumi.RunError(str(exc)) from None
     pulumi.export("clusters", fleet.cluster_outputs)
     pulumi.export("kubeconfigs", fleet.kubeconfigs)
     return fleet

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from tests.conftest import ROOT, stack_config
@@ -88,6 +89,21 @@ def test_kubeconfig_that_is_not_utf8_is_a_config_error(tmp_path, capsys):
         f"  cluster local: existing.kubeconfig {bad}: not UTF-8 text (byte offset 15); allowed: a readable UTF-8 "
         "kubeconfig file",
     ]
+
+
+def test_unreadable_configured_kubeconfig_under_the_engine_is_a_run_error(tmp_path):
+    """Under `pulumi up` the same problem is a RunError (printed without a traceback)."""
+    import pulumi
+
+    from components.fleet import program
+    from components.plan.runner import run_under_mocks
+
+    bad = tmp_path / "kubeconfig"
+    bad.write_bytes(b"apiVersion: v1\n\xff\xfe")
+    cfg = stack_config("local")
+    cfg["fleetform:clusters"][0]["existing"] = {"kubeconfig": str(bad)}
+    with pytest.raises(pulumi.RunError, match="existing.kubeconfig .*: not UTF-8 text"):
+        run_under_mocks("badkc", cfg, program)
 
 
 def test_unusable_kubeconfig_from_the_environment_is_not_a_config_error(tmp_path, monkeypatch):

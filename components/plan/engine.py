@@ -71,7 +71,8 @@ class _YAML_LOADER(_BASE_LOADER):  # noqa: N801
 
     def construct_yaml_int(self, node: Any) -> Any:
         # As Go's strconv.ParseInt(text, 0, 64), which Pulumi's YAML reader uses: 0x, 0o and 0b
-        # prefixes, and a leading 0 for octal (0755 is 493); not octal after all, it is a float.
+        # prefixes, and a leading 0 for octal (0755 is 493); a leading 0 before an 8 or 9 is no
+        # octal number, and the reader falls back to a float.
         text = self.construct_scalar(node)
         digits = text.lstrip("+-")
         if digits[:2] in ("0x", "0o", "0b"):
