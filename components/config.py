@@ -145,15 +145,15 @@ kubelet.kubernetes.io and node.kubernetes.io namespaces. A kubelet given any oth
 or k8s.io label with --node-labels refuses to start."""
 
 
-def _label_problem(key: str, value: str, *, node: bool) -> Optional[str]:
-    """What Kubernetes refuses in a label (and, on a node, what the kubelet refuses), or None."""
+def _node_label_problem(key: str, value: str) -> Optional[str]:
+    """What Kubernetes refuses in a node's label, the kubelet's own rule included, or None."""
     prefix = key.split("/", 1)[0] if "/" in key else ""
     if not _LABEL_KEY.fullmatch(key) or len(prefix) > 253 or not _LABEL_VALUE.fullmatch(value):
         return ("a Kubernetes label: a key like team or example.com/team (prefix at most 253 characters), a value of "
                 "at most 63 letters, digits, '-', '_', '.'")
     reserved = any(prefix == ns or prefix.endswith("." + ns) for ns in ("kubernetes.io", "k8s.io"))
     kubelet_ns = any(prefix == ns or prefix.endswith("." + ns) for ns in ("kubelet.kubernetes.io", "node.kubernetes.io"))
-    if node and reserved and key not in KUBELET_LABELS and not kubelet_ns:
+    if reserved and key not in KUBELET_LABELS and not kubelet_ns:
         return ("a node label outside the kubernetes.io and k8s.io namespaces, or one the kubelet may set "
                 "(node.kubernetes.io/..., kubelet.kubernetes.io/..., topology.kubernetes.io/zone, ...)")
     return None
@@ -161,7 +161,7 @@ def _label_problem(key: str, value: str, *, node: bool) -> Optional[str]:
 
 def _node_labels(labels: dict[str, str]) -> dict[str, str]:
     for key, value in labels.items():
-        problem = _label_problem(key, value, node=True)
+        problem = _node_label_problem(key, value)
         if problem:
             raise _problem(problem, entry=key, got=value)
     return labels
