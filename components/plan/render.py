@@ -189,8 +189,8 @@ def markdown(result: PlanResult) -> str:
         "",
     ]
     graph = _mermaid(result, collapse=False)
-    if len("\n".join(graph)) > MERMAID_MAX_TEXT:
-        full = len("\n".join(graph))
+    full = len("\n".join(graph))
+    if full > MERMAID_MAX_TEXT:
         graph = _mermaid(result, collapse=True) + [
             "", f"_The graph shows the clusters only: the whole one ({full:,} characters) is over Mermaid's "
             f"{MERMAID_MAX_TEXT:,}-character limit._",
