@@ -6,10 +6,13 @@ STACK  ?= local
 
 .PHONY: setup plan test typecheck bench bench-instructions clean
 
+# pip's output goes to a log, shown only when the install fails.
 $(BIN)/fleetform: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@$(PYTHON) -m venv $(VENV)
+	@echo "installing fleetform and its dependencies into $(VENV) (log: $(VENV)/install.log)"
+	@$(BIN)/python -m pip install --upgrade pip > $(VENV)/install.log 2>&1 \
+		&& $(BIN)/python -m pip install -e '.[test]' >> $(VENV)/install.log 2>&1 \
+		|| { tail -n 40 $(VENV)/install.log; exit 1; }
 	@touch $@
 
 CHECKOV = .tools/checkov/bin/checkov

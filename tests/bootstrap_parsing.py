@@ -1,5 +1,5 @@
 """Reading a rendered k3s bootstrap script back in tests: the files it writes and the arguments
-it gives the k3s installer (the script's own format, components/bootstrap/script.py)."""
+it gives the k3s installer (the script's own format, components/fleetform/bootstrap/script.py)."""
 
 from __future__ import annotations
 

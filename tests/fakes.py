@@ -10,9 +10,9 @@ from typing import Optional
 
 import pulumi
 
-from components.cluster import IMPLEMENTED, cluster_module
-from components.cluster.base import Cluster, ClusterContext
-from components.config import ClusterSpec
+from fleetform.cluster import IMPLEMENTED, cluster_module
+from fleetform.cluster.base import Cluster, ClusterContext
+from fleetform.config import ClusterSpec
 
 
 class FaceOnlyCluster(Cluster):

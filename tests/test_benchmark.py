@@ -23,8 +23,8 @@ spec.loader.exec_module(bench)
 @pytest.fixture(scope="module")
 def plan_json(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "local.json"
-    proc = subprocess.run([sys.executable, "-m", "components.cli", "plan", "local", "--json", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    proc = subprocess.run([sys.executable, "-m", "fleetform.cli", "plan", "local", "--json", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT / "components")))
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -34,7 +34,7 @@ def test_floor_programs_register_every_resource_and_validate_every_manifest(plan
     """The count printed is what reached the floor's mocks, not the length of the JSON list."""
     doc = json.loads(plan_json.read_text())
     proc = subprocess.run([sys.executable, "-c", getattr(bench, program), str(plan_json)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT / "components")))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [str(len(doc["resources"])), str(len(doc["manifests"]))]
 
@@ -42,7 +42,7 @@ def test_floor_programs_register_every_resource_and_validate_every_manifest(plan
 def test_fixed_costs_time_every_group_the_floor_does_not_import(plan_json):
     """Each group is imported fresh after the floor's own imports (a module the floor had loaded
     already would make its group look free and the budget too small)."""
-    costs = bench.fixed_costs(plan_json, dict(os.environ, PYTHONPATH=str(ROOT)), repeat=1)
+    costs = bench.fixed_costs(plan_json, dict(os.environ, PYTHONPATH=str(ROOT / "components")), repeat=1)
     assert list(costs) == [group for group, _ in bench.FIXED]
     assert all(secs > 0 for secs in costs.values()), costs
 
@@ -50,11 +50,11 @@ def test_fixed_costs_time_every_group_the_floor_does_not_import(plan_json):
 def test_fixed_costs_refuse_a_group_the_floor_imports_anyway(plan_json, monkeypatch):
     monkeypatch.setattr(bench, "BUDGET", bench.BUDGET.replace("('policy pack', [", "('policy pack', ['pulumi', "))
     with pytest.raises(SystemExit, match="floor imports itself: \\['pulumi'\\]"):
-        bench.fixed_costs(plan_json, dict(os.environ, PYTHONPATH=str(ROOT)), repeat=1)
+        bench.fixed_costs(plan_json, dict(os.environ, PYTHONPATH=str(ROOT / "components")), repeat=1)
 
 
 def test_floor_handles_the_collector_as_the_console_script_does():
-    from components import cli
+    from fleetform import cli
 
     assert f"gc.set_threshold(*gc.get_threshold()[:2], {cli.NO_FULL_COLLECTIONS:_})" in bench.FLOOR
     assert bench.FLOOR.index("gc.freeze()") < bench.FLOOR.index("gc.set_threshold(") < bench.FLOOR.index("gc.enable()")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.bootstrap import (
+from fleetform.bootstrap import (
     K3S_RELEASES,
     InstallSource,
     NodeBootstrap,
@@ -34,8 +34,8 @@ from components.bootstrap import (
     uninstall_command,
     uninstall_script,
 )
-from components.bootstrap.script import CUSTOM_CA_FILES, k3s_args
-from components.config import SUPPORTED_KUBERNETES_VERSIONS
+from fleetform.bootstrap.script import CUSTOM_CA_FILES, k3s_args
+from fleetform.config import SUPPORTED_KUBERNETES_VERSIONS
 
 VIP = "192.0.2.10"
 URL = f"https://{VIP}:6443"

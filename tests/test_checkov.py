@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from components.plan.engine import plan
-from components.plan.render import write_manifests
+from fleetform.plan.engine import plan
+from fleetform.plan.render import write_manifests
 from tests.conftest import ROOT
 
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.config import FleetConfigError, load_spec
-from components.network.cidr import ADDRESSES_PER_NODE, RESERVED_PER_SUBNET, capacity_problem, carve
+from fleetform.config import FleetConfigError, load_spec
+from fleetform.network.cidr import ADDRESSES_PER_NODE, RESERVED_PER_SUBNET, capacity_problem, carve
 from tests.conftest import cluster, fleet
 
 private_networks = st.builds(

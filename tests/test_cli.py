@@ -10,12 +10,12 @@ import sys
 import pytest
 import yaml
 
-from components.cli import main
+from fleetform.cli import main
 from tests.conftest import ROOT, cluster, fleet, service
 
 
 def run_cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "components.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=180)
+    return subprocess.run([sys.executable, "-m", "fleetform.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=180)
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +88,8 @@ DIR_ALLOWED = "allowed: a new or empty directory, or one fleetform plan wrote be
 def test_unwritable_outputs_are_exit_2_before_anything_is_planned(tmp_path, capsys, monkeypatch):
     """Every output path that cannot be written gets one line (however long), and the plan does
     not run at all."""
-    import components.plan.engine as engine
-    from components.plan.schema import available_versions
+    import fleetform.plan.engine as engine
+    from fleetform.plan.schema import available_versions
 
     monkeypatch.setattr(engine, "plan", lambda *a, **k: pytest.fail("planned despite bad output paths"))
     a_file = tmp_path / "a-file"
@@ -209,7 +209,7 @@ def test_manifests_refuse_a_directory_fleetform_did_not_write(tmp_path):
 def test_a_write_that_fails_after_the_plan_is_exit_2_with_one_line(tmp_path, capsys, monkeypatch):
     import errno
 
-    import components.plan.render as render
+    import fleetform.plan.render as render
 
     def full_disk(result, directory):
         raise OSError(errno.ENOSPC, "No space left on device", str(directory / "local" / "x.yaml"))
@@ -279,7 +279,7 @@ def test_stack_file_pulumi_would_refuse_is_one_line_and_exit_2(tmp_path, capsys,
 def test_yaml_pulumi_reads_is_read_the_same(tmp_path):
     """Merge keys, number and boolean mapping keys, and on/yes (text in Pulumi's YAML 1.2, not
     booleans) in a stack file: accepted, as the Pulumi CLI accepts them."""
-    from components.plan.engine import read_stack_config
+    from fleetform.plan.engine import read_stack_config
 
     path = tmp_path / "Pulumi.yamlish.yaml"
     path.write_text(
@@ -304,7 +304,7 @@ def test_yaml_pulumi_reads_is_read_the_same(tmp_path):
 def test_scalars_and_merges_are_read_as_pulumi_reads_them(tmp_path):
     """YAML 1.2 as Go reads it: 10:30 is text, 1e3 a number, 0755 octal, yes text; a merged
     anchor whose own mapping overrides a merged key is no duplicate, wherever it sits."""
-    from components.plan.engine import read_stack_config
+    from fleetform.plan.engine import read_stack_config
 
     path = tmp_path / "Pulumi.scalars.yaml"
     path.write_text(
@@ -360,10 +360,10 @@ def test_report_lines_are_not_cut_when_piped():
 
 
 def test_unimplemented_target_is_exit_1_with_error_for_that_cluster_only(tmp_path, capsys, monkeypatch):
-    from components.cluster import IMPLEMENTED
+    from fleetform.cluster import IMPLEMENTED
 
     # Every target may have its module by now: point onprem at one that does not exist.
-    monkeypatch.setitem(IMPLEMENTED, ("onprem", "self-managed"), "components.cluster.not_built_yet:Nothing")
+    monkeypatch.setitem(IMPLEMENTED, ("onprem", "self-managed"), "fleetform.cluster.not_built_yet:Nothing")
     path = tmp_path / "Pulumi.mixed.yaml"
     onprem = cluster("dc", "onprem", ssh={"verifyHostKeys": False},
                      hosts=[{"name": "m1", "address": "192.0.2.11", "role": "master"}])
@@ -379,7 +379,7 @@ def test_unimplemented_target_is_exit_1_with_error_for_that_cluster_only(tmp_pat
 def test_two_resources_declaring_one_object_is_exit_1(monkeypatch, capsys):
     """If two resources declare the same Kubernetes object on a cluster (here: the namespace's
     deny-all policy renamed onto a service's), the plan fails and names both."""
-    from components.workloads import microservice
+    from fleetform.workloads import microservice
 
     monkeypatch.setattr(microservice, "DEFAULT_DENY_POLICY", "web")
     code = main(["plan", "local"])
@@ -391,7 +391,7 @@ def test_two_resources_declaring_one_object_is_exit_1(monkeypatch, capsys):
 
 def test_schema_error_is_exit_1(monkeypatch, capsys, tmp_path):
     """A program bug producing an invalid object makes the plan fail (exit 1)."""
-    from components.workloads import pod
+    from fleetform.workloads import pod
 
     original = pod.container
 
@@ -407,12 +407,12 @@ def test_schema_error_is_exit_1(monkeypatch, capsys, tmp_path):
 
 
 def test_console_script_leaves_with_mains_exit_code_after_flushing(monkeypatch):
-    """`fleetform` (components.cli:run) hard-exits with main()'s code once the streams are flushed."""
+    """`fleetform` (fleetform.cli:run) hard-exits with main()'s code once the streams are flushed."""
     import tomllib
 
-    import components.cli as cli
+    import fleetform.cli as cli
 
-    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["fleetform"] == "components.cli:run"
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["fleetform"] == "fleetform.cli:run"
     events: list = []
 
     class Stream:
@@ -458,7 +458,7 @@ def test_console_script_freezes_the_sdks_and_stops_full_collections():
     collection for the rest of the plan."""
     probe = (
         "import gc, sys\n"
-        "from components import cli\n"
+        "from fleetform import cli\n"
         "before = gc.get_threshold()\n"
         "gc.set_threshold(*before[:2], 12345)\n"
         "honoured = gc.get_threshold()[2] == 12345  # an incremental collector ignores the third value\n"
@@ -468,15 +468,15 @@ def test_console_script_freezes_the_sdks_and_stops_full_collections():
         " gc.get_threshold()[2] == cli.NO_FULL_COLLECTIONS or not honoured, file=sys.stderr)\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                          env=dict(os.environ, PYTHONPATH=str(ROOT / "components")))
     assert proc.stderr.split() == ["0", "True", "True", "True", "True"], proc.stderr[-2000:]
 
 
 def test_markdown_stays_a_comment_github_takes_and_a_graph_mermaid_draws(monkeypatch):
     """Past Mermaid's text limit the graph shows the clusters only (each counting what is under
     it); past GitHub's comment limit the findings are cut, with a pointer to the JSON."""
-    import components.plan.render as render
-    from components.plan.engine import Violation, plan
+    import fleetform.plan.render as render
+    from fleetform.plan.engine import Violation, plan
 
     result = plan("local")
     full = render.markdown(result)
@@ -502,8 +502,8 @@ def test_undecided_policy_checks_are_reported_everywhere_without_failing_the_pla
 
     from rich.console import Console
 
-    from components.plan.engine import plan
-    from components.plan.render import markdown, print_report, to_json
+    from fleetform.plan.engine import plan
+    from fleetform.plan.render import markdown, print_report, to_json
 
     result = plan("local")
     result.undecided = ["k8s-image-pinned: urn:x: string value at .spec.image can't be known during preview"]
@@ -523,8 +523,8 @@ def test_report_prints_messages_verbatim():
 
     from rich.console import Console
 
-    from components.plan.engine import Violation, plan
-    from components.plan.render import print_report
+    from fleetform.plan.engine import Violation, plan
+    from fleetform.plan.render import print_report
 
     result = plan("local")
     text = "image tag :x: not pinned in [bold]web[/bold] (spec.containers[0])"
@@ -537,7 +537,7 @@ def test_report_prints_messages_verbatim():
 
 def test_bad_arguments_are_rejected_before_the_sdks_load():
     """A typo in an option costs no SDK import (about a second), let alone a plan."""
-    code = ("import sys; from components.cli import main; "
+    code = ("import sys; from fleetform.cli import main; "
             "rc = main(['plan', '--json', '/no-such-directory/p.json', '--k8s-version', '1.12']); "
             "print(rc, sorted(m for m in ('pulumi', 'pulumi_kubernetes', 'pydantic') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

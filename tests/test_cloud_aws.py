@@ -2,7 +2,7 @@
 inputs the program would send, resource by resource.
 
 Expected values come from the stack files (zones, pools, tags, CIDRs), from the AWS documentation
-linked in components/cluster/eks.py and components/network/aws.py (log types, tag names, policy
+linked in components/fleetform/cluster/eks.py and components/fleetform/network/aws.py (log types, tag names, policy
 names, IMDS settings), and from the canned deployer identity (an assumed-role session).
 """
 
@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
-from components.cluster.eks import LBC_POLICY_FILE, ami_type_for, partition_of
-from components.network.cidr import carve
-from components.plan.engine import plan
-from components.plan.mocks import SECRET, _is_secret, plain
+from fleetform.cluster.eks import LBC_POLICY_FILE, ami_type_for, partition_of
+from fleetform.network.cidr import carve
+from fleetform.plan.engine import plan
+from fleetform.plan.mocks import SECRET, _is_secret, plain
 from tests.conftest import ROOT, aws_takes_tags, one, regs, stack_config
 
 STACKS = ["staging-aws", "prod-aws"]
@@ -507,7 +507,7 @@ def test_lbc_policy_is_the_controllers_reference_policy_for_the_pinned_release()
     this SHA-256. Bumping the chart means replacing the file and this digest together."""
     import hashlib
 
-    from components.cluster.eks import LBC_CHART_VERSION
+    from fleetform.cluster.eks import LBC_CHART_VERSION
 
     assert LBC_CHART_VERSION == "1.14.1"  # chart 1.14.1 = controller v2.14.1
     assert hashlib.sha256(LBC_POLICY_FILE.read_bytes()).hexdigest() == (

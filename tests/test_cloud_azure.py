@@ -2,7 +2,7 @@
 kubeconfig, and a Kubernetes provider that node-pool and tag changes leave alone.
 
 Expected values are written from the stack files and Azure's documentation (links in
-components/cluster/aks.py and components/network/azure.py), resource by resource, not read back
+components/fleetform/cluster/aks.py and components/fleetform/network/azure.py), resource by resource, not read back
 from the code.
 """
 
@@ -20,11 +20,11 @@ import sys
 import pulumi
 import pytest
 
-from components.config import FleetConfigError
+from fleetform.config import FleetConfigError
 import yaml
 
-from components.plan.engine import plan
-from components.plan.mocks import plain
+from fleetform.plan.engine import plan
+from fleetform.plan.mocks import plain
 from tests.conftest import ROOT, one, regs, stack_config
 
 CLUSTER = "prod-azure"
@@ -54,7 +54,7 @@ def inputs(reg):
 
 
 def mock_id(reg):
-    """The id the plan's mock engine gives a resource (components/plan/mocks.py: ``<name>-id``)."""
+    """The id the plan's mock engine gives a resource (components/fleetform/plan/mocks.py: ``<name>-id``)."""
     return f"{reg.name}-id"
 
 

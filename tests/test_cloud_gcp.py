@@ -2,7 +2,7 @@
 kubeconfig, and a Kubernetes provider that node-pool and tag changes leave alone.
 
 Expected values are written from the stack files and GKE's documentation (links in
-components/cluster/gke.py and components/network/gcp.py), resource by resource, not read back
+components/fleetform/cluster/gke.py and components/fleetform/network/gcp.py), resource by resource, not read back
 from the code.
 """
 
@@ -18,8 +18,8 @@ import sys
 import pytest
 import yaml
 
-from components.plan.engine import plan
-from components.plan.mocks import plain
+from fleetform.plan.engine import plan
+from fleetform.plan.mocks import plain
 from tests.conftest import ROOT, one, regs, stack_config
 
 CLUSTER = "prod-gcp"
@@ -38,7 +38,7 @@ def inputs(reg):
 
 
 def mock_id(reg):
-    """The id the plan's mock engine gives a resource (components/plan/mocks.py: ``<name>-id``)."""
+    """The id the plan's mock engine gives a resource (components/fleetform/plan/mocks.py: ``<name>-id``)."""
     return f"{reg.name}-id"
 
 
@@ -128,7 +128,7 @@ def test_vpc_is_dedicated_custom_mode(prod):
 
 def test_subnet_is_regional_private_with_secondary_ranges(prod):
     subnet = inputs(one(prod, "gcp:compute/subnetwork:Subnetwork"))
-    # 10.30.0.0/16 over 3 zones (components/network/cidr.py layout): the first half holds four
+    # 10.30.0.0/16 over 3 zones (components/fleetform/network/cidr.py layout): the first half holds four
     # /19 private blocks (3 zones rounded up to 4), nodes take the first; the last quarter splits
     # into pods (10.30.192.0/19) and services (10.30.224.0/19).
     assert subnet["region"] == REGION

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.config import FleetConfigError, load_spec
+from fleetform.config import FleetConfigError, load_spec
 from tests.conftest import DIGEST, ROOT, cluster, fleet, service
 
 EX = cluster("local", "existing")
@@ -281,7 +281,7 @@ def test_cli_exit_2_without_traceback(tmp_path):
         "config:\n  fleetform:clusters:\n    - name: x\n      target: existing\n"
         "  fleetform:services:\n    - {name: web, image: nginx, port: 8080}\n"
     )
-    proc = subprocess.run([sys.executable, "-m", "components.cli", "plan", str(bad)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "fleetform.cli", "plan", str(bad)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -293,9 +293,9 @@ def test_program_raises_run_error_before_registering(tmp_path):
     traceback by the Pulumi language host) and nothing is registered."""
     import pulumi
 
-    from components.fleet import program
-    from components.plan.mocks import FleetMocks, RecordingMonitor
-    from components.plan.runner import run_under_mocks
+    from fleetform.fleet import program
+    from fleetform.plan.mocks import FleetMocks, RecordingMonitor
+    from fleetform.plan.runner import run_under_mocks
 
     monitor = RecordingMonitor(FleetMocks())
     with pytest.raises(pulumi.RunError, match=r"fleetform:services\[0\]\.port: got 80"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.plan.engine import plan
+from fleetform.plan.engine import plan
 from tests.conftest import ROOT
 
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))

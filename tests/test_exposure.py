@@ -1,14 +1,14 @@
 """Per target, the Deployment is identical and only the Service's exposure differs (DESIGN §4).
 
 Expected annotations are written from the providers' documentation (links in
-components/workloads/exposure.py and docs/research/lb-annotations.md), not from the code.
+components/fleetform/workloads/exposure.py and docs/research/lb-annotations.md), not from the code.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from components.plan.engine import plan
+from fleetform.plan.engine import plan
 from tests.conftest import cluster, fleet, service
 
 TARGETS = ["aws", "gcp", "azure", "onprem", "existing"]
@@ -166,7 +166,7 @@ def test_service_ports_and_selector(every_target):
 
 
 def test_configured_node_port_and_clash(monkeypatch):
-    from components.config import FleetConfigError, load_spec
+    from fleetform.config import FleetConfigError, load_spec
     from tests.fakes import install_face_only
 
     install_face_only(monkeypatch)

@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 
 PROBE = """
 import json, sys
-from components.plan.engine import plan
+from fleetform.plan.engine import plan
 result = plan(sys.argv[1])
 clouds = ("pulumi_aws", "pulumi_gcp", "pulumi_azure_native")
 print(json.dumps({"loaded": sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in clouds}),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.fleet import program
-from components.plan.mocks import FleetMocks, UnexpectedMockCall
-from components.plan.runner import MocksNotActive, run_under_mocks
+from fleetform.fleet import program
+from fleetform.plan.mocks import FleetMocks, UnexpectedMockCall
+from fleetform.plan.runner import MocksNotActive, run_under_mocks
 from tests.conftest import stack_config
 
 
@@ -87,7 +87,7 @@ def test_canned_answers_are_looked_up_once_per_package():
 
     class Spy:
         def find_spec(self, name, path=None, target=None):
-            if name == "components.plan.canned.kubernetes":
+            if name == "fleetform.plan.canned.kubernetes":
                 searched.append(name)
             return None
 

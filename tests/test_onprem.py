@@ -13,12 +13,12 @@ import sys
 import pytest
 import yaml
 
-from components.bootstrap import K3S_RELEASES
-from components.config import FleetConfigError, load_spec
-from components.plan.canned.random import placeholder_password
-from components.plan.canned.tls import placeholder_certificate, placeholder_private_key
-from components.plan.engine import plan
-from components.plan.mocks import SECRET, plain
+from fleetform.bootstrap import K3S_RELEASES
+from fleetform.config import FleetConfigError, load_spec
+from fleetform.plan.canned.random import placeholder_password
+from fleetform.plan.canned.tls import placeholder_certificate, placeholder_private_key
+from fleetform.plan.engine import plan
+from fleetform.plan.mocks import SECRET, plain
 from tests.bootstrap_parsing import files_of, installer_args
 from tests.conftest import ROOT, stack_config
 
@@ -70,7 +70,7 @@ def test_example_stack_plans_clean(result):
 
 
 def test_fleetform_plan_of_the_example_stack_file_exits_0(capsys):
-    from components.cli import main
+    from fleetform.cli import main
 
     assert main(["plan", "onprem"]) == 0
     out = capsys.readouterr().out
@@ -279,7 +279,7 @@ def cli_outputs(tmp_path_factory):
     stack.write_text(yaml.safe_dump({"config": cfg}))
     decrypting = (
         "import sys\n"
-        "import components.plan.engine as engine\n"
+        "import fleetform.plan.engine as engine\n"
         "read = engine.read_stack_config\n"
         "def decrypted(path):\n"
         "    config, secret_keys = read(path)\n"
@@ -287,7 +287,7 @@ def cli_outputs(tmp_path_factory):
         f"    config['fleetform:sshPrivateKey'] = {PLANTED_SSH_KEY!r}\n"
         "    return config, secret_keys\n"
         "engine.read_stack_config = decrypted\n"
-        "from components.cli import main\n"
+        "from fleetform.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     out_json, out_md, out_dir = tmp / "plan.json", tmp / "plan.md", tmp / "manifests"

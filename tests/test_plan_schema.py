@@ -7,8 +7,8 @@ import copy
 import kubernetes_validate
 import pytest
 
-from components.plan.engine import plan
-from components.plan.schema import available_versions, schema_errors
+from fleetform.plan.engine import plan
+from fleetform.plan.schema import available_versions, schema_errors
 from tests.conftest import cluster, fleet, service, stack_config
 
 VERSIONS = ["1.29", "1.30", "1.31", "1.32", "1.33"]
@@ -81,7 +81,7 @@ def test_kind_missing_at_a_version_is_reported():
 
 
 def test_schema_versions_cover_the_supported_range():
-    from components.config import SUPPORTED_KUBERNETES_VERSIONS
+    from fleetform.config import SUPPORTED_KUBERNETES_VERSIONS
 
     assert set(SUPPORTED_KUBERNETES_VERSIONS) <= set(available_versions())
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from policies.rules import RULES, StackResource, evaluate
+from fleetform.policy.rules import RULES, StackResource, evaluate
 
 FIXTURES = Path(__file__).parent / "policy_fixtures"
 BASELINES = yaml.safe_load((FIXTURES / "_baselines.yaml").read_text())
@@ -130,8 +130,8 @@ def test_unknown_values_are_not_violations(rule_name, base, path, value):
 def test_k3s_rule_reads_the_real_bootstrap_carriers(monkeypatch, stack, masters):
     """Dropping --secrets-encryption from the real bootstrap is caught on every master, whether the
     script travels as SSH stdin or as gzip+base64 cloud-init user data."""
-    import components.bootstrap.script as script
-    from components.plan.engine import plan
+    import fleetform.bootstrap.script as script
+    from fleetform.plan.engine import plan
 
     original = script.k3s_args
     monkeypatch.setattr(script, "k3s_args", lambda node: [a for a in original(node) if a != "--secrets-encryption"])
@@ -145,9 +145,9 @@ def test_plan_hands_unknown_inputs_to_the_rules_as_unknown():
     judge it (no violation), while the same resource with a known unpinned image is reported."""
     from pulumi.output import Unknown
 
-    from components.plan.engine import run_policies
-    from components.plan.mocks import Registration
-    from components.plan.runner import Capture
+    from fleetform.plan.engine import run_policies
+    from fleetform.plan.mocks import Registration
+    from fleetform.plan.runner import Capture
 
     def violations(image: Any) -> list[str]:
         resource = build({"base": "deployment", "set": {"spec.template.spec.containers.0.image": image}})
@@ -188,7 +188,7 @@ def test_rules_never_test_props_for_dict_or_list():
 
     allowed = {("__init__.py", "_has_unknown"), ("k3s.py", "_decoded")}
     found = []
-    for path in sorted((Path(__file__).parents[1] / "policies" / "rules").glob("*.py")):
+    for path in sorted((Path(__file__).parents[1] / "components" / "fleetform" / "policy" / "rules").glob("*.py")):
         tree = ast.parse(path.read_text())
         for func in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
             for call in [n for n in ast.walk(func) if isinstance(n, ast.Call)]:

@@ -16,8 +16,8 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy.policy import EnforcementLevel, _PolicyAnalyzerServicer
 
-from policies.pack import PACK_NAME, policies
-from policies.rules import RULES
+from fleetform.policy.pack import PACK_NAME, policies
+from fleetform.policy.rules import RULES
 from tests.conftest import ROOT
 
 UNKNOWN_BOOL = "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7"

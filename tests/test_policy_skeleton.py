@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from components.plan.engine import plan
-from policies.rules import Rule
+from fleetform.plan.engine import plan
+from fleetform.policy.rules import Rule
 from tests.conftest import ROOT
 
 
@@ -26,7 +26,7 @@ def test_plan_runs_rules_over_every_custom_resource(monkeypatch):
             yield f"saw {props['metadata']['name']}"
 
     probe = Rule("probe", "test rule", "low", "test", "mandatory", check, types=("kubernetes:",))
-    monkeypatch.setattr("policies.rules.RULES", [probe])
+    monkeypatch.setattr("fleetform.policy.rules.RULES", [probe])
     result = plan("local")
     assert sorted(v.message for v in result.violations) == ["saw api", "saw web"]
     assert result.exit_code == 1
@@ -51,7 +51,7 @@ def test_deliberately_bad_stack_reports_exactly_the_expected_violations(tmp_path
     import sys
 
     out = tmp_path / "bad.json"
-    proc = subprocess.run([sys.executable, "-m", "components.cli", "plan", str(ROOT / "tests" / "stacks" / "Pulumi.bad.yaml"),
+    proc = subprocess.run([sys.executable, "-m", "fleetform.cli", "plan", str(ROOT / "tests" / "stacks" / "Pulumi.bad.yaml"),
                            "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 1, proc.stderr
     found = sorted((v["policy"], v["enforcement"], v["urn"].rsplit("::", 1)[-1], v["message"])
@@ -72,18 +72,18 @@ def test_policy_config_file_in_cli(tmp_path):
 
     cfg = tmp_path / "policy.json"
     cfg.write_text(json.dumps({"k8s-replicas": "advisory", "k8s-no-secrets-in-env": {"enforcementLevel": "disabled"}}))
-    proc = subprocess.run([sys.executable, "-m", "components.cli", "plan", str(ROOT / "tests" / "stacks" / "Pulumi.bad.yaml"),
+    proc = subprocess.run([sys.executable, "-m", "fleetform.cli", "plan", str(ROOT / "tests" / "stacks" / "Pulumi.bad.yaml"),
                            "--policy-config", str(cfg)], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "advisory k8s-replicas" in proc.stdout and "k8s-no-secrets-in-env" not in proc.stdout
     cfg.write_text("[1, 2]")
-    proc = subprocess.run([sys.executable, "-m", "components.cli", "plan", "--policy-config", str(cfg)],
+    proc = subprocess.run([sys.executable, "-m", "fleetform.cli", "plan", "--policy-config", str(cfg)],
                           cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 2 and "--policy-config" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_readme_lists_every_rule_with_its_source_and_enforcement():
-    from policies.rules import RULES
+    from fleetform.policy.rules import RULES
 
     readme = (ROOT / "README.md").read_text()
     for rule in RULES:
@@ -109,9 +109,9 @@ def test_bad_policy_config_is_one_line_per_problem_and_exit_2(tmp_path, capsys, 
     planning); it also names unknown policies and settings, which the engine would ignore."""
     import json
 
-    import components.plan.engine as engine
-    from components.cli import main
-    from policies.rules import RULES
+    import fleetform.plan.engine as engine
+    from fleetform.cli import main
+    from fleetform.policy.rules import RULES
 
     monkeypatch.setattr(engine, "plan", lambda *a, **k: pytest.fail("planned despite a bad policy config"))
     path = tmp_path / "policy.json"
@@ -128,7 +128,7 @@ def test_bad_policy_config_is_one_line_per_problem_and_exit_2(tmp_path, capsys, 
 def test_every_rule_setting_default_passes_its_own_schema():
     """The defaults the rules run with are values a user could write (else the config check above
     would reject a config that only restates them)."""
-    from policies.rules import RULES, config_problems
+    from fleetform.policy.rules import RULES, config_problems
 
     restated = {r.name: {k: v["default"] for k, v in r.config.items()} for r in RULES if r.config}
     assert restated and config_problems(restated) == []
@@ -138,7 +138,7 @@ def test_readme_policy_config_example_is_accepted():
     import json
     import re
 
-    from policies.rules import config_problems
+    from fleetform.policy.rules import config_problems
 
     readme = (ROOT / "README.md").read_text()
     example = re.search(r"```json\n(.*?)```", readme[readme.index("**Configure or waive**"):], re.S)

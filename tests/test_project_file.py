@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from components.config import FleetSpec
+from fleetform.config import FleetSpec
 from tests.conftest import ROOT, SHARED_SCHEMAS
 
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
@@ -100,7 +100,7 @@ def test_stack_values_match_declared_types(stack_file):
 
 @pytest.mark.parametrize("stack_file", STACK_FILES, ids=[p.name for p in STACK_FILES])
 def test_every_example_stack_validates(stack_file):
-    from components.config import load_spec
+    from fleetform.config import load_spec
 
     load_spec(yaml.safe_load(stack_file.read_text())["config"])
 
@@ -115,7 +115,7 @@ def test_stack_names_match_files():
 def test_plan_knows_the_secret_and_array_keys_pulumi_yaml_declares():
     """The plan refuses plain-text values of secret keys and strings for array keys, as the
     engine does: its lists must be the ones Pulumi.yaml declares."""
-    from components.config import LIST_KEYS, SECRET_KEYS
+    from fleetform.config import LIST_KEYS, SECRET_KEYS
 
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
     assert SECRET_KEYS == {k for k, d in declared.items() if d.get("secret")} and SECRET_KEYS

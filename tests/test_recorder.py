@@ -1,4 +1,4 @@
-"""The plan's recorder (components.plan.mocks.RecordingMonitor) keeps what the engine would see.
+"""The plan's recorder (fleetform.plan.mocks.RecordingMonitor) keeps what the engine would see.
 
 It reuses the inputs the SDK's MockMonitor deserialized for the mocks instead of deserializing
 each registration a second time; these tests hold it to the inputs a full deserialization of the
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from pulumi.runtime import rpc
 
-from components.fleet import program
-from components.plan.mocks import SECRET, UNKNOWN, FleetMocks, RecordingMonitor
-from components.plan.runner import run_under_mocks
+from fleetform.fleet import program
+from fleetform.plan.mocks import SECRET, UNKNOWN, FleetMocks, RecordingMonitor
+from fleetform.plan.runner import run_under_mocks
 from tests.conftest import stack_config
 
 

@@ -34,7 +34,7 @@ def test_no_secret_in_any_plan_output(tmp_path):
     stack.write_text(yaml.safe_dump({"config": cfg}))
     out_json, out_md, out_dir = tmp_path / "plan.json", tmp_path / "plan.md", tmp_path / "manifests"
     proc = subprocess.run(
-        [sys.executable, "-m", "components.cli", "plan", str(stack), "--json", str(out_json),
+        [sys.executable, "-m", "fleetform.cli", "plan", str(stack), "--json", str(out_json),
          "--markdown", str(out_md), "--manifests", str(out_dir)],
         cwd=ROOT, capture_output=True, text=True, timeout=180,
     )
@@ -53,7 +53,7 @@ def test_no_secret_in_any_plan_output(tmp_path):
 
 
 def test_endpoint_drops_credentials_in_the_server_url(tmp_path):
-    from components.plan.engine import plan
+    from fleetform.plan.engine import plan
 
     kubeconfig = _kubeconfig(tmp_path, server="https://admin:PLANTEDPASS@10.1.2.3:6443/k8s")
     cfg = stack_config("local")
@@ -63,7 +63,7 @@ def test_endpoint_drops_credentials_in_the_server_url(tmp_path):
 
 
 def test_endpoint_says_when_the_kubeconfig_or_context_is_missing(tmp_path):
-    from components.plan.engine import plan
+    from fleetform.plan.engine import plan
 
     cfg = stack_config("local")
     cfg["fleetform:clusters"][0]["existing"] = {"kubeconfig": str(tmp_path / "nowhere")}
@@ -75,7 +75,7 @@ def test_endpoint_says_when_the_kubeconfig_or_context_is_missing(tmp_path):
 
 
 def test_kubeconfig_that_is_not_utf8_is_a_config_error(tmp_path, capsys):
-    from components.cli import main
+    from fleetform.cli import main
 
     bad = tmp_path / "kubeconfig"
     bad.write_bytes(b"apiVersion: v1\n\xff\xfe")
@@ -95,8 +95,8 @@ def test_unreadable_configured_kubeconfig_under_the_engine_is_a_run_error(tmp_pa
     """Under `pulumi up` the same problem is a RunError (printed without a traceback)."""
     import pulumi
 
-    from components.fleet import program
-    from components.plan.runner import run_under_mocks
+    from fleetform.fleet import program
+    from fleetform.plan.runner import run_under_mocks
 
     bad = tmp_path / "kubeconfig"
     bad.write_bytes(b"apiVersion: v1\n\xff\xfe")
@@ -108,7 +108,7 @@ def test_unreadable_configured_kubeconfig_under_the_engine_is_a_run_error(tmp_pa
 
 def test_unusable_kubeconfig_from_the_environment_is_not_a_config_error(tmp_path, monkeypatch):
     """$KUBECONFIG is the machine's, not the stack's: the plan says so in the endpoint and goes on."""
-    from components.plan.engine import plan
+    from fleetform.plan.engine import plan
 
     bad = tmp_path / "kubeconfig"
     bad.write_bytes(b"apiVersion: v1\n\xff\xfe")
@@ -123,8 +123,8 @@ def test_secret_inputs_are_masked_in_json_resources():
     """A secret input (any resource) is "[secret]" in the JSON report, its value elsewhere."""
     import pulumi
 
-    from components.plan.mocks import SECRET, plain
-    from components.plan.runner import run_under_mocks
+    from fleetform.plan.mocks import SECRET, plain
+    from fleetform.plan.runner import run_under_mocks
 
     def prog():
         import pulumi_kubernetes as k8s
@@ -144,7 +144,7 @@ def test_shared_plain_views_keep_secrets_masked_and_unknowns_marked():
     from pulumi.output import Unknown
     from pulumi.runtime import rpc
 
-    from components.plan.mocks import SECRET, UNKNOWN, Registration
+    from fleetform.plan.mocks import SECRET, UNKNOWN, Registration
 
     secret = {rpc._special_sig_key: rpc._special_secret_sig, "value": TOKEN}
     reg = Registration("urn:a", "kubernetes:core/v1:Secret", "a", None, True, None,

@@ -2,7 +2,7 @@
 
 Expected values come from the stack file (pools, services, CIDR, tags), from k3s's documented
 ports (https://docs.k3s.io/installation/requirements#inbound-rules-for-k3s-nodes), from the AWS
-documentation linked in components/cluster/selfmanaged_aws.py (IMDS, NLB security groups, user
+documentation linked in components/fleetform/cluster/selfmanaged_aws.py (IMDS, NLB security groups, user
 data limits), and from the canned mock outputs (load balancer DNS names, tls placeholders), which
 are recomputed here from the captured inputs rather than copied from the program's output.
 """
@@ -26,14 +26,14 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.bootstrap import K3S_RELEASES, NodeBootstrap, render_cloud_init
-from components.bootstrap.script import CUSTOM_CA_FILES
-from components.cluster.selfmanaged_aws import USER_DATA_LIMIT, elb_name, ubuntu_ami_parameter, user_data
-from components.plan.canned import aws as canned_aws
-from components.plan.canned.tls import placeholder_certificate, placeholder_private_key
-from components.plan.engine import plan
-from components.plan.mocks import SECRET, plain
-from components.plan.render import to_json
+from fleetform.bootstrap import K3S_RELEASES, NodeBootstrap, render_cloud_init
+from fleetform.bootstrap.script import CUSTOM_CA_FILES
+from fleetform.cluster.selfmanaged_aws import USER_DATA_LIMIT, elb_name, ubuntu_ami_parameter, user_data
+from fleetform.plan.canned import aws as canned_aws
+from fleetform.plan.canned.tls import placeholder_certificate, placeholder_private_key
+from fleetform.plan.engine import plan
+from fleetform.plan.mocks import SECRET, plain
+from fleetform.plan.render import to_json
 from tests.conftest import ROOT, aws_takes_tags, regs, stack_config
 from tests.bootstrap_parsing import files_of, installer_args
 
@@ -77,7 +77,7 @@ def services_cfg() -> dict[str, dict[str, Any]]:
 
 
 def node_port(service: str) -> int:
-    # The documented derivation (README, components/config.py): CRC-32 of the name into 30000-32767.
+    # The documented derivation (README, components/fleetform/config.py): CRC-32 of the name into 30000-32767.
     return 30000 + zlib.crc32(service.encode()) % 2768
 
 
@@ -134,7 +134,7 @@ def rules(result) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def ignored():
     """``ignoreChanges`` of every registration (the recording monitor does not keep them)."""
-    from components.plan.mocks import RecordingMonitor
+    from fleetform.plan.mocks import RecordingMonitor
 
     seen: dict[str, list[str]] = {}
     original = RecordingMonitor.RegisterResource
@@ -626,10 +626,10 @@ def test_oversized_user_data_stops_the_deployment_with_one_line():
     """The check runs inside an apply (the user data holds secrets): it fails the deployment with a
     RunError, which Pulumi prints as one line without a traceback. (Called directly: a plan failing
     in two applies at once would leave its second error to the next plan in the process; see the
-    lead's notes on components/plan/runner.py.)"""
+    lead's notes on components/fleetform/plan/runner.py.)"""
     import pulumi
 
-    from components.cluster.selfmanaged_aws import SelfManagedAwsCluster
+    from fleetform.cluster.selfmanaged_aws import SelfManagedAwsCluster
 
     fake = SimpleNamespace(_name="tiny")
     big = "#cloud-config\n#" + base64.b64encode(os.urandom(20000)).decode()

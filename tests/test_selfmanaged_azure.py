@@ -5,7 +5,7 @@ leave alone.
 
 Expected values come from the stack file (stacks/Pulumi.selfmanaged-azure.yaml), from the
 Kubernetes Services the plan renders (the NodePorts), from Azure's and k3s's documentation (links
-in components/cluster/selfmanaged_azure.py) and from the subnet arithmetic written out here, not
+in components/fleetform/cluster/selfmanaged_azure.py) and from the subnet arithmetic written out here, not
 read back from the code under test.
 """
 
@@ -22,13 +22,13 @@ import sys
 import pytest
 import yaml
 
-from components.bootstrap import K3S_RELEASES, NodeBootstrap, render_cloud_init
-from components.bootstrap.script import CUSTOM_CA_FILES
-from components.config import FleetConfigError
-from components.plan.canned.tls import placeholder_certificate, placeholder_private_key
-from components.plan.engine import plan
-from components.plan.mocks import SECRET, RecordingMonitor, FleetMocks, plain
-from components.plan.runner import run_under_mocks
+from fleetform.bootstrap import K3S_RELEASES, NodeBootstrap, render_cloud_init
+from fleetform.bootstrap.script import CUSTOM_CA_FILES
+from fleetform.config import FleetConfigError
+from fleetform.plan.canned.tls import placeholder_certificate, placeholder_private_key
+from fleetform.plan.engine import plan
+from fleetform.plan.mocks import SECRET, RecordingMonitor, FleetMocks, plain
+from fleetform.plan.runner import run_under_mocks
 from tests.conftest import ROOT, one, regs, stack_config
 from tests.bootstrap_parsing import files_of, installer_args
 
@@ -68,7 +68,7 @@ def raw(reg):
 
 
 def mock_id(reg):
-    """The id the plan's mock engine gives a resource (components/plan/mocks.py: ``<name>-id``)."""
+    """The id the plan's mock engine gives a resource (components/fleetform/plan/mocks.py: ``<name>-id``)."""
     return f"{reg.name}-id"
 
 
@@ -118,7 +118,7 @@ def port_covered(port, rule):
 
 
 def fresh_plan(stack, **kwargs):
-    # (components.plan.runner cancels whatever an earlier failed plan in this process left behind.)
+    # (fleetform.plan.runner cancels whatever an earlier failed plan in this process left behind.)
     return plan(stack, **kwargs)
 
 
@@ -142,7 +142,7 @@ class _IgnoreChanges(RecordingMonitor):
 @pytest.fixture(scope="module")
 def changed():
     """The stack with every node pool resized/relabelled and other tags: the same cluster."""
-    from components.fleet import program
+    from fleetform.fleet import program
 
     cfg = copy.deepcopy(stack_config(STACK))
     c = cfg["fleetform:clusters"][0]
@@ -181,7 +181,7 @@ def test_plans_cleanly(sm):
 
 
 def test_fleetform_plan_of_the_stack_file_exits_0(capsys):
-    from components.cli import main
+    from fleetform.cli import main
 
     assert main(["plan", STACK]) == 0
     assert "SelfManagedAzureCluster" in capsys.readouterr().out
@@ -660,7 +660,7 @@ def test_more_than_three_zones_is_refused_by_config():
 
 
 def test_security_rules_without_exposed_services_open_nothing_to_the_internet():
-    from components.cluster.selfmanaged_azure import Addressing, security_rules
+    from fleetform.cluster.selfmanaged_azure import Addressing, security_rules
 
     addressing = Addressing.of(NODES, 1)
     assert (addressing.api, addressing.masters) == (API_IP, (MASTER_IPS[0],))

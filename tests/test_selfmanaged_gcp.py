@@ -3,7 +3,7 @@ the API and service load balancers, the firewall, the bootstrap secrets, the kub
 Kubernetes provider that node-pool and tag changes leave alone.
 
 Expected values come from the stack file and the documentation linked in
-components/cluster/selfmanaged_gcp.py (firewall source ranges, k3s ports, load balancer
+components/fleetform/cluster/selfmanaged_gcp.py (firewall source ranges, k3s ports, load balancer
 schemes), resource by resource; the canned plan values (addresses, ids) are read from the
 resources that own them, never copied from the code's output.
 """
@@ -27,14 +27,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.bootstrap import K3S_RELEASES
-from components.cluster.selfmanaged_gcp import gcp_name
-from components.config import load_spec
-from components.network.cidr import carve
-from components.plan.canned.random import placeholder_password
-from components.plan.canned.tls import placeholder_certificate, placeholder_private_key
-from components.plan.engine import plan
-from components.plan.mocks import SECRET, plain
+from fleetform.bootstrap import K3S_RELEASES
+from fleetform.cluster.selfmanaged_gcp import gcp_name
+from fleetform.config import load_spec
+from fleetform.network.cidr import carve
+from fleetform.plan.canned.random import placeholder_password
+from fleetform.plan.canned.tls import placeholder_certificate, placeholder_private_key
+from fleetform.plan.engine import plan
+from fleetform.plan.mocks import SECRET, plain
 from tests.conftest import ROOT, one, regs, stack_config
 from tests.bootstrap_parsing import files_of, installer_args
 
@@ -80,7 +80,7 @@ def raw(reg):
 
 
 def mock_id(reg):
-    """The id the plan's mock engine gives a resource (components/plan/mocks.py: ``<name>-id``)."""
+    """The id the plan's mock engine gives a resource (components/fleetform/plan/mocks.py: ``<name>-id``)."""
     return f"{reg.name}-id"
 
 

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from components.plan.engine import plan
+from fleetform.plan.engine import plan
 from tests.conftest import ROOT
 
 SNAPSHOTS = ROOT / "tests" / "snapshots"

@@ -1,0 +1,537 @@
+"""Target ``azure``, mode ``managed``: an AKS cluster in a network of its own, secure by default.
+
+Only the azure-native submodules used here are touched (the package loads each submodule lazily,
+on first attribute access); no other cloud's SDK is imported.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from typing import Any, Optional
+
+import pulumi
+import yaml
+from pulumi_azure_native import (
+    authorization,
+    containerservice,
+    keyvault,
+    managedidentity,
+    monitor,
+    operationalinsights,
+)
+
+from ..config import DEFAULT_NODE_SIZE, ClusterSpec, NodePoolSpec, Taint
+from ..network.azure import MAX_AZURE_ZONES, AzureNetwork, AzureNetworkArgs
+from .base import Cluster, ClusterContext
+
+# The "Azure Kubernetes Service AAD Server" application: the audience of every Entra ID token
+# that AKS accepts, the same in every tenant (https://azure.github.io/kubelogin/concepts/aks.html).
+AKS_AAD_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+
+# Built-in role definition ids (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+ROLE_NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
+ROLE_KEY_VAULT_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
+ROLE_AKS_RBAC_CLUSTER_ADMIN = "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b"
+
+SYSTEM_POOL_NAME = "system"
+SYSTEM_POOL_COUNT = 3
+"""AKS: "a production AKS cluster with a single system node pool ... at least three nodes"
+(https://learn.microsoft.com/azure/aks/use-system-pools)."""
+SYSTEM_POOL_SIZE = DEFAULT_NODE_SIZE["azure"]
+"""4 vCPUs: system pools need "a VM SKU of at least 4 vCPUs and 4GB memory" (same page)."""
+
+AUDIT_LOG_CATEGORIES = ("kube-audit-admin", "guard")
+"""kube-audit-admin: every API server audit event except get/list (what changed, by whom);
+guard: Entra ID and Azure RBAC authorization decisions. kube-audit would add every read, at many
+times the volume (https://learn.microsoft.com/azure/aks/monitor-aks-reference#resource-logs,
+https://azure.github.io/PSRule.Rules.Azure/en/rules/Azure.AKS.AuditLogs/)."""
+AUDIT_RETENTION_DAYS = 90
+
+_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+_VAULT_NAME_PREFIX = "kv-"
+
+
+def aks_pool_name(pool: NodePoolSpec) -> str:
+    """The AKS agent pool name of a fleetform node pool. AKS: "lowercase alphanumeric characters
+    and must begin with a lowercase letter ... 1-12 characters" for Linux pools
+    (https://learn.microsoft.com/azure/aks/create-node-pools), so hyphens are dropped; a name that
+    is still too long is refused rather than cut (see :func:`_user_pools`)."""
+    return re.sub(r"[^a-z0-9]", "", pool.name)
+
+
+def _taint(t: Taint) -> str:
+    # AKS nodeTaints use kubectl's syntax: key=value:Effect (key:Effect for an empty value).
+    return f"{t.key}={t.value}:{t.effect}" if t.value else f"{t.key}:{t.effect}"
+
+
+def _vault_name(cluster: str) -> str:
+    """A Key Vault name (3-24 of [a-zA-Z0-9-], globally unique, no double hyphen) that is stable
+    for this project/stack/cluster. Deterministic on purpose: it is known before deployment."""
+    digest = hashlib.sha256(f"{pulumi.get_project()}/{pulumi.get_stack()}/{cluster}".encode()).hexdigest()[:8]
+    compact = re.sub(r"[^a-z0-9]", "", cluster)[:12]
+    return f"{_VAULT_NAME_PREFIX}{compact}-{digest}"
+
+
+def _role(subscription_id: pulumi.Input[str], role_id: str) -> pulumi.Output[str]:
+    return pulumi.Output.concat(
+        "/subscriptions/", subscription_id, "/providers/Microsoft.Authorization/roleDefinitions/", role_id
+    )
+
+
+def ca_from_user_kubeconfig(result: Any) -> str:
+    """``certificate-authority-data`` of the first cluster in the first kubeconfig that
+    listClusterUserCredential returned (values are base64 kubeconfig files)."""
+    kubeconfigs = result.kubeconfigs if hasattr(result, "kubeconfigs") else result["kubeconfigs"]
+    first = kubeconfigs[0]
+    value = first.value if hasattr(first, "value") else first["value"]
+    doc = yaml.safe_load(base64.b64decode(value)) or {}
+    try:
+        return doc["clusters"][0]["cluster"]["certificate-authority-data"]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise pulumi.RunError(f"the AKS user kubeconfig has no certificate-authority-data: {exc}") from None
+
+
+def exec_kubeconfig(name: str, endpoint: str, ca_data: str) -> str:
+    """A kubeconfig for ``name`` whose credentials come from kubelogin at use time (Entra ID token
+    of the Azure CLI's signed-in identity): nothing long-lived is stored."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+            "users": [
+                {
+                    "name": f"{name}-entra",
+                    "user": {
+                        # https://azure.github.io/kubelogin/cli/get-token.html
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "kubelogin",
+                            "args": ["get-token", "--login", "azurecli", "--server-id", AKS_AAD_SERVER_APP_ID],
+                            "interactiveMode": "Never",
+                            "provideClusterInfo": False,
+                        }
+                    },
+                }
+            ],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": f"{name}-entra"}}],
+            "current-context": name,
+        },
+        indent=2,
+        sort_keys=True,
+    )
+
+
+class AksCluster(Cluster):
+    """An AKS cluster (``target: azure``, ``mode: managed``) with everything it needs.
+
+    Builds, in the cluster's own resource group (:class:`fleetform.network.azure.AzureNetwork`
+    makes it, with the VNet, node subnet, NAT gateway and NSG):
+
+    - a user-assigned managed identity for the control plane, with exactly two role assignments:
+      Network Contributor on the node subnet (joining it, and internal load balancers whose
+      frontends live in it) and Key Vault Crypto User on the etcd encryption key;
+    - a Key Vault (Azure RBAC only, purge protection, 90-day soft delete) and an RSA key used for
+      KMS envelope encryption of Secrets in etcd;
+    - a Log Analytics workspace (local auth off) and a diagnostic setting sending the API server
+      audit log (``kube-audit-admin``) and Entra ID/Azure RBAC decisions (``guard``) to it;
+    - the ManagedCluster: SKU tier Standard (financially backed API server SLA), private API
+      server unless ``controlPlane.publicAccess`` (then only ``apiAllowedCidrs`` and the NAT IP),
+      Entra ID integration with Azure RBAC, local accounts disabled, Kubernetes RBAC, workload
+      identity with the OIDC issuer, Azure CNI Overlay with the Cilium dataplane enforcing
+      NetworkPolicies, egress only through the NAT gateway, automatic patch upgrades and weekly
+      node images, node resource group locked read-only, and a system pool (3 nodes, tainted
+      ``CriticalAddonsOnly``) spread over the zones;
+    - one AgentPool per configured node pool (mode User, autoscaled between min and max, zones,
+      labels, taints, spot), so a node-pool change never touches the ManagedCluster;
+    - a role assignment making the deploying identity cluster admin (Azure RBAC), so the
+      workloads can be applied with its Entra ID token.
+
+    Every node pool: no public IPs, the node subnet, encryption at host (needs the subscription
+    feature ``Microsoft.Compute/EncryptionAtHost``,
+    https://learn.microsoft.com/azure/aks/enable-host-encryption).
+
+    The kubeconfig (secret) holds the API endpoint (the private FQDN for a private cluster), the
+    cluster CA read through listClusterUserCredential (which, with local accounts disabled, returns
+    no credential at all) and kubelogin exec auth. The Kubernetes provider is built from it alone.
+    """
+
+    network: AzureNetwork
+    identity: managedidentity.UserAssignedIdentity
+    vault: keyvault.Vault
+    kms_key: keyvault.Key
+    workspace: operationalinsights.Workspace
+    managed_cluster: containerservice.ManagedCluster
+    audit: monitor.DiagnosticSetting
+    node_pools: dict[str, containerservice.AgentPool]
+    oidc_issuer: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, spec: ClusterSpec, ctx: ClusterContext, opts: Optional[pulumi.ResourceOptions] = None
+    ):
+        super().__init__("fleetform:cluster:AksCluster", name, opts)
+        self.target = "azure"
+        self.self_managed = False
+        self.kubernetes_version = ctx.kubernetes_version
+        zones = _zones(spec)
+        pools = _user_pools(spec)
+        location = spec.region
+        tags = {**spec.tags, "fleetform-cluster": name}
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.network = AzureNetwork(f"{name}-network", AzureNetworkArgs(spec=spec, tags=tags), opts=child)
+        rg_name = self.network.resource_group_name
+        rg = self.network.resource_group.name
+        plan = self.network.plan
+        client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+
+        # --- control-plane identity -------------------------------------------------------------
+        # KMS "doesn't work with system-assigned managed identity" (the key must be usable before
+        # the cluster exists): https://learn.microsoft.com/azure/aks/use-kms-etcd-encryption
+        # Keyword form: the SDK's Args-object form of resources with a `resource_name` property
+        # collides with the constructor's own resource_name (azure-native names it resource_name_).
+        self.identity = managedidentity.UserAssignedIdentity(
+            f"{name}-identity",
+            resource_group_name=rg,
+            resource_name_=f"{name}-control-plane",
+            location=location,
+            tags=tags,
+            opts=child,
+        )
+        # Custom VNet: the cluster identity needs subnets/read + join on the node subnet (and
+        # creates internal load balancers there): https://learn.microsoft.com/azure/aks/aks-service-permissions
+        # and https://learn.microsoft.com/azure/aks/internal-lb ("the cluster identity needs at
+        # least Network Contributor on the subnet"). Scoped to the subnet, not the VNet.
+        subnet_role = authorization.RoleAssignment(
+            f"{name}-identity-subnet",
+            authorization.RoleAssignmentArgs(
+                scope=self.network.node_subnet_id,
+                role_definition_id=_role(client.subscription_id, ROLE_NETWORK_CONTRIBUTOR),
+                principal_id=self.identity.principal_id,
+                principal_type="ServicePrincipal",
+                description=f"AKS {name}: join the node subnet, internal load balancers",
+            ),
+            opts=child,
+        )
+
+        # --- etcd encryption ---------------------------------------------------------------------
+        # Public key vault: a private one requires API Server VNet Integration, and the KMS plugin
+        # does not support the key vault firewall ("allow public access from specific virtual
+        # networks and IP addresses" or "disable public access" block it):
+        # https://learn.microsoft.com/azure/aks/use-kms-etcd-encryption#limitations. Access is by
+        # Entra ID and Azure RBAC only (no access policies), purge protection on: deleting the key
+        # would make every Secret unrecoverable.
+        self.vault = keyvault.Vault(
+            f"{name}-kv",
+            keyvault.VaultArgs(
+                resource_group_name=rg,
+                vault_name=_vault_name(name),
+                location=location,
+                properties=keyvault.VaultPropertiesArgs(
+                    tenant_id=client.tenant_id,
+                    sku=keyvault.SkuArgs(family="A", name=keyvault.SkuName.STANDARD),
+                    enable_rbac_authorization=True,
+                    enable_purge_protection=True,
+                    enable_soft_delete=True,
+                    soft_delete_retention_in_days=90,
+                    enabled_for_deployment=False,
+                    enabled_for_disk_encryption=False,
+                    enabled_for_template_deployment=False,
+                    public_network_access="Enabled",
+                    network_acls=keyvault.NetworkRuleSetArgs(default_action="Allow", bypass="AzureServices"),
+                ),
+                tags=tags,
+            ),
+            opts=child,
+        )
+        # The KMS plugin calls Encrypt/Decrypt on one key version
+        # (https://github.com/Azure/kubernetes-kms, pkg/plugin/keyvault.go), so only those
+        # operations are allowed, and the cluster gets the versioned key id. No expiry: an
+        # expired key stops the API server from reading Secrets; rotate by creating a new version
+        # and updating the cluster (documented rotation procedure on the KMS page above).
+        self.kms_key = keyvault.Key(
+            f"{name}-kms-key",
+            keyvault.KeyArgs(
+                resource_group_name=rg,
+                vault_name=self.vault.name,
+                key_name="etcd-kms",
+                properties=keyvault.KeyPropertiesArgs(kty="RSA", key_size=2048, key_ops=["encrypt", "decrypt"]),
+                tags=tags,
+            ),
+            opts=child,
+        )
+        kms_role = authorization.RoleAssignment(
+            f"{name}-identity-kms",
+            authorization.RoleAssignmentArgs(
+                scope=self.kms_key.id,
+                role_definition_id=_role(client.subscription_id, ROLE_KEY_VAULT_CRYPTO_USER),
+                principal_id=self.identity.principal_id,
+                principal_type="ServicePrincipal",
+                description=f"AKS {name}: KMS encryption of Secrets in etcd",
+            ),
+            opts=child,
+        )
+
+        # --- audit logs ----------------------------------------------------------------------------
+        self.workspace = operationalinsights.Workspace(
+            f"{name}-logs",
+            operationalinsights.WorkspaceArgs(
+                resource_group_name=rg,
+                workspace_name=f"{name}-logs",
+                location=location,
+                sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
+                retention_in_days=AUDIT_RETENTION_DAYS,
+                # Entra ID only for ingestion and queries (no workspace shared keys).
+                features=operationalinsights.WorkspaceFeaturesArgs(disable_local_auth=True),
+                tags=tags,
+            ),
+            opts=child,
+        )
+
+        # --- the cluster ---------------------------------------------------------------------------
+        public = spec.control_plane.public_access
+        if public:
+            # Authorized IP ranges: https://learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges.
+            # The NAT gateway's IP is added so the nodes themselves (egressing through it) reach
+            # the public endpoint.
+            api_access = containerservice.ManagedClusterAPIServerAccessProfileArgs(
+                enable_private_cluster=False,
+                authorized_ip_ranges=pulumi.Output.all(
+                    [str(c) for c in spec.control_plane.api_allowed_cidrs], self.network.nat_public_ip_address
+                ).apply(lambda v: sorted({*v[0], f"{v[1]}/32"} if v[1] else set(v[0]))),
+            )
+        else:
+            # Private cluster (https://learn.microsoft.com/azure/aks/private-clusters): the API
+            # server has only a private endpoint in the VNet; "system" private DNS zone in the node
+            # resource group; no public FQDN pointing at the private IP.
+            api_access = containerservice.ManagedClusterAPIServerAccessProfileArgs(
+                enable_private_cluster=True,
+                enable_private_cluster_public_fqdn=False,
+                private_dns_zone="system",
+            )
+
+        system_pool = containerservice.ManagedClusterAgentPoolProfileArgs(
+            name=SYSTEM_POOL_NAME,
+            mode="System",
+            os_type="Linux",
+            vm_size=SYSTEM_POOL_SIZE,
+            count=SYSTEM_POOL_COUNT,
+            enable_auto_scaling=False,
+            availability_zones=zones,
+            # "CriticalAddonsOnly=true:NoSchedule taint ... prevent application pods from being
+            # scheduled on system node pools" (https://learn.microsoft.com/azure/aks/use-system-pools).
+            node_taints=["CriticalAddonsOnly=true:NoSchedule"],
+            **_pool_security(self.network.node_subnet_id),
+            orchestrator_version=ctx.kubernetes_version,
+            os_disk_type="Managed",
+            tags=tags,
+        )
+
+        # Keyword form, as for the identity (ManagedCluster and AgentPool have resource_name too).
+        self.managed_cluster = containerservice.ManagedCluster(
+            f"{name}-aks",
+            resource_group_name=rg,
+            resource_name_=name,
+            location=location,
+            dns_prefix=name,
+            kubernetes_version=ctx.kubernetes_version,
+            # Standard tier: the uptime SLA recommended for production
+            # (https://learn.microsoft.com/azure/aks/free-standard-pricing-tiers).
+            sku=containerservice.ManagedClusterSKUArgs(name="Base", tier="Standard"),
+            identity=containerservice.ManagedClusterIdentityArgs(
+                type=containerservice.ResourceIdentityType.USER_ASSIGNED,
+                user_assigned_identities=[self.identity.id],
+            ),
+            node_resource_group=f"{name}-nodes-rg",
+            # Only */read on the AKS-managed node resource group: nobody edits the VMSS, NICs
+            # or load balancers behind AKS' back
+            # (https://learn.microsoft.com/azure/aks/node-resource-group-lockdown).
+            node_resource_group_profile=containerservice.ManagedClusterNodeResourceGroupProfileArgs(
+                restriction_level="ReadOnly"
+            ),
+            agent_pool_profiles=[system_pool],
+            api_server_access_profile=api_access,
+            # Entra ID with Azure RBAC for Kubernetes authorization, and no local (certificate)
+            # accounts: every API call carries an Entra ID identity
+            # (https://learn.microsoft.com/azure/aks/manage-azure-rbac,
+            # https://learn.microsoft.com/azure/aks/manage-local-accounts-managed-azure-ad).
+            aad_profile=containerservice.ManagedClusterAADProfileArgs(
+                managed=True, enable_azure_rbac=True, tenant_id=client.tenant_id
+            ),
+            disable_local_accounts=True,
+            enable_rbac=True,
+            # Workload identity needs the OIDC issuer
+            # (https://learn.microsoft.com/azure/aks/workload-identity-deploy-cluster).
+            oidc_issuer_profile=containerservice.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
+            security_profile=containerservice.ManagedClusterSecurityProfileArgs(
+                workload_identity=containerservice.ManagedClusterSecurityProfileWorkloadIdentityArgs(enabled=True),
+                azure_key_vault_kms=containerservice.AzureKeyVaultKmsArgs(
+                    enabled=True,
+                    key_id=self.kms_key.key_uri_with_version,
+                    key_vault_network_access="Public",
+                ),
+            ),
+            network_profile=containerservice.ContainerServiceNetworkProfileArgs(
+                # Azure CNI Overlay with the Cilium dataplane; networkPolicy "cilium" enforces
+                # Kubernetes NetworkPolicy and "requires networkDataplane to be 'cilium'"
+                # (https://learn.microsoft.com/azure/aks/azure-cni-powered-by-cilium).
+                network_plugin="azure",
+                network_plugin_mode="overlay",
+                network_dataplane="cilium",
+                network_policy="cilium",
+                pod_cidr=str(plan.pods),
+                service_cidr=str(plan.services),
+                # Inside serviceCidr, not its first address (kubernetes.default).
+                dns_service_ip=str(plan.services.network_address + 10),
+                load_balancer_sku="standard",
+                outbound_type="userAssignedNATGateway",
+            ),
+            # patch: new patch releases of the configured minor version as they come; minor
+            # upgrades stay a config change. NodeImage: weekly node images with OS security
+            # fixes (https://learn.microsoft.com/azure/aks/auto-upgrade-cluster,
+            # https://learn.microsoft.com/azure/aks/auto-upgrade-node-os-image).
+            auto_upgrade_profile=containerservice.ManagedClusterAutoUpgradeProfileArgs(
+                upgrade_channel="patch", node_os_upgrade_channel="NodeImage"
+            ),
+            tags=tags,
+            # AKS checks the identity's access to the subnet and the key while it creates the
+            # cluster, so the role assignments come first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[subnet_role, kms_role]),
+        )
+        cluster = self.managed_cluster
+
+        self.audit = monitor.DiagnosticSetting(
+            f"{name}-audit",
+            monitor.DiagnosticSettingArgs(
+                name="fleetform-audit",
+                resource_uri=cluster.id,
+                workspace_id=self.workspace.id,
+                # Resource-specific tables (AKSAuditAdmin, AKSControlPlane).
+                log_analytics_destination_type="Dedicated",
+                logs=[monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in AUDIT_LOG_CATEGORIES],
+            ),
+            opts=child,
+        )
+
+        # --- user node pools -----------------------------------------------------------------------
+        self.node_pools = {}
+        for pool in pools:
+            self.node_pools[pool.name] = containerservice.AgentPool(
+                f"{name}-pool-{pool.name}",
+                resource_group_name=rg,
+                resource_name_=cluster.name,
+                agent_pool_name=aks_pool_name(pool),
+                mode="User",
+                os_type="Linux",
+                vm_size=pool.size,
+                enable_auto_scaling=True,
+                min_count=pool.min,
+                max_count=pool.max,
+                count=pool.min,
+                availability_zones=zones,
+                node_labels=dict(pool.labels),
+                node_taints=[_taint(t) for t in pool.taints],
+                orchestrator_version=ctx.kubernetes_version,
+                os_disk_size_gb=pool.disk_gb,
+                os_disk_type="Managed",
+                **_pool_security(self.network.node_subnet_id),
+                **_spot(pool),
+                tags=tags,
+                # The cluster autoscaler owns the node count once the pool exists.
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["count"]),
+            )
+
+        # --- access for the deployer ---------------------------------------------------------------
+        # With Azure RBAC and no local accounts nobody can use the API until a role says so; the
+        # identity running `pulumi up` gets cluster admin so it can apply the workloads.
+        admin = authorization.RoleAssignment(
+            f"{name}-deployer-admin",
+            authorization.RoleAssignmentArgs(
+                scope=cluster.id,
+                role_definition_id=_role(client.subscription_id, ROLE_AKS_RBAC_CLUSTER_ADMIN),
+                principal_id=client.object_id,
+                description=f"AKS {name}: the identity that deploys fleetform's workloads",
+            ),
+            opts=child,
+        )
+
+        # --- kubeconfig and provider ---------------------------------------------------------------
+        # The CA is only exposed through listClusterUserCredential. With disableLocalAccounts and
+        # Entra ID, that kubeconfig carries no credential, only the CA and an exec stanza
+        # (https://learn.microsoft.com/azure/aks/manage-local-accounts-managed-azure-ad): the
+        # deployer needs no long-lived secret. Arguments are names known before deployment and
+        # the call waits for the cluster, so it answers (the same CA) during a node-pool or tag
+        # update too; the engine only declines it while the cluster is being created.
+        credentials = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=rg_name,
+            resource_name=name,
+            format="exec",
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[cluster]),
+        )
+        ca_data = credentials.apply(ca_from_user_kubeconfig)
+        fqdn = cluster.fqdn if public else cluster.private_fqdn
+        self.endpoint = fqdn.apply(lambda host: f"https://{host}:443")
+        # The admin role assignment is a dependency (the workloads must wait for it), never a value.
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(self.endpoint, ca_data, admin.id).apply(lambda v: exec_kubeconfig(name, v[0], v[1]))
+        )
+        self.provider = self._make_provider(kubeconfig=self.kubeconfig)
+
+        self.oidc_issuer = cluster.oidc_issuer_profile.apply(lambda p: (p.issuer_url if p else None) or "")
+        self.details = {
+            "name": name,
+            "region": location,
+            "resourceGroup": rg_name,
+            "oidcIssuer": self.oidc_issuer,
+            "nodePools": [SYSTEM_POOL_NAME, *(aks_pool_name(p) for p in pools)],
+        }
+        self._publish()
+
+
+def _zones(spec: ClusterSpec) -> list[str]:
+    if spec.network.zones > MAX_AZURE_ZONES:
+        # Config validation should reject this first (see the proposed check in components/fleetform/config.py).
+        raise pulumi.RunError(
+            f"cluster {spec.name}: network.zones is {spec.network.zones}; Azure regions have at most "
+            f"{MAX_AZURE_ZONES} availability zones"
+        )
+    return [str(z) for z in range(1, spec.network.zones + 1)]
+
+
+def _user_pools(spec: ClusterSpec) -> list[NodePoolSpec]:
+    pools = spec.effective_node_pools
+    seen = {SYSTEM_POOL_NAME: "(fleetform's system pool)"}
+    for pool in pools:
+        aks = aks_pool_name(pool)
+        if not _POOL_NAME.fullmatch(aks) or aks in seen:
+            raise pulumi.RunError(
+                f"cluster {spec.name}: node pool {pool.name!r} has no distinct AKS pool name "
+                f"(AKS: lowercase letters and digits, starting with a letter, at most 12; "
+                f"{aks!r} {'is taken by ' + seen[aks] if aks in seen else 'is not valid'})"
+            )
+        seen[aks] = repr(pool.name)
+    return pools
+
+
+def _pool_security(subnet_id: pulumi.Input[str]) -> dict[str, Any]:
+    """Settings every pool shares: private nodes in the node subnet, host encryption."""
+    return {
+        "vnet_subnet_id": subnet_id,
+        "enable_node_public_ip": False,
+        # Encrypts the temp disk, OS/data disk caches and flows to storage at the VM host
+        # (https://learn.microsoft.com/azure/aks/enable-host-encryption); needs the subscription
+        # feature Microsoft.Compute/EncryptionAtHost registered once.
+        "enable_encryption_at_host": True,
+    }
+
+
+def _spot(pool: NodePoolSpec) -> dict[str, Any]:
+    if not pool.spot:
+        return {"scale_set_priority": "Regular"}
+    # https://learn.microsoft.com/azure/aks/spot-node-pool: Delete eviction (scale sets reclaim
+    # quota), -1 = pay up to the on-demand price. AKS adds the
+    # kubernetes.azure.com/scalesetpriority=spot:NoSchedule taint itself.
+    return {"scale_set_priority": "Spot", "scale_set_eviction_policy": "Delete", "spot_max_price": -1}

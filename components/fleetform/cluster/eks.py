@@ -1,0 +1,561 @@
+"""Target ``aws``, mode ``managed``: an EKS cluster in its own VPC, behind the common cluster face.
+
+Secure defaults follow terraform-aws-eks (``variables.tf``): private API endpoint, secrets
+envelope-encrypted with a KMS key the stack creates, every control-plane log type on, IRSA, access
+entries only (no aws-auth ConfigMap), IMDSv2-only private nodes with encrypted disks, least-privilege
+IAM roles. Every AWS doc a setting relies on is linked next to it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+import yaml
+from pulumi_kubernetes import Provider as K8sProvider
+from pulumi_kubernetes.helm.v3 import Release, ReleaseArgs, RepositoryOptsArgs
+
+from ..config import ClusterSpec, NodePoolSpec
+from ..network.aws import AwsNetwork, AwsNetworkArgs
+from .base import Cluster, ClusterContext
+
+LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+"""Every EKS control-plane log type (https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html)."""
+LOG_RETENTION_DAYS = 90
+"""Days control-plane logs are kept (terraform-aws-eks ``cloudwatch_log_group_retention_in_days``)."""
+
+LBC_CHART = "aws-load-balancer-controller"
+LBC_REPO = "https://aws.github.io/eks-charts"
+LBC_CHART_VERSION = "1.14.1"
+"""Chart 1.14.1 ships controller v2.14.1, the release the EKS user guide installs
+(https://docs.aws.amazon.com/eks/latest/userguide/lbc-helm.html). Bump together with
+``eks_lbc_iam_policy.json``."""
+LBC_NAMESPACE = "kube-system"
+LBC_SERVICE_ACCOUNT = "aws-load-balancer-controller"
+LBC_POLICY_FILE = Path(__file__).with_name("eks_lbc_iam_policy.json")
+"""The controller's reference IAM policy, byte for byte:
+https://raw.githubusercontent.com/kubernetes-sigs/aws-load-balancer-controller/v2.14.1/docs/install/iam_policy.json
+(checked against AWS's copy in aws-cdk-lib, ``aws-eks/lib/addons/alb-iam_policy-v2.14.1.json``;
+``arn:aws:`` becomes the cluster's partition when loaded)."""
+
+CNI_NAMESPACE, CNI_SERVICE_ACCOUNT = "kube-system", "aws-node"
+STS_AUDIENCE = "sts.amazonaws.com"
+
+# The partitions regions belong to (for ARNs of AWS-managed policies and access policies).
+_PARTITIONS = (
+    (re.compile(r"^cn-"), "aws-cn"),
+    (re.compile(r"^us-gov-"), "aws-us-gov"),
+    (re.compile(r"^[a-z]{2}-isob-"), "aws-iso-b"),
+    (re.compile(r"^[a-z]{2}-isoe-"), "aws-iso-e"),
+    (re.compile(r"^[a-z]{2}-isof-"), "aws-iso-f"),
+    (re.compile(r"^[a-z]{2}-iso-"), "aws-iso"),
+)
+_GRAVITON = re.compile(r"^[a-z]+[0-9]+g[a-z]*\.")
+"""Instance families with a 'g' right after the generation (m7g, c6gn, t4g, r8gd) are Graviton (arm64)."""
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition of ``region`` (aws, aws-cn, aws-us-gov, aws-iso*)."""
+    return next((p for pattern, p in _PARTITIONS if pattern.match(region)), "aws")
+
+
+def ami_type_for(instance_type: str) -> str:
+    """The EKS-optimized Amazon Linux 2023 AMI type for an instance type (arm64 for Graviton).
+
+    AL2023 is the default for managed node groups from Kubernetes 1.30 and the only Amazon Linux
+    from 1.33 (https://docs.aws.amazon.com/eks/latest/APIReference/API_Nodegroup.html#AmazonEKS-Type-Nodegroup-amiType).
+    Its root device is /dev/xvda. GPU instance types would need the NVIDIA variant (not handled).
+    """
+    return "AL2023_ARM_64_STANDARD" if _GRAVITON.match(instance_type) else "AL2023_x86_64_STANDARD"
+
+
+def cluster_tags(spec: ClusterSpec, ctx: ClusterContext) -> dict[str, str]:
+    """Tags for every taggable AWS resource of the cluster: the spec's plus fleetform's own."""
+    return {**spec.tags, "fleetform:cluster": spec.name, "fleetform:stack": ctx.stack}
+
+
+def kubeconfig_yaml(name: str, endpoint: str, ca_data: str, region: str) -> str:
+    """A kubeconfig for the EKS cluster with exec auth (``aws eks get-token``): no token in state.
+
+    The same shape ``aws eks update-kubeconfig`` writes
+    (https://docs.aws.amazon.com/eks/latest/userguide/create-kubeconfig.html).
+    """
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "current-context": name,
+        "users": [
+            {
+                "name": name,
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": "aws",
+                        "args": ["eks", "get-token", "--cluster-name", name, "--region", region, "--output", "json"],
+                        "interactiveMode": "Never",
+                    }
+                },
+            }
+        ],
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+@lru_cache(maxsize=None)
+def lbc_policy(partition: str) -> str:
+    """The AWS Load Balancer Controller's IAM policy for ``partition``, minified."""
+    text = LBC_POLICY_FILE.read_text().replace('"arn:aws:', f'"arn:{partition}:')
+    return json.dumps(json.loads(text), separators=(",", ":"))
+
+
+def _service_role_policy(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+        }
+    )
+
+
+def _irsa_trust(provider_arn: pulumi.Output[str], issuer: pulumi.Output[str], namespace: str, account: str) -> pulumi.Output[str]:
+    """Trust policy letting exactly one Kubernetes service account assume a role through the
+    cluster's OIDC provider (https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html)."""
+
+    def doc(args: list[str]) -> str:
+        arn, url = args
+        host = url.removeprefix("https://")
+        return json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Federated": arn},
+                        "Action": "sts:AssumeRoleWithWebIdentity",
+                        "Condition": {
+                            "StringEquals": {
+                                f"{host}:sub": f"system:serviceaccount:{namespace}:{account}",
+                                f"{host}:aud": STS_AUDIENCE,
+                            }
+                        },
+                    }
+                ],
+            }
+        )
+
+    return pulumi.Output.all(provider_arn, issuer).apply(doc)
+
+
+class EksCluster(Cluster):
+    """An Amazon EKS cluster with its own VPC (``fleetform:cluster:EksCluster``).
+
+    Builds, with secure defaults:
+
+    - the network (:class:`~fleetform.network.aws.AwsNetwork`): private node subnets over
+      ``network.zones`` zones, public subnets only for NAT and internet-facing load balancers;
+    - the control plane at the spec's Kubernetes version: private API endpoint (public only when
+      ``controlPlane.publicAccess``, then only from ``apiAllowedCidrs``), Kubernetes secrets
+      envelope-encrypted with a KMS key the stack creates (rotation on), every control-plane log type
+      sent to a log group kept 90 days, access entries only (``authenticationMode: API``; no
+      implicit creator admin: the deployer's admin access is an explicit, visible access entry);
+      the cluster role has AmazonEKSClusterPolicy and use of its KMS key only; an extra security
+      group lets only the VPC reach the API on 443;
+    - IRSA: an IAM OIDC provider for the cluster's issuer;
+    - the VPC CNI as an EKS add-on whose pods get the CNI policy through IRSA, so the node role
+      carries only AmazonEKSWorkerNodePolicy and AmazonEC2ContainerRegistryPullOnly;
+    - one managed node group per pool: launch template requiring IMDSv2 with hop limit 1 (pods
+      cannot read the node's credentials), encrypted gp3 root volume, private subnets without public
+      IPs, min/max from config (desired starts at min and is then the autoscaler's), labels, taints,
+      spot capacity, cluster-autoscaler discovery tags;
+    - the AWS Load Balancer Controller (Helm, pinned) with an IRSA role holding its reference policy,
+      which serves the ``service.k8s.aws/nlb`` Services of the workloads.
+
+    The kubeconfig uses ``aws eks get-token`` (no credential in state) and is secret. The Kubernetes
+    provider gets only the cluster's name, endpoint and CA, so node-pool or tag changes never replace
+    it or the workloads on it; it waits (without taking any of their values) for the deployer's access
+    entry and the load balancer controller, so workloads are created after both and deleted before.
+
+    Operating notes: with the API private (the default), ``pulumi up`` must run where the VPC is
+    reachable (a runner inside it, VPN or peering); the API security group admits only the VPC's
+    CIDR. The kubeconfig needs the AWS CLI where it is used.
+    """
+
+    network: AwsNetwork
+
+    def __init__(self, name: str, spec: ClusterSpec, ctx: ClusterContext, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("fleetform:cluster:EksCluster", name, opts)
+        assert spec.region is not None  # config validation requires a region on clouds
+        region = spec.region
+        partition = partition_of(region)
+        tags = cluster_tags(spec, ctx)
+        child = pulumi.ResourceOptions(parent=self)
+        pools = spec.effective_node_pools
+        self.target = "aws"
+        self.self_managed = False
+        self.kubernetes_version = ctx.kubernetes_version
+
+        def managed_policy(policy: str) -> str:
+            return f"arn:{partition}:iam::aws:policy/{policy}"
+
+        network = AwsNetwork(
+            f"{name}-network",
+            AwsNetworkArgs(cidr=spec.network.cidr, zones=spec.network.zones, region=region, tags=tags),
+            opts=child,
+        )
+        self.network = network
+
+        # ---------------------------------------------------------------- control plane
+        key = aws.kms.Key(
+            f"{name}-secrets-key",
+            description=f"Envelope encryption of Kubernetes secrets of EKS cluster {name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            region=region,
+            tags=tags,
+            opts=child,
+        )
+        aws.kms.Alias(f"{name}-secrets-key-alias", name=f"alias/fleetform/{name}-secrets", target_key_id=key.key_id, region=region, opts=child)
+
+        cluster_role = aws.iam.Role(
+            f"{name}-cluster-role",
+            assume_role_policy=_service_role_policy("eks.amazonaws.com"),
+            description=f"EKS control plane of {name}",
+            tags=tags,
+            opts=child,
+        )
+        # The one managed policy a cluster role needs (https://docs.aws.amazon.com/eks/latest/userguide/cluster-iam-role.html).
+        cluster_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-cluster-role-eks", role=cluster_role.name, policy_arn=managed_policy("AmazonEKSClusterPolicy"), opts=child
+        )
+        # Secrets encryption: the cluster role uses the key, and only this key (terraform-aws-eks
+        # "cluster_encryption" policy; https://docs.aws.amazon.com/eks/latest/userguide/enable-kms.html).
+        cluster_kms = aws.iam.RolePolicy(
+            f"{name}-cluster-role-kms",
+            role=cluster_role.id,
+            policy=key.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
+                                "Resource": arn,
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+        # EKS writes to /aws/eks/<name>/cluster; creating it first sets the retention (EKS would create
+        # it with logs kept forever).
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            name=f"/aws/eks/{name}/cluster",
+            retention_in_days=LOG_RETENTION_DAYS,
+            region=region,
+            tags=tags,
+            opts=child,
+        )
+        # Extra security group on the control-plane ENIs: HTTPS from inside the VPC only (where a
+        # private endpoint is reachable from: CI runners, bastions). No egress rule: the provider
+        # removes AWS's default allow-all egress, and EKS's own cluster security group carries the
+        # control plane's traffic to the nodes.
+        api_sg = aws.ec2.SecurityGroup(
+            f"{name}-api-sg",
+            vpc_id=network.vpc_id,
+            description=f"EKS API of {name}: HTTPS from the VPC only",
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp", from_port=443, to_port=443, cidr_blocks=[str(spec.network.cidr)], description="Kubernetes API from the VPC"
+                )
+            ],
+            region=region,
+            tags={**tags, "Name": f"{name}-api"},
+            opts=child,
+        )
+        public = spec.control_plane.public_access
+        eks_cluster = aws.eks.Cluster(
+            f"{name}-eks",
+            name=name,
+            version=ctx.kubernetes_version,
+            role_arn=cluster_role.arn,
+            # Endpoint access: https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html
+            vpc_config=aws.eks.ClusterVpcConfigArgs(
+                subnet_ids=network.private_subnet_ids,
+                security_group_ids=[api_sg.id],
+                endpoint_private_access=True,
+                endpoint_public_access=public,
+                public_access_cidrs=[str(c) for c in spec.control_plane.api_allowed_cidrs] if public else None,
+            ),
+            encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                resources=["secrets"], provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key.arn)
+            ),
+            enabled_cluster_log_types=LOG_TYPES,
+            # Access entries only, and no implicit admin for whoever creates the cluster (changing that
+            # flag later replaces the cluster: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-eks-cluster-accessconfig.html);
+            # the deployer's admin access is the explicit access entry below (terraform-aws-eks v20+).
+            access_config=aws.eks.ClusterAccessConfigArgs(
+                authentication_mode="API", bootstrap_cluster_creator_admin_permissions=False
+            ),
+            region=region,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cluster_policy, cluster_kms, log_group]),
+        )
+
+        def issuer_of(identities: Optional[Sequence[Any]]) -> str:
+            oidcs = (identities[0].oidcs or []) if identities else []
+            if not oidcs or not oidcs[0].issuer:
+                raise pulumi.RunError(f"{name}: EKS reported no OIDC issuer for the cluster")
+            return oidcs[0].issuer
+
+        issuer = eks_cluster.identities.apply(issuer_of)
+
+        # IRSA (https://docs.aws.amazon.com/eks/latest/userguide/enable-iam-roles-for-service-accounts.html).
+        # No thumbprint: IAM validates EKS's OIDC endpoint against its trusted root CAs, and fetches
+        # the intermediate thumbprint itself when none is given
+        # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateOpenIDConnectProvider.html).
+        oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc", url=issuer, client_id_lists=[STS_AUDIENCE], tags=tags, opts=child
+        )
+
+        # The identity running `pulumi up` gets cluster-admin through an access entry it can see and
+        # revoke (the IAM role behind an assumed-role session, not the session).
+        caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        deployer = aws.iam.get_session_context_output(arn=caller.arn, opts=pulumi.InvokeOutputOptions(parent=self))
+        deployer_entry = aws.eks.AccessEntry(
+            f"{name}-deployer-access",
+            cluster_name=eks_cluster.name,
+            principal_arn=deployer.issuer_arn,
+            type="STANDARD",
+            region=region,
+            tags=tags,
+            opts=child,
+        )
+        deployer_admin = aws.eks.AccessPolicyAssociation(
+            f"{name}-deployer-admin",
+            cluster_name=eks_cluster.name,
+            principal_arn=deployer_entry.principal_arn,
+            policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+            access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+            region=region,
+            opts=child,
+        )
+
+        # ---------------------------------------------------------------- VPC CNI with IRSA
+        # The CNI policy goes to the aws-node service account, not to every node
+        # (https://docs.aws.amazon.com/eks/latest/userguide/cni-iam-role.html).
+        cni_role = aws.iam.Role(
+            f"{name}-cni-role",
+            assume_role_policy=_irsa_trust(oidc.arn, issuer, CNI_NAMESPACE, CNI_SERVICE_ACCOUNT),
+            description=f"VPC CNI (aws-node) of {name}",
+            tags=tags,
+            opts=child,
+        )
+        cni_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-cni-role-cni", role=cni_role.name, policy_arn=managed_policy("AmazonEKS_CNI_Policy"), opts=child
+        )
+        cni_addon = aws.eks.Addon(
+            f"{name}-vpc-cni",
+            cluster_name=eks_cluster.name,
+            addon_name="vpc-cni",
+            service_account_role_arn=cni_role.arn,
+            # Take over the aws-node DaemonSet EKS bootstraps, before any node exists.
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="PRESERVE",
+            region=region,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cni_policy]),
+        )
+
+        # ---------------------------------------------------------------- nodes
+        # Node role: https://docs.aws.amazon.com/eks/latest/userguide/create-node-role.html (worker
+        # policy + ECR pull-only; the CNI policy is on the aws-node IRSA role above).
+        node_role = aws.iam.Role(
+            f"{name}-node-role",
+            assume_role_policy=_service_role_policy("ec2.amazonaws.com"),
+            description=f"EKS nodes of {name}",
+            tags=tags,
+            opts=child,
+        )
+        node_policies = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-role-{suffix}", role=node_role.name, policy_arn=managed_policy(policy), opts=child
+            )
+            for suffix, policy in (("worker", "AmazonEKSWorkerNodePolicy"), ("ecr", "AmazonEC2ContainerRegistryPullOnly"))
+        ]
+        node_groups = [
+            self._node_group(name, pool, eks_cluster, node_role, network, tags, region, depends_on=[*node_policies, cni_addon])
+            for pool in pools
+        ]
+
+        # ---------------------------------------------------------------- kubeconfig + providers
+        kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(eks_cluster.name, eks_cluster.endpoint, eks_cluster.certificate_authority.data).apply(
+                lambda v: kubeconfig_yaml(v[0], v[1], v[2], region)
+            )
+        )
+        self.kubeconfig = kubeconfig
+        self.endpoint = eks_cluster.endpoint
+
+        # Cluster add-ons get their own provider (same cluster, same identity) so the workloads'
+        # provider can wait for them without a cycle.
+        system_provider = K8sProvider(
+            f"{name}-k8s-system",
+            cluster_identifier=name,
+            kubeconfig=kubeconfig,
+            enable_server_side_apply=True,
+            opts=child,
+        )
+        lbc = self._load_balancer_controller(
+            name, region, partition, oidc, issuer, network, tags, system_provider,
+            depends_on=[deployer_admin, *node_groups],
+        )
+
+        # The workloads' provider: the kubeconfig's *value* is name/endpoint/CA only; the URNs (known
+        # in every preview, unchanged by node-pool or tag edits) only order it after the deployer's
+        # admin access and the load balancer controller, so workloads wait for both on create and
+        # are deleted before them on destroy.
+        gated = pulumi.Output.all(kubeconfig, deployer_admin.urn, lbc.urn).apply(lambda v: v[0])
+        self.provider = self._make_provider(kubeconfig=pulumi.Output.secret(gated))
+
+        self.details = {
+            "name": eks_cluster.name,
+            "region": region,
+            "oidcIssuer": issuer,
+            "oidcProviderArn": oidc.arn,
+            "nodePools": [p.name for p in pools],
+        }
+        self._publish()
+
+    # ------------------------------------------------------------------------------ pieces
+
+    def _node_group(
+        self,
+        name: str,
+        pool: NodePoolSpec,
+        eks_cluster: aws.eks.Cluster,
+        node_role: aws.iam.Role,
+        network: AwsNetwork,
+        tags: dict[str, str],
+        region: str,
+        depends_on: list[pulumi.Resource],
+    ) -> aws.eks.NodeGroup:
+        """A managed node group for ``pool`` with its launch template."""
+        # Launch template rules for managed node groups:
+        # https://docs.aws.amazon.com/eks/latest/userguide/launch-templates.html (no instance profile,
+        # no subnets; without security groups the nodes get the EKS cluster security group).
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-{pool.name}-lt",
+            description=f"Nodes of pool {pool.name} of EKS cluster {name}",
+            update_default_version=True,
+            # IMDSv2 only, hop limit 1: a container behind the node's network namespace cannot reach
+            # the instance metadata (and the node role's credentials); pods use IRSA instead
+            # (https://docs.aws.amazon.com/eks/latest/best-practices/identity-and-access-management.html).
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1, instance_metadata_tags="disabled"
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",  # the AL2023 root device (see ami_type_for)
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=pool.disk_gb, volume_type="gp3", encrypted="true", delete_on_termination="true"
+                    ),
+                )
+            ],
+            # Instances, their volumes and ENIs carry the cluster's tags (a tag change rolls the nodes
+            # through a new template version, honouring PodDisruptionBudgets).
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags={**tags, "Name": f"{name}-{pool.name}"})
+                for kind in ("instance", "volume", "network-interface")
+            ],
+            region=region,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        # Taint effects are spelled the EKS API's way
+        # (https://docs.aws.amazon.com/eks/latest/APIReference/API_Taint.html).
+        effects = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
+        return aws.eks.NodeGroup(
+            f"{name}-{pool.name}-nodes",
+            cluster_name=eks_cluster.name,
+            node_role_arn=node_role.arn,
+            subnet_ids=network.private_subnet_ids,
+            ami_type=ami_type_for(pool.size),
+            instance_types=[pool.size],
+            capacity_type="SPOT" if pool.spot else "ON_DEMAND",
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(min_size=pool.min, max_size=pool.max, desired_size=pool.min),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            labels=dict(pool.labels) or None,
+            taints=[aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value or None, effect=effects[t.effect]) for t in pool.taints] or None,
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(id=template.id, version=template.latest_version.apply(str)),
+            # EKS tags the group's Auto Scaling group for cluster-autoscaler discovery itself
+            # (https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html); the same
+            # tags on the node group make the intent visible and searchable.
+            tags={**tags, "k8s.io/cluster-autoscaler/enabled": "true", f"k8s.io/cluster-autoscaler/{name}": "owned"},
+            region=region,
+            # The autoscaler owns the desired size once the group exists.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on, ignore_changes=["scalingConfig.desiredSize"]),
+        )
+
+    def _load_balancer_controller(
+        self,
+        name: str,
+        region: str,
+        partition: str,
+        oidc: aws.iam.OpenIdConnectProvider,
+        issuer: pulumi.Output[str],
+        network: AwsNetwork,
+        tags: dict[str, str],
+        provider: K8sProvider,
+        depends_on: list[pulumi.Resource],
+    ) -> Release:
+        """The AWS Load Balancer Controller (https://docs.aws.amazon.com/eks/latest/userguide/lbc-helm.html)
+        with its IRSA role."""
+        role = aws.iam.Role(
+            f"{name}-lbc-role",
+            assume_role_policy=_irsa_trust(oidc.arn, issuer, LBC_NAMESPACE, LBC_SERVICE_ACCOUNT),
+            description=f"AWS Load Balancer Controller of {name}",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-lbc-policy", role=role.id, policy=lbc_policy(partition), opts=pulumi.ResourceOptions(parent=self)
+        )
+        values: dict[str, Any] = {
+            "clusterName": name,
+            # Set explicitly: with IMDS hop limit 1 the controller's pods cannot look them up.
+            "region": region,
+            "vpcId": network.vpc_id,
+            "serviceAccount": {
+                "create": True,
+                "name": LBC_SERVICE_ACCOUNT,
+                "annotations": {"eks.amazonaws.com/role-arn": role.arn},
+            },
+            # fleetform's Services name their class (service.k8s.aws/nlb); no webhook needs to
+            # intercept every Service of the cluster to set it.
+            "enableServiceMutatorWebhook": False,
+            # The NLBs and target groups the controller creates carry the cluster's tags.
+            "defaultTags": tags,
+        }
+        return Release(
+            f"{name}-lbc",
+            ReleaseArgs(
+                chart=LBC_CHART,
+                version=LBC_CHART_VERSION,
+                repository_opts=RepositoryOptsArgs(repo=LBC_REPO),
+                name=LBC_CHART,
+                namespace=LBC_NAMESPACE,
+                values=values,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[policy, *depends_on]),
+        )

@@ -1,0 +1,493 @@
+"""``fleetform plan``'s engine: the real program under mocks, then schema and policy checks.
+
+It is not ``pulumi preview``: nothing talks to a cloud or a cluster, so drift and cloud-side
+rejections are invisible to it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from ..config import DEFAULT_KUBERNETES_VERSION, LIST_KEYS, SECRET_KEYS, FleetConfigError, FleetSpec, load_spec
+from .mocks import SECRET
+from .runner import PROJECT, Capture, run_under_mocks
+from .schema import schema_errors
+
+CLUSTER_TYPE_PREFIX = "fleetform:cluster:"
+
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TIMESTAMP, _BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("timestamp", "bool", "int", "float"))
+
+
+_INT_12 = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|0b[01]+)$")
+_FLOAT_12 = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+_MAX_VALUES = 100_000
+"""Values a stack file's config may expand to through aliases (Pulumi's YAML reader refuses
+"excessive aliasing" too); a few aliases nested can otherwise expand to billions."""
+
+
+class _YAML_LOADER(_BASE_LOADER):  # noqa: N801
+    """libyaml's safe loader where PyYAML was built with it (ten times faster on a large stack
+    file), reading plain scalars as Pulumi's YAML reader (YAML 1.2 core schema) does: only
+    true/false are booleans (on, yes, off, no stay text), 1:30 and dates stay text, 1e3 is a
+    number. A key written twice in one mapping is refused, as Pulumi does (PyYAML would keep the
+    last one); merge keys (``<<: *anchor``) work."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in (_TIMESTAMP, _BOOL, _INT, _FLOAT)]
+        for first, resolvers in _BASE_LOADER.yaml_implicit_resolvers.items()
+    }
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._checked: set[int] = set()
+
+    def _no_duplicate_keys(self, node: Any) -> None:
+        # Checked once per node, before a merge flattens other mappings' keys into it.
+        if id(node) in self._checked:
+            return
+        self._checked.add(id(node))
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            if key_node.value in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key_node.value!r} appears twice in one mapping; Pulumi refuses that",
+                    key_node.start_mark)
+            seen.add(key_node.value)
+
+    def flatten_mapping(self, node: Any) -> None:
+        # Every mapping passes here before it is built, and before it is merged into another.
+        self._no_duplicate_keys(node)
+        super().flatten_mapping(node)
+
+    def construct_yaml_int(self, node: Any) -> Any:
+        # As Go's strconv.ParseInt(text, 0, 64), which Pulumi's YAML reader uses: 0x, 0o and 0b
+        # prefixes, and a leading 0 for octal (0755 is 493); a leading 0 before an 8 or 9 is no
+        # octal number, and the reader falls back to a float.
+        text = self.construct_scalar(node)
+        digits = text.lstrip("+-")
+        if digits[:2] in ("0x", "0o", "0b"):
+            return int(text, 0)
+        if len(digits) > 1 and digits.startswith("0"):
+            return int(text, 8) if set(digits) <= set("01234567") else float(text)
+        return int(text, 10)
+
+
+_YAML_LOADER.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_YAML_LOADER.add_implicit_resolver(_INT, _INT_12, list("-+0123456789"))
+_YAML_LOADER.add_implicit_resolver(_FLOAT, _FLOAT_12, list("-+0123456789."))
+_YAML_LOADER.add_constructor(_INT, _YAML_LOADER.construct_yaml_int)
+
+
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+"""Pulumi's rule for a stack name: letters, digits, hyphens, underscores and periods, at most 100."""
+
+
+class StackNotFound(Exception):
+    """The STACK argument names no stack file."""
+
+
+@dataclass
+class Manifest:
+    """One Kubernetes object the program would apply, with the cluster it goes to."""
+
+    cluster: str
+    kubernetes_version: str
+    urn: str
+    object: dict[str, Any]
+    """The object with secrets masked (safe to print or write)."""
+    object_raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return str(self.object.get("kind"))
+
+    @property
+    def name(self) -> str:
+        return str((self.object.get("metadata") or {}).get("name"))
+
+    @property
+    def namespace(self) -> Optional[str]:
+        return (self.object.get("metadata") or {}).get("namespace")
+
+
+@dataclass
+class Violation:
+    policy: str
+    enforcement: str
+    urn: str
+    message: str
+
+
+@dataclass
+class PlanResult:
+    stack: str
+    spec: Optional[FleetSpec]
+    """The validated config of a fleetform stack; None for another program (``fleetform.testing``)."""
+    capture: Capture
+    manifests: list[Manifest]
+    schema_errors: list[str]
+    violations: list[Violation]
+    errors: list[str]
+    """Clusters that could not be planned (e.g. a target not implemented yet)."""
+    undecided: list[str] = field(default_factory=list)
+    """Policy checks that met an unknown value: "cannot judge yet", never violations (as under
+    ``pulumi preview``), but reported so a plan never passes them silently."""
+
+    @property
+    def mandatory_violations(self) -> list[Violation]:
+        return [v for v in self.violations if v.enforcement == "mandatory"]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if (self.schema_errors or self.mandatory_violations or self.errors) else 0
+
+    def problems(self) -> list[str]:
+        """One line per reason the plan fails (exit 1): schema errors, mandatory violations,
+        clusters not planned, objects declared twice."""
+        return [*self.schema_errors, *(f"{v.policy} (mandatory): {v.message} [{v.urn}]" for v in self.mandatory_violations),
+                *self.errors]
+
+    def report(self) -> dict[str, Any]:
+        """The ``fleetform plan --json`` document of this plan (secrets as ``"[secret]"``)."""
+        from .render import to_json
+
+        return to_json(self)
+
+    def resources(self) -> list[dict[str, Any]]:
+        """The resources as the JSON report lists them (secrets masked)."""
+        return [
+            {
+                "urn": r.urn,
+                "type": r.type,
+                "name": r.name,
+                "parent": r.parent,
+                "custom": r.custom,
+                "inputs": r.plain_inputs(mask=True),
+            }
+            for r in self.capture.registrations
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        by_type: dict[str, int] = {}
+        for r in self.capture.registrations:
+            by_type[r.type] = by_type.get(r.type, 0) + 1
+        return {
+            "resources": len(self.capture.registrations),
+            "byType": dict(sorted(by_type.items())),
+            "clusters": sorted({m.cluster for m in self.manifests} | set(self._cluster_names())),
+            "manifests": len(self.manifests),
+            "schemaErrors": len(self.schema_errors),
+            "violations": {
+                level: sum(1 for v in self.violations if v.enforcement == level) for level in ("mandatory", "advisory")
+            },
+            "errors": len(self.errors),
+            "undecided": len(self.undecided),
+            "exitCode": self.exit_code,
+        }
+
+    def _cluster_names(self) -> list[str]:
+        return [r.name for r in self.capture.registrations if r.type.startswith(CLUSTER_TYPE_PREFIX)]
+
+
+# ------------------------------------------------------------------------------ stack files
+
+
+def project_root() -> Path:
+    """The directory holding ``Pulumi.yaml``: the current directory or one above, else the
+    checkout this package lives in."""
+    here = Path.cwd()
+    for candidate in (here, *here.parents):
+        if (candidate / "Pulumi.yaml").is_file() and (candidate / "stacks").is_dir():
+            return candidate
+    return Path(__file__).resolve().parents[2]
+
+
+def resolve_stack(stack: str) -> tuple[str, Path]:
+    """``stack`` is a stack name in ``stacks/`` or a path to a ``Pulumi.<name>.yaml``."""
+    path = Path(stack)
+    if path.suffix in (".yaml", ".yml") or os.sep in stack:
+        if not path.is_file():
+            raise StackNotFound(f"no stack file {stack}")
+        if path.name == "Pulumi.yaml":
+            raise StackNotFound(f"{stack} is the project file; allowed: a stack file, Pulumi.<stack>.yaml")
+        name = path.name
+        if name.startswith("Pulumi.") and name.count(".") >= 2:
+            name = name[len("Pulumi."):].rsplit(".", 1)[0]
+        else:
+            name = path.stem
+        if not _STACK_NAME.fullmatch(name):
+            raise StackNotFound(
+                f"{stack}: the stack name from the file name is {name!r}; allowed: letters, digits, "
+                "'-', '_' and '.' (at most 100), as Pulumi requires"
+            )
+        return name, path
+    candidate = project_root() / "stacks" / f"Pulumi.{stack}.yaml"
+    if not candidate.is_file():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (project_root() / "stacks").glob("Pulumi.*.yaml"))
+        raise StackNotFound(f"no stack {stack!r} in {candidate.parent}; known stacks: {', '.join(known)}")
+    return stack, candidate
+
+
+def read_stack_config(path: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A stack file's ``config:`` map. Encrypted values (``secure:``) cannot be decrypted offline:
+    they are replaced by a placeholder and reported as secret keys."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise FleetConfigError([f"{path}: not UTF-8 text (byte offset {exc.start}); allowed: a YAML stack file"]) from None
+    except OSError as exc:
+        raise FleetConfigError([f"{path}: cannot be read: {exc.strerror or exc}"]) from None
+    try:
+        doc = yaml.load(text, Loader=_YAML_LOADER) or {}
+    except yaml.YAMLError as exc:
+        raise FleetConfigError([f"{path}: not valid YAML: {_yaml_problem(exc)}"]) from None
+    if not isinstance(doc, dict):
+        raise FleetConfigError([f"{path}: expected a mapping with a config: key"])
+    config = doc.get("config") or {}
+    if not isinstance(config, dict):
+        raise FleetConfigError([f"{path}: config: must be a mapping of key: value"])
+    secret_keys = []
+    out: dict[str, Any] = {}
+    budget = [_MAX_VALUES]  # for the whole file: aliases can spread the expansion over many keys
+    for key, value in config.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            secret_keys.append(str(key))
+            value = SECRET
+        elif key in SECRET_KEYS and value is not None:
+            # Pulumi refuses a stack whose value for a `secret: true` key is plain text; the value
+            # itself is never shown.
+            raise FleetConfigError([
+                f"{key}: set in plain text in {path.name}; allowed: an encrypted value only "
+                f"(pulumi config set --secret {key} ...; then remove the plain-text key from the file)"
+            ])
+        if ":" not in str(key):
+            raise FleetConfigError([f"{key}: a key without a namespace; allowed: <namespace>:<name> keys, "
+                                    f"such as fleetform:{key} (Pulumi refuses others)"])
+        if key in LIST_KEYS and isinstance(value, str):
+            raise FleetConfigError([f"{key}: got a string; allowed: a YAML list (Pulumi checks the type Pulumi.yaml "
+                                    "declares, array)"])
+        try:
+            value = _plain(value, budget=budget)
+        except _NotPlain as exc:
+            raise FleetConfigError([f"{key}: {exc}; allowed: plain YAML values (strings, numbers, true/false, "
+                                    "lists and mappings), as Pulumi config holds"]) from None
+        out[str(key)] = value
+    return out, tuple(secret_keys)
+
+
+class _NotPlain(ValueError):
+    """A config value Pulumi config cannot hold; the message says what and where in it."""
+
+
+def _plain(value: Any, where: str = "", within: frozenset[int] = frozenset(), budget: Optional[list[int]] = None) -> Any:
+    """A stack file's config value as Pulumi hands it on: mapping keys that are numbers or
+    booleans become their text (Pulumi formats every key as a string). Raises :class:`_NotPlain`
+    for what Pulumi config cannot hold: a YAML-only type (``!!binary``, ``!!set``, an explicit
+    ``!!timestamp``), a key that is a list, mapping or null, an alias that contains itself, more
+    than :data:`_MAX_VALUES` values once aliases are expanded."""
+    budget = budget if budget is not None else [_MAX_VALUES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _NotPlain(f"expands to more than {_MAX_VALUES:,} values through aliases")
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, dict)):
+        if id(value) in within:
+            raise _NotPlain(f"holds an alias that contains itself{where and ' (at ' + where + ')'}")
+        inner = within | {id(value)}
+        if isinstance(value, list):
+            return [_plain(v, f"{where}[{i}]", inner, budget) for i, v in enumerate(value)]
+        out = {}
+        for k, v in value.items():
+            key = _key_text(k, where)
+            out[key] = _plain(v, f"{where}.{key}" if where else key, inner, budget)
+        return out
+    raise _NotPlain(f"holds a YAML {_yaml_type(value)} value{where and ' (at ' + where + ')'}")
+
+
+def _key_text(key: Any, where: str) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, (str, int, float)):
+        return str(key)
+    what = "null" if key is None else "a " + _yaml_type(key)
+    raise _NotPlain(f"holds a mapping key that is {what}{where and ' (in ' + where + ')'}")
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's problem with its line and column (its first line is often only the context)."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem is None:
+        return str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    text = f"{context}: {problem}" if context else problem
+    return text + (f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else "")
+
+
+def _yaml_type(value: Any) -> str:
+    return {bytes: "!!binary", set: "!!set", tuple: "list"}.get(type(value), type(value).__name__)
+
+
+# ------------------------------------------------------------------------------ the plan
+
+
+def _cluster_of(urn: Optional[str], parents: Mapping[str, Optional[str]], types: Mapping[str, str], names: Mapping[str, str]) -> Optional[str]:
+    current: Optional[str] = urn
+    while current is not None:
+        if types.get(current, "").startswith(CLUSTER_TYPE_PREFIX):
+            return names[current]
+        current = parents.get(current)
+    return None
+
+
+def manifests_of(capture: Capture, spec: Optional[FleetSpec], version_override: Optional[str] = None) -> list[Manifest]:
+    """Every Kubernetes object of the run, attributed to its cluster: the fleetform cluster
+    component above it, else (a program's own provider) the name of its Kubernetes provider."""
+    parents = {r.urn: r.parent for r in capture.registrations}
+    types = {r.urn: r.type for r in capture.registrations}
+    names = {r.urn: r.name for r in capture.registrations}
+    versions = {c.name: spec.version_of(c) for c in spec.clusters} if spec is not None else {}
+    default_version = spec.kubernetes_version if spec is not None else DEFAULT_KUBERNETES_VERSION
+    out = []
+    for r in capture.registrations:
+        if not r.custom or not r.type.startswith("kubernetes:") or not {"apiVersion", "kind"} <= set(r.inputs):
+            # Providers and Helm releases are not Kubernetes objects.
+            continue
+        provider_urn = r.provider.rsplit("::", 1)[0] if r.provider else None
+        cluster = (_cluster_of(r.urn, parents, types, names) or _cluster_of(provider_urn, parents, types, names)
+                   or _provider_name(provider_urn) or "(unknown)")
+        out.append(
+            Manifest(
+                cluster=cluster,
+                kubernetes_version=version_override or versions.get(cluster, default_version),
+                urn=r.urn,
+                object=r.plain_inputs(mask=True),
+                object_raw=r.plain_inputs(mask=False),
+            )
+        )
+    return out
+
+
+def _provider_name(urn: Optional[str]) -> Optional[str]:
+    """The name of an explicit provider (by its URN), or None for none or the default provider."""
+    if not urn:
+        return None
+    name = urn.rsplit("::", 1)[-1]
+    return None if name.startswith("default") else name
+
+
+def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -> tuple[list[Violation], list[str]]:
+    """Run the policy pack's rules in-process over every custom resource, with a policy-pack
+    ``config`` in Pulumi's format (as given to ``--policy-pack-config``). Returns the violations
+    and the "cannot judge yet" notes (checks that met an unknown value)."""
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    from fleetform.policy.rules import StackResource, evaluate
+
+    # An unknown input reaches the rules as pulumi_policy's own sentinel, so they report it as
+    # "cannot judge yet" exactly as under `pulumi preview`, never as a violation.
+    resources = [
+        StackResource(r.type, r.urn, r.name, r.plain_inputs(mask=False, unknown=UNKNOWN_STRING_VALUE))
+        for r in capture.registrations
+        if r.custom and not r.type.startswith("pulumi:providers:")
+    ]
+    findings, undecided = evaluate(resources, config)
+    return [Violation(f.policy, f.enforcement, f.urn, f.message) for f in findings], undecided
+
+
+def duplicate_objects(manifests: list[Manifest]) -> list[str]:
+    """One line per Kubernetes object that two resources of the run declare on the same cluster
+    (same API group, kind, namespace and name): applying both, the second would take the first
+    over."""
+    seen: dict[tuple[str, str, str, str, str], str] = {}
+    lines = []
+    for m in manifests:
+        api_version = str(m.object.get("apiVersion", ""))
+        group = api_version.split("/")[0] if "/" in api_version else ""
+        key = (m.cluster, group, m.kind, m.namespace or "", m.name)
+        first = seen.setdefault(key, m.urn)
+        if first != m.urn:
+            lines.append(
+                f"{m.cluster}: {m.kind} {m.namespace + '/' if m.namespace else ''}{m.name} is declared by two "
+                f"resources, {first.rsplit('::', 1)[-1]} and {m.urn.rsplit('::', 1)[-1]}: the second would take "
+                "over the first"
+            )
+    return lines
+
+
+def plan(
+    stack: str,
+    *,
+    config: Optional[Mapping[str, Any]] = None,
+    kubernetes_version: Optional[str] = None,
+    policy_config: Optional[Mapping[str, Any]] = None,
+) -> PlanResult:
+    """Plan ``stack`` offline. ``config`` overrides reading the stack file (tests).
+
+    Raises :class:`FleetConfigError` for invalid config (before any resource is registered) and
+    :class:`StackNotFound` for an unknown stack.
+    """
+    from ..fleet import program
+
+    secret_keys: tuple[str, ...] = ()
+    if config is None:
+        stack, path = resolve_stack(stack)
+        config, secret_keys = read_stack_config(path)
+    spec = load_spec(config)
+    return plan_program(
+        lambda: program(skip_unimplemented=True),
+        stack=stack,
+        config=config,
+        secret_keys=secret_keys,
+        spec=spec,
+        kubernetes_version=kubernetes_version,
+        policy_config=policy_config,
+    )
+
+
+def plan_program(
+    program: Callable[[], Any],
+    *,
+    stack: str,
+    config: Mapping[str, Any],
+    project: str = PROJECT,
+    secret_keys: tuple[str, ...] = (),
+    spec: Optional[FleetSpec] = None,
+    kubernetes_version: Optional[str] = None,
+    policy_config: Optional[Mapping[str, Any]] = None,
+    packages: frozenset[str] = frozenset(),
+) -> PlanResult:
+    """Run any Pulumi ``program`` under the plan's mocks, then check what it registered: every
+    Kubernetes object against the schema of its cluster's version (``spec``'s, else
+    ``kubernetes_version``, else fleetform's default), the policy pack over every resource, and
+    objects declared twice. ``packages``: more resource packages whose custom resources the mocks
+    accept (their outputs echo their inputs)."""
+    capture = run_under_mocks(stack, config, program, secret_keys=secret_keys, project=project, packages=packages)
+    manifests = manifests_of(capture, spec, kubernetes_version)
+    errors_found = []
+    for m in manifests:
+        for line in schema_errors(m.object_raw, m.kubernetes_version):
+            errors_found.append(f"{m.cluster}: {m.kind} {m.namespace or ''}/{m.name} (Kubernetes {m.kubernetes_version}): {line}")
+    violations, undecided = run_policies(capture, policy_config)
+    skipped = getattr(capture.program_result, "skipped", None)
+    return PlanResult(
+        stack=stack,
+        spec=spec,
+        capture=capture,
+        manifests=manifests,
+        schema_errors=errors_found,
+        violations=violations,
+        errors=(list(skipped) if isinstance(skipped, list) else []) + duplicate_objects(manifests),
+        undecided=undecided,
+    )

@@ -1,0 +1,70 @@
+"""Wrap the plain rules as pulumi_policy policies. ``policies()`` builds them without starting
+anything; only ``policies/__main__.py`` constructs the PolicyPack (which starts its gRPC server)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from fleetform.policy.rules import RULES, Rule, StackResource
+
+PACK_NAME = "fleetform"
+
+
+def _settings(rule: Rule, config: Mapping[str, Any]) -> dict[str, Any]:
+    return rule.settings(config)
+
+
+def _metadata(rule: Rule) -> dict[str, Any]:
+    """What a rule tells pulumi_policy about itself, the same for resource and stack policies."""
+    return {
+        "name": rule.name,
+        "description": f"{rule.description} [{rule.source}]",
+        "enforcement_level": EnforcementLevel(rule.enforcement),
+        "severity": Severity(rule.severity),
+        "config_schema": PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config.items()}) if rule.config else None,
+    }
+
+
+def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
+    check = rule.check
+    assert check is not None
+
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        if not rule.applies_to(args.resource_type):
+            args.not_applicable(f"{rule.name} does not look at {args.resource_type}")
+        # Unknown values raise UnknownValueError from the props proxy; pulumi_policy reports that
+        # as "can't run policy during preview", never as a violation.
+        for message in check(args.resource_type, args.props, _settings(rule, args.get_config())):
+            report(message, None)
+
+    return ResourceValidationPolicy(validate=validate, **_metadata(rule))
+
+
+def _stack_policy(rule: Rule) -> StackValidationPolicy:
+    stack_check = rule.stack_check
+    assert stack_check is not None
+
+    def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+        resources = [StackResource(r.resource_type, r.urn, r.name, r.props) for r in args.resources]
+        for urn, message in stack_check(resources, _settings(rule, args.get_config())):
+            report(message, urn)
+
+    return StackValidationPolicy(validate=validate, **_metadata(rule))
+
+
+def policies() -> list:
+    """Every rule as a pulumi_policy policy (nothing started)."""
+    return [_stack_policy(r) if r.stack_check is not None else _resource_policy(r) for r in RULES]
+
