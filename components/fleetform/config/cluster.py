@@ -1,0 +1,445 @@
+"""A cluster of the fleet: :class:`ClusterSpec` and its parts, and what each target and cloud allows.
+
+Its parts: the network (:class:`NetworkSpec`), the API and masters (:class:`ControlPlaneSpec`),
+worker pools (:class:`NodePoolSpec`, with :class:`~fleetform.config.nodes.Taint`), how to reach an
+existing cluster (:class:`ExistingSpec`) and where LoadBalancer Services get addresses
+(:class:`LoadBalancerSpec`); the onprem parts are in :mod:`.onprem`. The cross-field rules per
+target, and each cloud's naming rules for regions, tags and pool names, are checked here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, Literal, Optional
+
+from pydantic import Field, field_validator, model_validator
+
+from .errors import _problem
+from .nodes import Taint, _node_labels
+from .onprem import HostSpec, InstallSpec, SshSpec, _ApiAddress
+from .values import (
+    CLOUD_TARGETS,
+    DEFAULT_NODE_SIZE,
+    K3S_NETWORKS,
+    SUPPORTED_KUBERNETES_VERSIONS,
+    _DNS_LABEL,
+    _dns_label,
+    _Model,
+    _quoted_version,
+)
+
+_REGIONS = {
+    # Region name shapes as the clouds spell them (aws: us-east-1, us-gov-west-1; gcp: europe-west4;
+    # azure: westeurope, eastus2). Shape, not membership: new regions keep working.
+    "aws": (re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"), "an AWS region such as us-east-1"),
+    "gcp": (re.compile(r"^[a-z]+-[a-z]+[0-9]$"), "a GCP region such as europe-west4"),
+    "azure": (re.compile(r"^[a-z]+[a-z0-9]*$"), "an Azure region such as westeurope"),
+}
+
+
+class NetworkSpec(_Model):
+    """The cluster's own network (clouds only): a dedicated VPC/VNet."""
+
+    cidr: ipaddress.IPv4Network = Field(
+        default=ipaddress.IPv4Network("10.0.0.0/16"),
+        description="IPv4 CIDR of the cluster's VPC/VNet; private subnets are carved from it.",
+    )
+    zones: int = Field(default=3, ge=2, le=6, description="Availability zones to spread subnets and nodes over (2-6).")
+
+    @field_validator("cidr", mode="after")
+    @classmethod
+    def _private_and_big_enough(cls, v: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if not v.is_private or v.prefixlen > 20 or v.prefixlen < 8:
+            raise _problem("a private IPv4 CIDR (RFC 1918) with a prefix from /8 to /20, e.g. 10.10.0.0/16")
+        return v
+
+
+class ControlPlaneSpec(_Model):
+    """The Kubernetes API: masters for self-managed clusters, endpoint access for all."""
+
+    count: int = Field(default=3, description="Masters of a self-managed cluster: 1, or 3 for HA (etcd needs an odd quorum).")
+    size: Optional[str] = Field(default=None, description="Master machine size (self-managed), e.g. m6i.large.")
+    public_access: bool = Field(
+        default=False,
+        description="Expose the API endpoint publicly, only to apiAllowedCidrs. Off by default: the API is private.",
+    )
+    api_allowed_cidrs: list[ipaddress.IPv4Network] = Field(
+        default_factory=list,
+        description="CIDRs allowed to reach the API: a public endpoint's only sources; on self-managed clusters "
+        "also admitted to the internal API load balancer (e.g. VPN ranges).",
+    )
+
+    @field_validator("api_allowed_cidrs", mode="after")
+    @classmethod
+    def _not_everyone(cls, v: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+        if any(c.prefixlen == 0 for c in v):
+            raise _problem("CIDRs narrower than 0.0.0.0/0 (the API is never open to everyone)")
+        return v
+
+    @field_validator("count", mode="after")
+    @classmethod
+    def _odd_quorum(cls, v: int) -> int:
+        if v not in (1, 3):
+            raise _problem("1 or 3 (embedded etcd needs an odd quorum; 2 masters tolerate no more failures than 1)")
+        return v
+
+    @model_validator(mode="after")
+    def _public_needs_cidrs(self) -> "ControlPlaneSpec":
+        if self.public_access and not self.api_allowed_cidrs:
+            raise _problem(
+                "at least one CIDR when publicAccess is true (the public endpoint is never open to all by default)",
+                key="apiAllowedCidrs",
+                got=[],
+            )
+        return self
+
+class NodePoolSpec(_Model):
+    """A group of worker nodes sharing size, labels and taints, autoscaled between min and max."""
+
+    name: str = Field(description="Pool name, a DNS-1123 label unique within the cluster.")
+    size: str = Field(min_length=1, description="Instance/machine/VM size, e.g. m6i.large, e2-standard-4, Standard_D4s_v5.")
+    min: int = Field(default=2, ge=0, le=1000, description="Fewest nodes the autoscaler keeps.")
+    max: int = Field(default=6, ge=1, le=1000, description="Most nodes the autoscaler adds.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes labels put on the pool's nodes.")
+    taints: list[Taint] = Field(default_factory=list, description="Taints put on the pool's nodes.")
+    spot: bool = Field(default=False, description="Use spot/preemptible capacity.")
+    disk_gb: int = Field(default=50, ge=20, le=4096, description="Encrypted root disk size in GiB.")
+
+    @field_validator("name", mode="after")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _dns_label(v, 24)
+
+    @field_validator("labels", mode="after")
+    @classmethod
+    def _labels(cls, v: dict[str, str]) -> dict[str, str]:
+        return _node_labels(v)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "NodePoolSpec":
+        if self.min > self.max:
+            raise _problem(f"at most max ({self.max})", key="min", got=self.min)
+        return self
+
+
+class ExistingSpec(_Model):
+    """How to reach a cluster fleetform does not provision (target ``existing``)."""
+
+    kubeconfig: Optional[str] = Field(
+        default=None,
+        description="Path to a kubeconfig file; default: $KUBECONFIG, else ~/.kube/config.",
+    )
+    context: Optional[str] = Field(default=None, description="Context in the kubeconfig; default: its current context.")
+
+    @field_validator("kubeconfig", mode="after")
+    @classmethod
+    def _a_path(cls, v: Optional[str]) -> Optional[str]:
+        # The Kubernetes provider also takes a kubeconfig's content here; fleetform does not: the
+        # content would sit in plain text in the stack file and in the provider's inputs.
+        if v is not None and ("\n" in v or v.lstrip().startswith(("apiVersion", "{")) or not v.strip()):
+            raise _problem(
+                "a path to a kubeconfig file, not its content (point $KUBECONFIG or this key at a file)",
+                hide=True,
+            )
+        return v
+
+
+class LoadBalancerSpec(_Model):
+    """Where LoadBalancer Services get their addresses on clusters without a cloud LB (onprem, existing)."""
+
+    provider: Literal["servicelb", "metallb"] = Field(
+        default="servicelb", description="servicelb (k3s' built-in ServiceLB) or metallb (an installed MetalLB)."
+    )
+    public_pool: Optional[str] = Field(default=None, description="MetalLB address pool for public services.")
+    internal_pool: Optional[str] = Field(default=None, description="MetalLB address pool for internal services.")
+
+    @model_validator(mode="after")
+    def _pools_need_metallb(self) -> "LoadBalancerSpec":
+        for key, pool in (("publicPool", self.public_pool), ("internalPool", self.internal_pool)):
+            if pool is not None:
+                if self.provider != "metallb":
+                    raise _problem("only with provider: metallb (ServiceLB has no address pools)", key=key, got=pool)
+                if not _DNS_LABEL.fullmatch(pool):
+                    raise _problem("a MetalLB IPAddressPool name (DNS-1123 label)", key=key, got=pool)
+        return self
+
+class ClusterSpec(_Model):
+    """One Kubernetes cluster of the fleet."""
+
+    name: str = Field(description="Cluster name, a DNS-1123 label unique in the fleet; prefixes its resources' names.")
+    target: Literal["aws", "gcp", "azure", "onprem", "existing"] = Field(
+        description="Where it runs: aws | gcp | azure | onprem | existing."
+    )
+    mode: Optional[Literal["managed", "self-managed"]] = Field(
+        default=None,
+        description="managed (EKS/GKE/AKS) or self-managed (fleetform's own masters and workers). "
+        "Default: managed on clouds, self-managed on onprem; none for existing.",
+    )
+    region: Optional[str] = Field(default=None, description="Cloud region (required on aws, gcp, azure).")
+    kubernetes_version: Optional[str] = Field(
+        default=None, description="Kubernetes minor version, e.g. \"1.32\"; default: fleetform:kubernetesVersion."
+    )
+    network: NetworkSpec = Field(default_factory=NetworkSpec, description="The cluster's network (clouds).")
+    control_plane: ControlPlaneSpec = Field(default_factory=ControlPlaneSpec, description="API endpoint and masters.")
+    node_pools: Optional[list[NodePoolSpec]] = Field(
+        default=None, description="Worker pools (clouds); default: one pool named general."
+    )
+    existing: Optional[ExistingSpec] = Field(default=None, description="Connection to an existing cluster (target existing).")
+    load_balancer: LoadBalancerSpec = Field(
+        default_factory=LoadBalancerSpec, description="LoadBalancer address source on onprem/existing clusters."
+    )
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags/labels put on the cluster's cloud resources.")
+    hosts: Optional[list[HostSpec]] = Field(
+        default=None, description="The existing machines of an onprem cluster: its masters and workers (target onprem)."
+    )
+    ssh: SshSpec = Field(default_factory=SshSpec, description="How fleetform reaches the hosts over SSH (target onprem).")
+    install: InstallSpec = Field(
+        default_factory=InstallSpec, description="Where the hosts get k3s from: internet, mirror or air-gapped files (target onprem)."
+    )
+    vip: Optional[_ApiAddress] = Field(
+        default=None,
+        description="Fixed registration address of the API (target onprem): a virtual IP or load balancer forwarding "
+        "TCP 6443 to the masters. Required with 3 masters; default with 1 master: its address.",
+    )
+
+    @field_validator("name", mode="after")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _dns_label(v, 24)
+
+    @field_validator("kubernetes_version", mode="before")
+    @classmethod
+    def _quoted_version(cls, v: Any) -> Any:
+        return _quoted_version(v)
+
+    @field_validator("kubernetes_version", mode="after")
+    @classmethod
+    def _version(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and v not in SUPPORTED_KUBERNETES_VERSIONS:
+            raise _problem("one of " + ", ".join(SUPPORTED_KUBERNETES_VERSIONS) + " (a quoted minor version)")
+        return v
+
+    @model_validator(mode="after")
+    def _target_rules(self) -> "ClusterSpec":
+        t = self.target
+        if t == "existing":
+            if self.mode is not None:
+                raise _problem("no mode for target existing (fleetform provisions nothing there)", key="mode", got=self.mode)
+            for key, value in (("region", self.region), ("nodePools", self.node_pools)):
+                if value is not None:
+                    raise _problem("nothing for target existing (fleetform provisions nothing there)", key=key,
+                                   got=value if isinstance(value, str) else "[...]")
+        else:
+            if self.existing is not None:
+                raise _problem("only for target existing", key="existing", got="{...}")
+        if t == "onprem" and self.mode == "managed":
+            raise _problem("self-managed for target onprem (there is no managed Kubernetes on your hosts)", key="mode", got="managed")
+        if t in CLOUD_TARGETS:
+            if self.region is None:
+                raise _problem(_REGIONS[t][1] + " (required for target " + t + ")", key="region", got=None)
+            pattern, what = _REGIONS[t]
+            if not pattern.fullmatch(self.region):
+                raise _problem(what, key="region", got=self.region)
+        elif self.region is not None and t == "onprem":
+            raise _problem("nothing for target onprem", key="region", got=self.region)
+        if t in ("onprem", "existing"):
+            # Cloud-only settings would be silently ignored on hosts fleetform did not create.
+            unused = [("network", self.network != NetworkSpec(), "{...}"), ("tags", bool(self.tags), "{...}")]
+            plane = self.control_plane
+            if t == "existing":
+                unused.append(("controlPlane", plane != ControlPlaneSpec(), "{...}"))
+            else:
+                unused += [("controlPlane.size", plane.size is not None, plane.size),
+                           ("controlPlane.publicAccess", plane.public_access, True),
+                           ("controlPlane.apiAllowedCidrs", bool(plane.api_allowed_cidrs), "[...]")]
+            for key, is_set, shown in unused:
+                if is_set:
+                    why = "fleetform provisions nothing there" if t == "existing" else "a cloud setting: the hosts are yours"
+                    raise _problem(f"nothing for target {t} ({why})", key=key, got=shown)
+        if t not in ("onprem", "existing") and self.load_balancer != LoadBalancerSpec():
+            raise _problem("only for targets onprem and existing (clouds use their own load balancers)", key="loadBalancer", got="{...}")
+        if self.node_pools is not None:
+            if t in CLOUD_TARGETS and not self.node_pools:
+                raise _problem("at least one node pool", key="nodePools", got=[])
+            seen: set[str] = set()
+            for i, pool in enumerate(self.node_pools):
+                if pool.name in seen:
+                    raise _problem("a name not used by another pool of this cluster", key=f"nodePools[{i}].name", got=pool.name)
+                seen.add(pool.name)
+        cloud_problem = _cloud_naming_problem(self)
+        if cloud_problem is not None:
+            key, got, allowed = cloud_problem
+            if isinstance(key, tuple):  # a tag: its name goes into the path as it is
+                raise _problem(allowed, key=key[0], entry=key[1], got=got)
+            raise _problem(allowed, key=key, got=got)
+        if t in CLOUD_TARGETS and self.effective_mode == "self-managed":
+            for k3s_net in K3S_NETWORKS:
+                if self.network.cidr.overlaps(k3s_net):
+                    raise _problem(
+                        "a CIDR that does not overlap k3s's pod and service networks (10.42.0.0/16, 10.43.0.0/16)",
+                        key="network.cidr",
+                        got=str(self.network.cidr),
+                    )
+        if t in CLOUD_TARGETS:
+            from ..network.cidr import capacity_problem
+
+            max_nodes = sum(p.max for p in self.effective_node_pools) + (
+                self.control_plane.count if self.effective_mode == "self-managed" else 0
+            ) + (AKS_SYSTEM_NODES if t == "azure" and self.effective_mode == "managed" else 0)
+            problem = capacity_problem(t, self.network.cidr, self.network.zones, max_nodes)
+            if problem:
+                raise _problem(problem, key="network.cidr", got=str(self.network.cidr))
+        return self
+
+    @model_validator(mode="after")
+    def _onprem_rules(self) -> "ClusterSpec":
+        if self.target != "onprem":
+            for key, value, default in (("hosts", self.hosts, None), ("vip", self.vip, None),
+                                        ("ssh", self.ssh, SshSpec()), ("install", self.install, InstallSpec())):
+                if value != default:
+                    shown = str(value) if key == "vip" else "[...]" if key == "hosts" else "{...}"
+                    raise _problem("only for target onprem", key=key, got=shown)
+            return self
+        if self.node_pools is not None:
+            raise _problem("nothing for target onprem (list the workers in hosts)", key="nodePools", got="[...]")
+        if not self.hosts:
+            raise _problem(
+                "the cluster's existing machines, at least one with role master (required for target onprem)",
+                key="hosts", got=self.hosts,
+            )
+        names: set[str] = set()
+        addresses: set[ipaddress.IPv4Address] = set()
+        for i, host in enumerate(self.hosts):
+            if host.name in names:
+                raise _problem("a name not used by another host of this cluster", key=f"hosts[{i}].name", got=host.name)
+            if host.address in addresses:
+                raise _problem("an address not used by another host of this cluster", key=f"hosts[{i}].address", got=str(host.address))
+            names.add(host.name)
+            addresses.add(host.address)
+            if self.ssh.verify_host_keys and host.host_key is None:
+                raise _problem(
+                    "the host's SSH public key (ssh-keyscan -t ed25519 <address>), or ssh.verifyHostKeys: false",
+                    key=f"hosts[{i}].hostKey", got=None,
+                )
+        masters = [h for h in self.hosts if h.role == "master"]
+        if "count" in self.control_plane.model_fields_set:
+            if len(masters) != self.control_plane.count:
+                raise _problem(
+                    f"the number of hosts with role master ({len(masters)} listed)", key="controlPlane.count",
+                    got=self.control_plane.count,
+                )
+        elif len(masters) not in (1, 3):
+            raise _problem(
+                "1 or 3 hosts with role master (embedded etcd needs an odd quorum)", key="hosts", got=f"{len(masters)} masters"
+            )
+        if len(masters) > 1:
+            if self.vip is None:
+                raise _problem(
+                    "the API's fixed registration address: a virtual IP or load balancer forwarding TCP 6443 to the "
+                    "masters (required with 3 masters)", key="vip", got=None,
+                )
+            if self.vip in addresses:
+                raise _problem(
+                    "an address of no host (with 3 masters the API address must outlive any one master)", key="vip",
+                    got=str(self.vip),
+                )
+        return self
+
+    @property
+    def masters(self) -> list[HostSpec]:
+        """The onprem hosts with role master, in config order (the first one initialises etcd)."""
+        return [h for h in self.hosts or [] if h.role == "master"]
+
+    @property
+    def workers(self) -> list[HostSpec]:
+        """The onprem hosts with role worker, in config order."""
+        return [h for h in self.hosts or [] if h.role == "worker"]
+
+    @property
+    def registration_address(self) -> Optional[str]:
+        """The onprem API address: the vip, else the only master's address (None off onprem)."""
+        if self.vip is not None:
+            return str(self.vip)
+        masters = self.masters
+        return str(masters[0].address) if len(masters) == 1 else None
+
+    @property
+    def effective_node_pools(self) -> list[NodePoolSpec]:
+        """The node pools after defaults: one pool named general on clouds when none is given."""
+        if self.node_pools is not None:
+            return list(self.node_pools)
+        if self.target in CLOUD_TARGETS:
+            return [NodePoolSpec(name="general", size=DEFAULT_NODE_SIZE[self.target])]
+        return []
+
+    @property
+    def effective_mode(self) -> Optional[str]:
+        """The mode after defaults: managed on clouds, self-managed on onprem, None for existing."""
+        if self.target == "existing":
+            return None
+        if self.mode is not None:
+            return self.mode
+        return "self-managed" if self.target == "onprem" else "managed"
+
+
+_AWS_TAG_TEXT = re.compile(r"^[\w .:/=+\-@]*$")
+_GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+_AKS_POOL = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+_AZURE_TAG_NAME_FORBIDDEN = "<>%&\\?/"
+MAX_AZURE_ZONES = 3
+AKS_SYSTEM_NODES = 3
+"""Nodes of the system pool fleetform adds to every AKS cluster (components/fleetform/cluster/aks.py)."""
+
+
+def _cloud_naming_problem(spec: "ClusterSpec") -> Optional[tuple[Any, Any, str]]:
+    """What each cloud refuses in names and tags, caught before any resource exists:
+    (key below the cluster, value given, what is allowed) or None."""
+    t = spec.target
+    if t == "aws":
+        # https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html (50 per resource;
+        # fleetform adds up to 5 of its own).
+        if len(spec.tags) > 45:
+            return "tags", f"{len(spec.tags)} tags", "at most 45 tags on aws (AWS allows 50 per resource; fleetform adds up to 5)"
+        for k, v in spec.tags.items():
+            if not 1 <= len(k) <= 127 or k.lower().startswith("aws:") or not _AWS_TAG_TEXT.fullmatch(k) \
+                    or len(v) > 255 or not _AWS_TAG_TEXT.fullmatch(v):
+                return (("tags", k), v, "AWS tags: keys of 1-127 and values of at most 255 letters, digits, spaces and "
+                        "_ . : / = + - @; keys must not start with aws:")
+    elif t == "gcp":
+        # https://cloud.google.com/resource-manager/docs/labels-overview#requirements
+        if not spec.name[0].isalpha():
+            return "name", spec.name, "a name starting with a letter (GKE cluster and service account names must)"
+        if len(spec.tags) > 63:
+            return "tags", f"{len(spec.tags)} labels", "at most 63 labels on gcp (GCP allows 64 per resource; fleetform adds 1)"
+        for k, v in spec.tags.items():
+            if not _GCP_LABEL_KEY.fullmatch(k) or not _GCP_LABEL_VALUE.fullmatch(v):
+                return (("tags", k), v, "GCP labels: keys of 1-63 lower-case letters, digits, '_' or '-' starting with "
+                        "a letter; values of at most 63 of those")
+        # Node pools (GKE) and instance templates (self-managed) are GCP resource names:
+        # https://cloud.google.com/compute/docs/naming-resources#resource-name-format
+        for i, pool in enumerate(spec.node_pools or []):
+            if not pool.name[0].isalpha():
+                return f"nodePools[{i}].name", pool.name, "on gcp, a name starting with a letter (GCP resource names must)"
+    elif t == "azure":
+        # https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations
+        if len(spec.tags) > 49:
+            return "tags", f"{len(spec.tags)} tags", "at most 49 tags on azure (Azure allows 50 per resource; fleetform adds 1)"
+        for k, v in spec.tags.items():
+            if not 1 <= len(k) <= 512 or len(v) > 256 or any(c in k for c in _AZURE_TAG_NAME_FORBIDDEN):
+                return (("tags", k), v, "Azure tags: names of 1-512 characters without < > % & \\ ? /, values of at "
+                        "most 256 characters")
+        if spec.network.zones > MAX_AZURE_ZONES:
+            return "network.zones", spec.network.zones, f"at most {MAX_AZURE_ZONES} (Azure regions have 3 availability zones)"
+        if spec.effective_mode == "managed":
+            # AKS Linux pool names: lower-case letters and digits, starting with a letter, 1-12
+            # (https://learn.microsoft.com/azure/aks/create-node-pools); fleetform drops '-'.
+            seen = {"system"}
+            for i, pool in enumerate(spec.effective_node_pools):
+                aks = re.sub(r"[^a-z0-9]", "", pool.name)
+                if not _AKS_POOL.fullmatch(aks) or aks in seen:
+                    return (f"nodePools[{i}].name", pool.name, "on AKS, a name that is 1-12 lower-case letters and digits "
+                            "once '-' is dropped, starts with a letter, is not system and differs from the other pools")
+                seen.add(aks)
+    return None
