@@ -81,7 +81,7 @@ def test_bad_k8s_version_is_exit_2():
     assert "--k8s-version: got '1.12'; allowed: one of" in proc.stderr
 
 
-FILE_ALLOWED = "allowed: a file path in an existing, writable directory"
+FILE_ALLOWED = "allowed: a file path under an existing, writable directory (missing folders are created)"
 DIR_ALLOWED = "allowed: a new or empty directory, or one fleetform plan wrote before, under an existing, writable directory"
 
 
@@ -94,16 +94,23 @@ def test_unwritable_outputs_are_exit_2_before_anything_is_planned(tmp_path, caps
     monkeypatch.setattr(engine, "plan", lambda *a, **k: pytest.fail("planned despite bad output paths"))
     a_file = tmp_path / "a-file"
     a_file.write_text("")
-    missing = tmp_path / ("no-such-directory-" + "x" * 80)
+    missing = a_file / ("no-such-directory-" + "x" * 80)
     code = main(["plan", "--json", str(missing / "p.json"), "--markdown", str(tmp_path),
                  "--manifests", str(a_file / "sub"), "--k8s-version", "1.12"])
     assert code == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"--json: got {missing / 'p.json'}; {missing} is not an existing directory; {FILE_ALLOWED}",
+        f"--json: got {missing / 'p.json'}; {a_file} is not a directory; {FILE_ALLOWED}",
         f"--markdown: got {tmp_path}, a directory; {FILE_ALLOWED}",
         f"--manifests: got {a_file / 'sub'}; {a_file} is not a directory; {DIR_ALLOWED}",
         "--k8s-version: got '1.12'; allowed: one of " + ", ".join(available_versions()),
     ]
+
+
+def test_json_and_markdown_create_their_folders_as_manifests_does(tmp_path):
+    proc = run_cli("plan", "--json", str(tmp_path / "a" / "b" / "p.json"), "--markdown", str(tmp_path / "c" / "p.md"))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "a" / "b" / "p.json").read_text())["stack"] == "local"
+    assert (tmp_path / "c" / "p.md").read_text().startswith("## fleetform plan: `local`")
 
 
 def test_manifests_directory_may_not_exist_yet(tmp_path):
@@ -538,7 +545,7 @@ def test_report_prints_messages_verbatim():
 def test_bad_arguments_are_rejected_before_the_sdks_load():
     """A typo in an option costs no SDK import (about a second), let alone a plan."""
     code = ("import sys; from fleetform.cli import main; "
-            "rc = main(['plan', '--json', '/no-such-directory/p.json', '--k8s-version', '1.12']); "
+            "rc = main(['plan', '--json', '/etc/hostname/p.json', '--k8s-version', '1.12']); "
             "print(rc, sorted(m for m in ('pulumi', 'pulumi_kubernetes', 'pydantic') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.stdout.split("\n")[0] == "2 []", proc.stdout + proc.stderr
@@ -554,6 +561,6 @@ def test_problems_print_user_input_verbatim(tmp_path, capsys):
     assert main(["plan", str(stack)]) == 2
     assert capsys.readouterr().err.splitlines() == [
         f"invalid config for stack {stack}:", f"  {stack}: config: must be a mapping of key: value"]
-    assert main(["plan", "--json", str(odd / "no" / "p.json")]) == 2
+    assert main(["plan", "--json", str(stack / "no" / "p.json")]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"--json: got {odd / 'no' / 'p.json'}; {odd / 'no'} is not an existing directory; {FILE_ALLOWED}"]
+        f"--json: got {stack / 'no' / 'p.json'}; {stack} is not a directory; {FILE_ALLOWED}"]

@@ -66,6 +66,7 @@ def test_deliberately_bad_stack_reports_exactly_the_expected_violations(tmp_path
 
 
 def test_policy_config_file_in_cli(tmp_path):
+    import hashlib
     import json
     import subprocess
     import sys
@@ -75,7 +76,13 @@ def test_policy_config_file_in_cli(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "fleetform.cli", "plan", str(ROOT / "tests" / "stacks" / "Pulumi.bad.yaml"),
                            "--policy-config", str(cfg)], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "advisory k8s-replicas" in proc.stdout and "k8s-no-secrets-in-env" not in proc.stdout
+    assert "advisory k8s-replicas" in proc.stdout
+    assert not [line for line in proc.stdout.splitlines() if line.startswith(("mandatory k8s-no-secrets-in-env",
+                                                                            "advisory k8s-no-secrets-in-env"))]
+    # The report says which policy config it ran with, and what it changed.
+    digest = hashlib.sha256(cfg.read_bytes()).hexdigest()
+    assert f"policy config {cfg} (sha256 {digest[:12]}):" in proc.stdout
+    assert "levels changed from the defaults: k8s-no-secrets-in-env=disabled, k8s-replicas=advisory" in proc.stdout
     cfg.write_text("[1, 2]")
     proc = subprocess.run([sys.executable, "-m", "fleetform.cli", "plan", "--policy-config", str(cfg)],
                           cwd=ROOT, capture_output=True, text=True, timeout=180)

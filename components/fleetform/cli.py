@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
 import os
 import re
@@ -34,7 +35,7 @@ PLAN_EXIT_CODES = (
     "planned; 2 invalid config or arguments (an output path that cannot be written included)"
 )
 
-OUTPUT_FILE = "a file path in an existing, writable directory"
+OUTPUT_FILE = "a file path under an existing, writable directory (missing folders are created)"
 OUTPUT_DIR = "a new or empty directory, or one fleetform plan wrote before, under an existing, writable directory"
 
 
@@ -45,11 +46,14 @@ def output_problems(args: argparse.Namespace) -> list[str]:
     for option, path in (("--json", args.json), ("--markdown", args.markdown)):
         if path is None:
             continue
+        existing = path.parent
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
         if path.is_dir():
             problems.append(f"{option}: got {path}, a directory; allowed: {OUTPUT_FILE}")
-        elif not path.parent.is_dir():
-            problems.append(f"{option}: got {path}; {path.parent} is not an existing directory; allowed: {OUTPUT_FILE}")
-        elif not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        elif not existing.is_dir():
+            problems.append(f"{option}: got {path}; {existing} is not a directory; allowed: {OUTPUT_FILE}")
+        elif not os.access(existing, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
             problems.append(f"{option}: got {path}, which cannot be written; allowed: {OUTPUT_FILE}")
     if args.manifests is not None:
         existing = args.manifests
@@ -102,8 +106,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def argument_problems(args: argparse.Namespace) -> tuple[list[str], Optional[dict]]:
     """One line per bad option (output paths, ``--k8s-version``, ``--policy-config``), and the
-    policy config read from its file. Cheap: checked before the SDKs are imported or anything is
-    planned."""
+    policy config read from its file (its path and SHA-256 kept in ``args.policy_source`` for the
+    reports). Cheap: checked before the SDKs are imported or anything is planned."""
     from .plan.schema import available_versions
 
     problems = output_problems(args)
@@ -112,7 +116,9 @@ def argument_problems(args: argparse.Namespace) -> tuple[list[str], Optional[dic
     if args.policy_config is None:
         return problems, None
     try:
-        policy_config = json.loads(args.policy_config.read_text())
+        data = args.policy_config.read_bytes()
+        args.policy_source = (str(args.policy_config), hashlib.sha256(data).hexdigest())
+        policy_config = json.loads(data)
         if not isinstance(policy_config, dict):
             raise ValueError("not a JSON object")
     except (OSError, ValueError) as exc:
@@ -123,6 +129,11 @@ def argument_problems(args: argparse.Namespace) -> tuple[list[str], Optional[dic
 
     problems += [f"--policy-config {args.policy_config}: {line}" for line in config_problems(policy_config)]
     return problems, policy_config
+
+
+def _mkdirs(path: Path) -> bool:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return True
 
 
 def plan_command(args: argparse.Namespace, console: Console, err: Console, *, standalone: bool = False) -> int:
@@ -152,7 +163,8 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console, *, st
         gc.set_threshold(*gc.get_threshold()[:2], NO_FULL_COLLECTIONS)
         gc.enable()
     try:
-        result = plan(args.stack, kubernetes_version=args.k8s_version, policy_config=policy_config)
+        result = plan(args.stack, kubernetes_version=args.k8s_version, policy_config=policy_config,
+                      policy_source=getattr(args, "policy_source", None))
     except (FleetConfigError, StackNotFound) as exc:
         problems = exc.problems if isinstance(exc, FleetConfigError) else [str(exc)]
         err.print(printable(f"invalid config for stack {args.stack}:"))
@@ -161,8 +173,9 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console, *, st
         return 2
     print_report(result, console)
     writes = (
-        ("--json", args.json, lambda: write_json(result, args.json), OUTPUT_FILE),
-        ("--markdown", args.markdown, lambda: args.markdown.write_text(markdown(result)), OUTPUT_FILE),
+        ("--json", args.json, lambda: _mkdirs(args.json) and write_json(result, args.json), OUTPUT_FILE),
+        ("--markdown", args.markdown, lambda: _mkdirs(args.markdown) and args.markdown.write_text(markdown(result)),
+         OUTPUT_FILE),
         ("--manifests", args.manifests, lambda: write_manifests(result, args.manifests), OUTPUT_DIR),
     )
     for option, path, write, allowed in writes:

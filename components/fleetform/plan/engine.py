@@ -6,12 +6,13 @@ rejections are invisible to it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import yaml
 
@@ -21,6 +22,9 @@ from .runner import PROJECT, Capture, run_under_mocks
 from .schema import schema_errors
 
 CLUSTER_TYPE_PREFIX = "fleetform:cluster:"
+
+if TYPE_CHECKING:
+    from fleetform.policy.rules import StackResource as StackResourceLike
 
 _BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TIMESTAMP, _BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("timestamp", "bool", "int", "float"))
@@ -126,6 +130,25 @@ class Violation:
     enforcement: str
     urn: str
     message: str
+    hint: str = ""
+    """How to fix it (what the rule wants) or waive it (the policy-config entry)."""
+    waived: Optional[str] = None
+    """The waiver's reason when a waiver covers the resource (then it is listed, not counted)."""
+
+
+@dataclass
+class PolicyInEffect:
+    """The policy config a plan ran with, for the reports: where it came from, and what it changes."""
+
+    file: Optional[str] = None
+    sha256: Optional[str] = None
+    changed: dict[str, str] = field(default_factory=dict)
+    """Rules whose enforcement level differs from the pack's default: name -> level."""
+    waivers: list[dict[str, str]] = field(default_factory=list)
+    """Every waiver: policy, service or resource, reason."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"file": self.file, "sha256": self.sha256, "changed": self.changed, "waivers": self.waivers}
 
 
 @dataclass
@@ -142,6 +165,9 @@ class PlanResult:
     undecided: list[str] = field(default_factory=list)
     """Policy checks that met an unknown value: "cannot judge yet", never violations (as under
     ``pulumi preview``), but reported so a plan never passes them silently."""
+    waived: list[Violation] = field(default_factory=list)
+    """Findings a waiver of the policy config covers, each with its reason (not violations)."""
+    policy: PolicyInEffect = field(default_factory=PolicyInEffect)
 
     @property
     def mandatory_violations(self) -> list[Violation]:
@@ -192,6 +218,7 @@ class PlanResult:
             },
             "errors": len(self.errors),
             "undecided": len(self.undecided),
+            "waived": len(self.waived),
             "exitCode": self.exit_code,
         }
 
@@ -387,10 +414,21 @@ def _provider_name(urn: Optional[str]) -> Optional[str]:
     return None if name.startswith("default") else name
 
 
+def _hint(policy: str, description: str, resource: StackResourceLike) -> str:
+    """How to fix a finding (what the rule wants) or waive it, scoped as narrowly as fleetform knows."""
+    from fleetform.policy.rules.base import SERVICE_LABEL, labels
+
+    service = labels(resource.props).get(SERVICE_LABEL) if resource.type.startswith("kubernetes:") else None
+    scope = {"service": service} if isinstance(service, str) else {"resource": resource.name}
+    waiver = json.dumps({policy: {"waivers": [{**scope, "reason": "..."}]}})
+    return f"fix: {description} Or waive it in the policy config (--policy-config): {waiver}"
+
+
 def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -> tuple[list[Violation], list[str]]:
     """Run the policy pack's rules in-process over every custom resource, with a policy-pack
-    ``config`` in Pulumi's format (as given to ``--policy-pack-config``). Returns the violations
-    and the "cannot judge yet" notes (checks that met an unknown value)."""
+    ``config`` in Pulumi's format (as given to ``--policy-pack-config``). Returns the findings
+    (violations, and those a waiver covers with ``waived`` set) and the "cannot judge yet" notes
+    (checks that met an unknown value)."""
     from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
     from fleetform.policy.rules import StackResource, evaluate
@@ -403,7 +441,32 @@ def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -
         if r.custom and not r.type.startswith("pulumi:providers:")
     ]
     findings, undecided = evaluate(resources, config)
-    return [Violation(f.policy, f.enforcement, f.urn, f.message) for f in findings], undecided
+    from fleetform.policy.rules import RULES
+
+    descriptions = {r.name: r.description for r in RULES}
+    by_urn = {r.urn: r for r in resources}
+    out = []
+    for f in findings:
+        hint = _hint(f.policy, descriptions[f.policy], by_urn[f.urn]) if f.urn in by_urn else ""
+        out.append(Violation(f.policy, f.enforcement, f.urn, f.message, hint, f.waived))
+    return out, undecided
+
+
+def policy_in_effect(config: Optional[Mapping[str, Any]], source: Optional[tuple[str, str]] = None) -> PolicyInEffect:
+    """What a policy config changes against the pack's defaults, and where it came from
+    (``source``: its file and the SHA-256 of its bytes)."""
+    from fleetform.policy.rules import RULES, effective_levels
+
+    config = config or {}
+    levels = effective_levels(config)
+    changed = {r.name: levels[r.name] for r in RULES if levels[r.name] != r.enforcement}
+    waivers = []
+    for name, value in config.items():
+        if isinstance(value, Mapping):
+            for waiver in value.get("waivers") or []:
+                if isinstance(waiver, Mapping):
+                    waivers.append({"policy": name, **{k: str(v) for k, v in waiver.items()}})
+    return PolicyInEffect(source[0] if source else None, source[1] if source else None, changed, waivers)
 
 
 def duplicate_objects(manifests: list[Manifest]) -> list[str]:
@@ -432,6 +495,7 @@ def plan(
     config: Optional[Mapping[str, Any]] = None,
     kubernetes_version: Optional[str] = None,
     policy_config: Optional[Mapping[str, Any]] = None,
+    policy_source: Optional[tuple[str, str]] = None,
 ) -> PlanResult:
     """Plan ``stack`` offline. ``config`` overrides reading the stack file (tests).
 
@@ -453,6 +517,7 @@ def plan(
         spec=spec,
         kubernetes_version=kubernetes_version,
         policy_config=policy_config,
+        policy_source=policy_source,
     )
 
 
@@ -467,6 +532,7 @@ def plan_program(
     kubernetes_version: Optional[str] = None,
     policy_config: Optional[Mapping[str, Any]] = None,
     packages: frozenset[str] = frozenset(),
+    policy_source: Optional[tuple[str, str]] = None,
 ) -> PlanResult:
     """Run any Pulumi ``program`` under the plan's mocks, then check what it registered: every
     Kubernetes object against the schema of its cluster's version (``spec``'s, else
@@ -479,7 +545,7 @@ def plan_program(
     for m in manifests:
         for line in schema_errors(m.object_raw, m.kubernetes_version):
             errors_found.append(f"{m.cluster}: {m.kind} {m.namespace or ''}/{m.name} (Kubernetes {m.kubernetes_version}): {line}")
-    violations, undecided = run_policies(capture, policy_config)
+    findings, undecided = run_policies(capture, policy_config)
     skipped = getattr(capture.program_result, "skipped", None)
     return PlanResult(
         stack=stack,
@@ -487,7 +553,9 @@ def plan_program(
         capture=capture,
         manifests=manifests,
         schema_errors=errors_found,
-        violations=violations,
+        violations=[f for f in findings if f.waived is None],
         errors=(list(skipped) if isinstance(skipped, list) else []) + duplicate_objects(manifests),
         undecided=undecided,
+        waived=[f for f in findings if f.waived is not None],
+        policy=policy_in_effect(policy_config, policy_source),
     )

@@ -32,15 +32,34 @@ def to_json(result: PlanResult) -> dict[str, Any]:
             for m in result.manifests
         ],
         "violations": [
-            {"policy": v.policy, "enforcement": v.enforcement, "urn": v.urn, "message": v.message}
+            {"policy": v.policy, "enforcement": v.enforcement, "urn": v.urn, "message": v.message, "hint": v.hint}
             for v in result.violations
         ],
+        "waived": [
+            {"policy": v.policy, "enforcement": v.enforcement, "urn": v.urn, "message": v.message, "reason": v.waived}
+            for v in result.waived
+        ],
+        "policyConfig": result.policy.as_json(),
         "schemaErrors": result.schema_errors,
         "errors": result.errors,
         "undecided": result.undecided,
         "outputs": result.capture.outputs,
         "summary": result.summary(),
     }
+
+
+def policy_lines(result: PlanResult) -> list[str]:
+    """The policy config in effect, as the reports state it: a PR that disables rules or waives
+    findings says so next to its result."""
+    p = result.policy
+    source = f"policy config {p.file} (sha256 {p.sha256[:12]})" if p.file and p.sha256 else "policy config: the pack's defaults"
+    lines = [source + (":" if p.changed or p.waivers else "")]
+    if p.changed:
+        lines.append("levels changed from the defaults: " + ", ".join(f"{k}={v}" for k, v in sorted(p.changed.items())))
+    for w in p.waivers:
+        scope = f"service {w['service']}" if "service" in w else f"resource {w.get('resource', '?')}"
+        lines.append(f"waiver: {w['policy']} for {scope}: {w.get('reason', '')}")
+    return lines
 
 
 def write_json(result: PlanResult, path: Path) -> None:
@@ -87,6 +106,12 @@ def print_report(result: PlanResult, console: Console) -> None:
     for v in result.violations:
         console.print(_line(v.enforcement, "red" if v.enforcement == "mandatory" else "yellow",
                             f"{v.policy}: {v.message} ({v.urn})"))
+        if v.hint:
+            console.print(Text(f"  {v.hint}", style="dim"))
+    for v in result.waived:
+        console.print(_line("waived", "cyan", f"{v.policy}: {v.message} ({v.urn}); reason: {v.waived}"))
+    for line in policy_lines(result):
+        console.print(Text(line))
     for line in result.undecided:
         console.print(_line("cannot judge yet", "yellow", line))
     console.print(Text.assemble(
@@ -186,6 +211,9 @@ def markdown(result: PlanResult) -> str:
         f"| mandatory violations | {s['violations']['mandatory']} |",
         f"| advisory violations | {s['violations']['advisory']} |",
         f"| clusters not planned | {s['errors']} |",
+        f"| waived findings | {s['waived']} |",
+        "",
+        *(f"- {line}" for line in policy_lines(result)),
         "",
     ]
     graph = _mermaid(result, collapse=False)
@@ -200,6 +228,7 @@ def markdown(result: PlanResult) -> str:
         + [f"- **schema** {e}" for e in result.schema_errors]
         + [f"- **{v.enforcement}** `{v.policy}` on `{v.urn.rsplit('::', 1)[-1]}`: {v.message}" for v in result.violations]
         + [f"- **cannot judge yet** {u}" for u in result.undecided]
+        + [f"- **waived** `{v.policy}` on `{v.urn.rsplit('::', 1)[-1]}`: {v.message} — reason: {v.waived}" for v in result.waived]
     )
     addresses = [
         f"| {cluster} | {svc} | `{address}` |"

@@ -17,7 +17,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from fleetform.policy.rules import RULES, Rule, StackResource
+from fleetform.policy.rules import RULES, Rule, StackResource, waiver_for
 
 PACK_NAME = "fleetform"
 
@@ -33,7 +33,7 @@ def _metadata(rule: Rule) -> dict[str, Any]:
         "description": f"{rule.description} [{rule.source}]",
         "enforcement_level": EnforcementLevel(rule.enforcement),
         "severity": Severity(rule.severity),
-        "config_schema": PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config.items()}) if rule.config else None,
+        "config_schema": PolicyConfigSchema(properties={k: dict(v) for k, v in rule.schema.items()}),
     }
 
 
@@ -46,7 +46,11 @@ def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
             args.not_applicable(f"{rule.name} does not look at {args.resource_type}")
         # Unknown values raise UnknownValueError from the props proxy; pulumi_policy reports that
         # as "can't run policy during preview", never as a violation.
-        for message in check(args.resource_type, args.props, _settings(rule, args.get_config())):
+        settings = _settings(rule, args.get_config())
+        messages = list(check(args.resource_type, args.props, settings))
+        if messages and waiver_for(settings.get("waivers"), StackResource(args.resource_type, args.urn, args.name, args.props)):
+            return  # waived in the pack's config, with a reason (fleetform plan lists it as waived)
+        for message in messages:
             report(message, None)
 
     return ResourceValidationPolicy(validate=validate, **_metadata(rule))
@@ -58,7 +62,11 @@ def _stack_policy(rule: Rule) -> StackValidationPolicy:
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         resources = [StackResource(r.resource_type, r.urn, r.name, r.props) for r in args.resources]
-        for urn, message in stack_check(resources, _settings(rule, args.get_config())):
+        by_urn = {r.urn: r for r in resources}
+        settings = _settings(rule, args.get_config())
+        for urn, message in stack_check(resources, settings):
+            if urn in by_urn and waiver_for(settings.get("waivers"), by_urn[urn]):
+                continue
             report(message, urn)
 
     return StackValidationPolicy(validate=validate, **_metadata(rule))

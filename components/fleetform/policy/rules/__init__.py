@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, get_args
 
 from . import cloud, k3s, kubernetes, stack
-from .base import Enforcement, Rule, StackResource
+from .base import Enforcement, Rule, StackResource, waiver_for
 
 RULES: list[Rule] = [*kubernetes.RULES, *cloud.RULES, *k3s.RULES, *stack.RULES]
 """Every rule of the pack, in the order the README lists them."""
@@ -24,6 +24,8 @@ class Finding:
     enforcement: str
     urn: str
     message: str
+    waived: Optional[str] = None
+    """The reason of the waiver that covers the resource (then it is no violation), else None."""
 
 
 def _has_unknown(value: Any, sentinels: frozenset[str]) -> bool:
@@ -91,13 +93,18 @@ def config_problems(config: Mapping[str, Any]) -> list[str]:
             problems.append(f"{key}: enforcement level {json.dumps(level)}; allowed: {', '.join(LEVELS)}")
         for name, setting in settings.items():
             assert rule is not None
-            schema = rule.config.get(name)
+            schema = rule.schema.get(name)
             if schema is None:
-                problems.append(f"{key}.{name}: no such setting; allowed: {', '.join(rule.config) or 'none (this policy has no settings)'}")
+                problems.append(f"{key}.{name}: no such setting; allowed: {', '.join(rule.schema)}")
                 continue
             checked = {k: v for k, v in schema.items() if k not in ("default", "description")}
             for error in Draft7Validator(checked).iter_errors(setting):
-                problems.append(f"{key}.{name}: got {json.dumps(setting)}; {error.message}")
+                where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+                what = json.dumps(error.instance) if where else json.dumps(setting)
+                message = error.message
+                if error.validator == "oneOf":
+                    message = 'exactly one of "service" or "resource"'
+                problems.append(f"{key}.{name}{where}: got {what}; {message}")
     return problems
 
 
@@ -120,6 +127,7 @@ def evaluate(resources: Sequence[StackResource], config: Optional[Mapping[str, A
     findings: list[Finding] = []
     undecided: list[str] = []
     proxied = [StackResource(r.type, r.urn, r.name, _guarded(r.props, sentinels)) for r in resources]
+    by_urn = {r.urn: r for r in proxied}
     types = {r.type for r in resources}
     for rule in rules if rules is not None else RULES:
         level = _enforcement(rule, config)
@@ -127,10 +135,16 @@ def evaluate(resources: Sequence[StackResource], config: Optional[Mapping[str, A
             continue
         user = config.get(rule.name) if isinstance(config.get(rule.name), Mapping) else None
         settings = rule.settings(user)
+        waivers = settings.get("waivers") or []
+
+        def finding(urn: str, message: str) -> Finding:
+            covered = waiver_for(waivers, by_urn[urn]) if waivers and urn in by_urn else None
+            return Finding(rule.name, level, urn, message, str(covered["reason"]) if covered else None)
+
         try:
             if rule.stack_check is not None:
                 for urn, message in rule.stack_check(proxied, settings):
-                    findings.append(Finding(rule.name, level, urn, message))
+                    findings.append(finding(urn, message))
             if rule.check is not None:
                 applies = {t: rule.applies_to(t) for t in types}
                 for r in proxied:
@@ -138,7 +152,7 @@ def evaluate(resources: Sequence[StackResource], config: Optional[Mapping[str, A
                         continue
                     try:
                         for message in rule.check(r.type, r.props, settings):
-                            findings.append(Finding(rule.name, level, r.urn, message))
+                            findings.append(finding(r.urn, message))
                     except UnknownValueError as exc:
                         undecided.append(f"{rule.name}: {r.urn}: {exc.message}")
         except UnknownValueError as exc:
@@ -146,4 +160,10 @@ def evaluate(resources: Sequence[StackResource], config: Optional[Mapping[str, A
     return findings, undecided
 
 
-__all__ = ["LEVELS", "RULES", "Enforcement", "Finding", "Rule", "StackResource", "config_problems", "evaluate"]
+def effective_levels(config: Optional[Mapping[str, Any]] = None) -> dict[str, str]:
+    """Every rule's enforcement level under a policy-pack ``config``."""
+    return {rule.name: _enforcement(rule, config or {}) for rule in RULES}
+
+
+__all__ = ["LEVELS", "RULES", "Enforcement", "Finding", "Rule", "StackResource", "config_problems", "effective_levels",
+           "evaluate", "waiver_for"]

@@ -33,6 +33,53 @@ StackCheck = Callable[[Sequence[StackResource], Mapping[str, Any]], Iterable[tup
 """(resources, config) -> (urn, message) per violation."""
 
 
+WAIVERS_SCHEMA: Mapping[str, Any] = {
+    "type": "array",
+    "default": [],
+    "description": "Resources this policy does not apply to, each with the reason: {\"service\": <a fleetform "
+    "service>, \"reason\": ...} (every Kubernetes object of that service) or {\"resource\": <resource name or "
+    "URN; * and ? match any characters>, \"reason\": ...}.",
+    "items": {
+        "type": "object",
+        "properties": {
+            "service": {"type": "string", "minLength": 1},
+            "resource": {"type": "string", "minLength": 1},
+            "reason": {"type": "string", "minLength": 1},
+        },
+        "required": ["reason"],
+        "additionalProperties": False,
+        "oneOf": [{"required": ["service"]}, {"required": ["resource"]}],
+    },
+}
+"""The ``waivers`` setting every rule takes: a violation on a waived resource is reported as
+waived, with its reason, instead of as a violation (under ``fleetform plan`` and the pack alike)."""
+
+SERVICE_LABEL = "app.kubernetes.io/name"
+"""The label every Kubernetes object of a fleetform service carries with the service's name."""
+
+
+def waiver_for(waivers: Any, resource: "StackResource") -> Optional[Mapping[str, Any]]:
+    """The first of ``waivers`` that covers ``resource``, if any. A ``service`` waiver covers the
+    Kubernetes objects labelled with that service (fleetform's objects of it on every cluster)."""
+    from fnmatch import fnmatchcase
+
+    for waiver in items(waivers):
+        if not isinstance(waiver, Mapping):
+            continue
+        pattern = waiver.get("resource")
+        if isinstance(pattern, str) and (fnmatchcase(resource.name, pattern) or fnmatchcase(resource.urn, pattern)):
+            return waiver
+        service = waiver.get("service")
+        if isinstance(service, str) and resource.type.startswith("kubernetes:"):
+            try:
+                found = labels(resource.props).get(SERVICE_LABEL)
+            except Exception:  # an unknown value under preview: not known to be that service
+                found = None
+            if found == service:
+                return waiver
+    return None
+
+
 @dataclass(frozen=True)
 class Rule:
     """One policy of the pack.
@@ -55,9 +102,15 @@ class Rule:
     def applies_to(self, resource_type: str) -> bool:
         return any(resource_type == t or (t.endswith(":") and resource_type.startswith(t)) for t in self.types)
 
+    @property
+    def schema(self) -> dict[str, Mapping[str, Any]]:
+        """Every setting the rule takes: its own ``config`` and the ``waivers`` all rules take."""
+        return {**self.config, "waivers": WAIVERS_SCHEMA}
+
     def settings(self, user: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
-        merged = {k: v.get("default") for k, v in self.config.items()}
-        merged.update({k: v for k, v in (user or {}).items() if k in self.config})
+        schema = self.schema
+        merged = {k: v.get("default") for k, v in schema.items()}
+        merged.update({k: v for k, v in (user or {}).items() if k in schema})
         return merged
 
 
