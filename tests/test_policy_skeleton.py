@@ -89,16 +89,6 @@ def test_policy_config_file_in_cli(tmp_path):
     assert proc.returncode == 2 and "--policy-config" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_readme_lists_every_rule_with_its_source_and_enforcement():
-    from fleetform.policy.rules import RULES
-
-    readme = (ROOT / "README.md").read_text()
-    for rule in RULES:
-        row = next((line for line in readme.splitlines() if line.startswith(f"| `{rule.name}` |")), None)
-        assert row is not None, rule.name
-        assert rule.source in row and f"| {rule.enforcement} |" in row
-
-
 @pytest.mark.parametrize("config,problems", [
     ({"k8s-replicas": "sometimes"}, ['k8s-replicas: enforcement level "sometimes"; allowed: advisory, mandatory, disabled']),
     ({"k8s-replicas": {"enforcementLevel": "remediate"}}, ['k8s-replicas: enforcement level "remediate"; allowed: advisory, mandatory, disabled']),
@@ -141,13 +131,3 @@ def test_every_rule_setting_default_passes_its_own_schema():
     assert restated and config_problems(restated) == []
 
 
-def test_readme_policy_config_example_is_accepted():
-    import json
-    import re
-
-    from fleetform.policy.rules import config_problems
-
-    readme = (ROOT / "README.md").read_text()
-    example = re.search(r"```json\n(.*?)```", readme[readme.index("**Configure or waive**"):], re.S)
-    assert example is not None
-    assert config_problems(json.loads(example.group(1))) == []

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .base import Rule
+from .base import Rule, dig
 
 CARRIERS = (
     "command:remote:Command",
@@ -80,8 +80,27 @@ def _secrets_encryption(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> 
                 return
 
 
+def _host_key(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
+    # pulumi-command's remote Connection: "hostKey: The expected host key to verify the server's
+    # identity. If not provided, the host key will be ignored."
+    # (https://www.pulumi.com/registry/packages/command/api-docs/remote/command/#connection)
+    # fleetform leaves it out only with an onprem cluster's ssh.verifyHostKeys: false.
+    connection = dig(p, "connection")
+    if connection is None:
+        return
+    if not dig(connection, "hostKey"):
+        yield ("SSH connection without hostKey: the host's identity is never checked, so whoever answers on its "
+               "address gets the bootstrap and its secrets (set hosts[].hostKey, ssh.verifyHostKeys: true)")
+    proxy = dig(connection, "proxy")
+    if proxy is not None and not dig(proxy, "hostKey"):
+        yield "SSH proxy (bastion) connection without hostKey: the bastion's identity is never checked"
+
+
 RULES = [
     Rule("k3s-secrets-encryption", "Self-managed k3s servers encrypt Secrets at rest (--secrets-encryption).", "high",
          "k3s hardening guide (secrets-encryption); CIS Kubernetes API server --encryption-provider-config", "mandatory", _secrets_encryption,
          types=CARRIERS),
+    Rule("ssh-host-key-verified", "SSH connections to hosts verify the host key (no verifyHostKeys: false outside labs).",
+         "high", "CWE-322 (key exchange without entity authentication); OpenSSH StrictHostKeyChecking", "mandatory",
+         _host_key, types=("command:remote:Command", "command:remote:CopyToRemote")),
 ]
