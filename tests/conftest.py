@@ -1,14 +1,37 @@
 from __future__ import annotations
 
+import ast
 import copy
+import sys
+import threading
 from pathlib import Path
 from typing import Any, Optional
 
 import pytest
 import yaml
 
+if sys.version_info[:3] < (3, 11, 8) or (3, 12, 0) <= sys.version_info[:3] < (3, 12, 1):
+    # CPython before 3.11.8 / 3.12.1 tracks the AST constructor's recursion depth in state every
+    # thread shares (gh-106905): two threads parsing at once raise "SystemError: AST constructor
+    # recursion depth mismatch". The tests have two such threads: pytest rewriting a module it
+    # imports late, and the Pulumi SDK's executor threads formatting a traceback (3.11's traceback
+    # module parses each frame's line for its ^^^ carets) when a program under test fails. One
+    # lock around ast.parse keeps them apart; it changes nothing else.
+    _AST_LOCK = threading.RLock()  # reentrant: a finalizer run by the GC inside a parse may parse too
+    _ast_parse = ast.parse
+
+    def _serial_parse(*args, **kwargs):
+        with _AST_LOCK:
+            return _ast_parse(*args, **kwargs)
+
+    ast.parse = _serial_parse
+
 ROOT = Path(__file__).resolve().parents[1]
 STACKS = ROOT / "stacks"
+EXAMPLE_STACKS = ("hybrid", "local", "onprem", "prod-aws", "prod-azure", "prod-gcp", "selfmanaged-aws",
+                  "selfmanaged-azure", "selfmanaged-gcp", "staging-aws")
+"""The example stacks fleetform ships, which the project's own tests plan. A stack a user adds to
+stacks/ is theirs to check with `fleetform check` (docs/plan.md)."""
 SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
 
 DIGEST = "@sha256:" + "ab" * 32

@@ -16,10 +16,10 @@ import pytest
 
 from fleetform.plan.engine import plan
 from fleetform.plan.render import write_manifests
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE_STACKS, ROOT
 
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
-STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+STACKS = EXAMPLE_STACKS
 SKIPPED_CHECKS: list[str] = []  # none; a skip must be justified here and in the README
 
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE_STACKS, ROOT
 
 PROBE = """
 import json, sys
@@ -22,7 +22,7 @@ print(json.dumps({"loaded": sorted({m.split(".")[0] for m in sys.modules if m.sp
                   "exit": result.exit_code, "resources": len(result.capture.registrations)}))
 """
 SDK = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure": "pulumi_azure_native"}
-STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+STACKS = EXAMPLE_STACKS
 
 
 def _expected(stack: str) -> list[str]:

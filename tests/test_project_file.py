@@ -10,11 +10,11 @@ import pytest
 import yaml
 
 from fleetform.config import FleetSpec
-from tests.conftest import ROOT, SHARED_SCHEMAS
+from tests.conftest import EXAMPLE_STACKS, ROOT, SHARED_SCHEMAS
 
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 SCHEMA_FILE = SHARED_SCHEMAS / "pulumi-project.schema.json"
-STACK_FILES = sorted((ROOT / "stacks").glob("Pulumi.*.yaml"))
+STACK_FILES = [ROOT / "stacks" / f"Pulumi.{name}.yaml" for name in EXAMPLE_STACKS]
 
 
 def test_against_pulumi_project_schema():

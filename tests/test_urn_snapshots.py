@@ -13,10 +13,10 @@ import os
 import pytest
 
 from fleetform.plan.engine import plan
-from tests.conftest import ROOT
+from tests.conftest import EXAMPLE_STACKS, ROOT
 
 SNAPSHOTS = ROOT / "tests" / "snapshots"
-STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
+STACKS = EXAMPLE_STACKS
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -1,7 +1,7 @@
 """The ``fleetform`` command line.
 
 ``fleetform plan [STACK] [--json FILE] [--markdown FILE] [--manifests DIR] [--k8s-version X.Y]
-[--policy-config FILE]``
+[--policy-config FILE]``; ``fleetform check [PATH ...] [--policy-config FILE] [--reports DIR]``
 
 Exit codes: 0 clean; 1 schema errors, mandatory policy violations or clusters that could not be
 planned; 2 invalid config or arguments, an output path included (one line per problem, no
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 from rich.console import Console
+from rich.text import Text
 
 PLAN_HELP = """\
 Plan a stack offline: run the fleetform program under Pulumi's mock engine, validate every
@@ -33,6 +34,18 @@ so it cannot see drift or cloud-side rejections.
 PLAN_EXIT_CODES = (
     "exit codes: 0 clean; 1 schema errors, mandatory policy violations or a cluster that could not be "
     "planned; 2 invalid config or arguments (an output path that cannot be written included)"
+)
+
+CHECK_HELP = """\
+Plan every stack file given (default: every Pulumi.<name>.yaml in the project's stacks/ folder)
+offline, as `fleetform plan` does each, with one policy config for all, and print one line per
+stack. For a pipeline that gates pull requests on a team's own stacks; it is not the project's
+test suite (`make test`), which checks the example stacks fleetform ships.
+"""
+
+CHECK_EXIT_CODES = (
+    "exit codes: 0 every stack clean; 1 a stack with schema errors, mandatory violations or a cluster not planned; "
+    "2 a stack with invalid config (or bad arguments); the worst stack decides"
 )
 
 OUTPUT_FILE = "a file path under an existing, writable directory (missing folders are created)"
@@ -101,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--k8s-version", metavar="X.Y", help="validate every cluster's objects against this Kubernetes version")
     p.add_argument("--policy-config", type=Path, metavar="FILE",
                    help="policy pack config (JSON, the format of pulumi's --policy-pack-config): enforcement levels and settings")
+    c = sub.add_parser("check", help="plan every stack file of a folder offline: the check a pipeline runs on your stacks",
+                       description=CHECK_HELP, epilog=CHECK_EXIT_CODES)
+    c.add_argument("stacks", nargs="*", type=Path, metavar="PATH",
+                   help="stack files (Pulumi.<name>.yaml) or folders of them (default: the project's stacks/)")
+    c.add_argument("--policy-config", type=Path, metavar="FILE", help="policy pack config, as for fleetform plan")
+    c.add_argument("--reports", type=Path, metavar="DIR",
+                   help="write <stack>.json and <stack>.md (the plan's --json and --markdown) for every stack")
     return parser
 
 
@@ -189,6 +209,72 @@ def plan_command(args: argparse.Namespace, console: Console, err: Console, *, st
     return result.exit_code
 
 
+def stack_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """The stack files ``paths`` names (folders expanded to their Pulumi.<name>.yaml files), and
+    one problem line per path that names none."""
+    from .plan.engine import project_root
+
+    found: list[Path] = []
+    problems: list[str] = []
+    for path in paths or [project_root() / "stacks"]:
+        if path.is_dir():
+            files = sorted(f for f in path.glob("Pulumi.*.y*ml") if f.suffix in (".yaml", ".yml"))
+            if not files:
+                problems.append(f"{path}: no stack files (Pulumi.<name>.yaml) in this folder")
+            found += files
+        elif path.is_file():
+            found.append(path)
+        else:
+            problems.append(f"{path}: no such file or folder; allowed: stack files or folders of them")
+    return found, problems
+
+
+def check_command(args: argparse.Namespace, console: Console, err: Console) -> int:
+    args.json = args.markdown = args.manifests = None
+    args.k8s_version = None
+    problems, policy_config = argument_problems(args)
+    files, missing = stack_files(args.stacks)
+    problems += missing
+    if args.reports is not None and args.reports.exists() and not args.reports.is_dir():
+        problems.append(f"--reports: got {args.reports}, not a folder; allowed: a folder (created if missing)")
+    if problems:
+        for line in problems:
+            err.print(printable(line))
+        return 2
+    from rich.table import Table
+
+    from .config import FleetConfigError
+    from .plan.engine import StackNotFound, plan, policy_in_effect
+    from .plan.render import markdown, policy_lines, write_json
+
+    table = Table("stack", "resources", "schema errors", "mandatory", "advisory", "waived", "result", box=None)
+    worst = 0
+    for path in files:
+        try:
+            result = plan(str(path), policy_config=policy_config, policy_source=getattr(args, "policy_source", None))
+        except (FleetConfigError, StackNotFound) as exc:
+            for line in exc.problems if isinstance(exc, FleetConfigError) else [str(exc)]:
+                err.print(printable(f"{path}: {line}"))
+            table.add_row(str(path), "-", "-", "-", "-", "-", "invalid config (2)")
+            worst = 2
+            continue
+        s = result.summary()
+        for line in result.problems():
+            err.print(printable(f"{path}: {line}"))
+        table.add_row(result.stack, str(s["resources"]), str(s["schemaErrors"]), str(s["violations"]["mandatory"]),
+                      str(s["violations"]["advisory"]), str(s["waived"]),
+                      "clean" if result.exit_code == 0 else f"not clean ({result.exit_code})")
+        worst = max(worst, result.exit_code) if worst != 2 else 2
+        if args.reports is not None:
+            args.reports.mkdir(parents=True, exist_ok=True)
+            write_json(result, args.reports / f"{result.stack}.json")
+            (args.reports / f"{result.stack}.md").write_text(markdown(result))
+    console.print(table)
+    for line in policy_lines(policy_in_effect(policy_config, getattr(args, "policy_source", None))):
+        console.print(Text(line))
+    return worst
+
+
 def main(argv: Optional[list[str]] = None, *, standalone: bool = False) -> int:
     """Run the command line; ``standalone`` when this process exists only for it (the console
     script), which lets the plan tune the garbage collector for a short-lived process."""
@@ -202,6 +288,8 @@ def main(argv: Optional[list[str]] = None, *, standalone: bool = False) -> int:
     err = Console(stderr=True, highlight=False, markup=False, emoji=False, soft_wrap=True)
     if args.command == "plan":
         return plan_command(args, console, err, standalone=standalone)
+    if args.command == "check":
+        return check_command(args, console, err)
     return 2  # pragma: no cover (argparse rejects unknown commands)
 
 

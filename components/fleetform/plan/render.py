@@ -18,7 +18,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 if TYPE_CHECKING:  # the engine (and pydantic with it) is not needed to check an output path
-    from .engine import PlanResult
+    from .engine import PlanResult, PolicyInEffect  # noqa: F401 (PolicyInEffect: annotations)
 
 
 
@@ -48,10 +48,12 @@ def to_json(result: PlanResult) -> dict[str, Any]:
     }
 
 
-def policy_lines(result: PlanResult) -> list[str]:
+def policy_lines(policy: PlanResult | PolicyInEffect) -> list[str]:
     """The policy config in effect, as the reports state it: a PR that disables rules or waives
     findings says so next to its result."""
-    p = result.policy
+    from .engine import PolicyInEffect
+
+    p = policy if isinstance(policy, PolicyInEffect) else policy.policy
     source = f"policy config {p.file} (sha256 {p.sha256[:12]})" if p.file and p.sha256 else "policy config: the pack's defaults"
     lines = [source + (":" if p.changed or p.waivers else "")]
     if p.changed:
