@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import gc
 import sys
 import threading
 from pathlib import Path
@@ -11,18 +12,25 @@ import pytest
 import yaml
 
 if sys.version_info[:3] < (3, 11, 8) or (3, 12, 0) <= sys.version_info[:3] < (3, 12, 1):
-    # CPython before 3.11.8 / 3.12.1 tracks the AST constructor's recursion depth in state every
-    # thread shares (gh-106905): two threads parsing at once raise "SystemError: AST constructor
-    # recursion depth mismatch". The tests have two such threads: pytest rewriting a module it
-    # imports late, and the Pulumi SDK's executor threads formatting a traceback (3.11's traceback
-    # module parses each frame's line for its ^^^ carets) when a program under test fails. One
-    # lock around ast.parse keeps them apart; it changes nothing else.
-    _AST_LOCK = threading.RLock()  # reentrant: a finalizer run by the GC inside a parse may parse too
+    # CPython before 3.11.8 / 3.12.1 keeps the AST constructor's recursion depth in state shared
+    # by every parse (gh-106905): a parse that starts while another is under way raises
+    # "SystemError: AST constructor recursion depth mismatch". Here the second parse comes from
+    # the garbage collector: it runs inside a parse (which allocates many objects), finalizes an
+    # asyncio task a failed Pulumi run left with its exception unretrieved, and logging that
+    # exception formats a traceback, which in 3.11 parses each line for its ^^^ carets. So no
+    # collection runs during a parse, and parses in two threads take turns.
+    _AST_LOCK = threading.Lock()
     _ast_parse = ast.parse
 
     def _serial_parse(*args, **kwargs):
         with _AST_LOCK:
-            return _ast_parse(*args, **kwargs)
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                return _ast_parse(*args, **kwargs)
+            finally:
+                if collecting:
+                    gc.enable()
 
     ast.parse = _serial_parse
 

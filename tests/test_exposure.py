@@ -186,3 +186,34 @@ def test_configured_node_port_and_clash(monkeypatch):
     assert load_spec(fleet([cluster("c", "existing"), cluster("eks", "aws")], services))
     apart = [service("a", nodePort=31000, clusters=["c"]), service("b", nodePort=31000, clusters=["sm"])]
     assert load_spec(fleet([cluster("c", "existing"), cluster("sm", "aws", mode="self-managed")], apart))
+
+
+def test_cloud_provider_on_existing_takes_the_configured_annotations():
+    """An existing cluster with a cloud controller (EKS, GKE, AKS used as `existing`): the
+    annotations config gives, public or internal."""
+    from fleetform.config import LoadBalancerSpec, ServiceSpec
+    from fleetform.workloads import exposure_for
+
+    lb = LoadBalancerSpec(provider="cloud", public_annotations={"service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"},
+                          internal_annotations={"networking.gke.io/load-balancer-type": "Internal"})
+    spec = {"name": "api", "image": "ghcr.io/acme/api:1.2.3", "port": 9090}
+    internal = exposure_for("existing", False, ServiceSpec.model_validate({**spec, "expose": "internal"}), lb)
+    public = exposure_for("existing", False, ServiceSpec.model_validate({**spec, "expose": "public"}), lb)
+    assert internal.type == public.type == "LoadBalancer"
+    assert internal.annotations == {"networking.gke.io/load-balancer-type": "Internal"}
+    assert public.annotations == {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"}
+
+
+@pytest.mark.parametrize("lb,why", [
+    ({}, "servicelb answers on the nodes' own addresses"),
+    ({"provider": "metallb", "publicPool": "pub"}, "metallb has no internalPool"),
+    ({"provider": "cloud"}, "the cloud.s load balancer is internet-facing unless internalAnnotations"),
+])
+def test_microservice_alone_refuses_internal_without_private_addresses(lb, why):
+    """The library path (no config validation in front): the exposure itself refuses."""
+    from fleetform.config import LoadBalancerSpec, ServiceSpec
+    from fleetform.workloads import exposure_for
+
+    spec = ServiceSpec.model_validate({"name": "api", "image": "ghcr.io/acme/api:1.2.3", "port": 9090, "expose": "internal"})
+    with pytest.raises(ValueError, match=f"service api: expose internal, but {why}"):
+        exposure_for("existing", False, spec, LoadBalancerSpec.model_validate(lb))

@@ -251,3 +251,17 @@ def test_all_lists_exactly_the_lazy_exports():
     assert sorted(fleetform.__all__) == sorted(fleetform._EXPORTS)
     for name in fleetform.__all__:
         assert getattr(fleetform, name).__name__ == name
+
+
+def test_testing_plan_refuses_remote_components():
+    """A component its provider builds at deploy time (Helm Chart v4, yaml/v2 ConfigGroup) has
+    children nothing offline can see: an error, never a clean plan of nothing."""
+    from fleetform.testing import plan
+
+    def program():
+        k8s.yaml.v2.ConfigGroup("raw", objs=[{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                                               "spec": {"containers": [{"name": "c", "image": "nginx:1.27",
+                                                                         "securityContext": {"privileged": True}}]}}])
+
+    with pytest.raises(Exception, match=r"kubernetes:yaml/v2:ConfigGroup \(raw\) is a component its provider builds"):
+        plan(program)

@@ -24,7 +24,7 @@ def test_apply_callbacks_ran():
     """Outputs computed in apply() (the LB address from Service status) resolved to real values."""
     capture = run_under_mocks("local", stack_config("local"), program)
     services = capture.outputs["clusters"]["local"]["services"]
-    assert services == {"web": "web.fleetform.lb.plan.invalid", "api": "api.fleetform.lb.plan.invalid"}
+    assert services == {"web": "web.fleetform.lb.plan.invalid", "api": "api.fleetform.svc.cluster.local:80"}
 
 
 def test_unexpected_invoke_raises():

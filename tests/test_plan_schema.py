@@ -24,7 +24,8 @@ def synthetic_config():
         [
             service("web", expose="public", egress=[{"service": "api"}, {"cidr": "10.9.0.0/16", "ports": [443, 5432]}],
                     env={"MODE": "prod"}),
-            service("api", expose="internal", image="ghcr.io/acme/api:2.0.1", autoscale={"min": 2, "max": 8, "cpuPercent": 60}),
+            service("api", expose="internal", image="ghcr.io/acme/api:2.0.1", autoscale={"min": 2, "max": 8, "cpuPercent": 60},
+                    clusters=["metal"]),  # internal needs an internal pool (ServiceLB has none)
             service("worker", expose="cluster", health={"path": "/ready", "livenessPath": "/live"},
                     resources={"cpu": "1", "memory": "1Gi", "cpuLimit": "2", "memoryLimit": "2Gi"}),
         ],

@@ -134,6 +134,7 @@ def test_pack_honours_the_same_waivers():
     """The pulumi_policy wrapper (what `pulumi preview --policy-pack policies` runs) skips a waived
     resource and still reports the others."""
     from pulumi_policy import ResourceValidationArgs
+    from pulumi_policy.policy import _NotApplicableError
 
     from fleetform.policy.pack import policies
 
@@ -147,10 +148,27 @@ def test_pack_honours_the_same_waivers():
         args = ResourceValidationArgs("kubernetes:apps/v1:Deployment", props, "urn:pulumi:s::p::t::bad-solo-deployment",
                                       "bad-solo-deployment", None, None, None, None)
         args.get_config = lambda: config  # type: ignore[method-assign]
-        policy.validate(args, lambda message, urn=None: reported.append(message))
+        try:
+            policy.validate(args, lambda message, urn=None: reported.append(message))
+        except _NotApplicableError as exc:  # what args.not_applicable raises for the engine
+            return [f"not applicable: {exc.reason}"]
         return list(reported)
 
-    assert run({"minReplicas": 2}) != []
-    assert run({"minReplicas": 2, "waivers": [{"service": "solo", "reason": "r"}]}) == []
-    assert run({"minReplicas": 2, "waivers": [{"service": "other", "reason": "r"}]}) != []
-    assert run({"minReplicas": 2, "waivers": [{"resource": "bad-solo-*", "reason": "r"}]}) == []
+    assert run({"minReplicas": 2}) == ["Deployment has 1 replica(s), fewer than 2"]
+    # Waived: the engine records the policy as not applicable to the resource, with the reason.
+    assert run({"minReplicas": 2, "waivers": [{"service": "solo", "reason": "a cache"}]}) == [
+        "not applicable: waived: a cache"]
+    assert run({"minReplicas": 2, "waivers": [{"service": "other", "reason": "r"}]}) == [
+        "Deployment has 1 replica(s), fewer than 2"]
+    assert run({"minReplicas": 2, "waivers": [{"resource": "bad-solo-*", "reason": "r"}]}) == ["not applicable: waived: r"]
+
+
+def test_testing_plan_refuses_a_policy_config_the_pack_would_not_take():
+    import pulumi_kubernetes as k8s
+
+    from fleetform.testing import plan
+
+    with pytest.raises(ValueError, match=r"k8s-replica: no such policy") as info:
+        plan(lambda: k8s.core.v1.ConfigMap("c", data={"a": "b"}),
+             policy_config={"k8s-replica": "disabled", "k8s-no-privilege": {"waivers": [{"reason": "x"}]}})
+    assert 'k8s-no-privilege.waivers[0]: got {"reason": "x"}; exactly one of "service" or "resource"' in str(info.value)

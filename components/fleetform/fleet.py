@@ -12,6 +12,7 @@ import pulumi
 
 from .cluster import Cluster, ClusterContext, FrontedService, TargetNotImplemented, build_cluster
 from .config import FleetConfigError, FleetSpec, load_spec
+from .config.extends import EXTENDS_KEY
 from .workloads import AppNamespace, Microservice
 
 
@@ -104,10 +105,22 @@ class Fleet(pulumi.ComponentResource):
 
 
 def load_spec_from_pulumi_config() -> FleetSpec:
-    """The stack's :class:`FleetSpec` from the Pulumi config the engine (or the plan) provides."""
+    """The stack's :class:`FleetSpec` from the Pulumi config the engine (or the plan) provides.
+
+    A stack with ``fleetform:extends`` is merged over its base stack's file, found in the project's
+    ``stackConfigDir`` (the plan hands over config it merged already, without the key)."""
     from pulumi.runtime.config import CONFIG
 
-    return load_spec(dict(CONFIG.get()))
+    config = dict(CONFIG.get())
+    if EXTENDS_KEY in config:
+        from pulumi.runtime.settings import get_root_directory
+
+        from .config.extends import find_project_root, resolve_extends, stack_config_dir
+
+        stack_dir = stack_config_dir(find_project_root(get_root_directory()))
+        stack = pulumi.get_stack()
+        config = resolve_extends(config, stack_dir, stack_dir / f"Pulumi.{stack}.yaml" if stack else None)
+    return load_spec(config)
 
 
 def program(*, skip_unimplemented: bool = False) -> Fleet:

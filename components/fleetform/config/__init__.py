@@ -19,8 +19,11 @@ Where things are (import them from here, ``fleetform.config``):
 - :mod:`.service`: :class:`ServiceSpec` and its autoscaling, health, resources and egress;
 - :mod:`.fleet`: :class:`FleetSpec`, the whole namespace, and the checks across clusters and services;
 - :mod:`.loading`: :func:`load_spec`, :data:`SECRET_KEYS`, :data:`LIST_KEYS`, pydantic errors as lines.
+- :mod:`.stackfile`: reading a ``Pulumi.<stack>.yaml`` as Pulumi's YAML reader does (PyYAML);
+- :mod:`.extends`: ``fleetform:extends``, a stack merged over its base stack's config.
 
-Importing this package imports pydantic only: no Pulumi or cloud SDK.
+Importing this package imports pydantic only: no Pulumi or cloud SDK (``.stackfile`` and
+``.extends`` are imported where used, and add PyYAML).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from .errors import _problem
+from .errors import _problem, _raise_all
 from .nodes import Taint, _node_labels
 from .onprem import HostSpec, InstallSpec, SshSpec, _ApiAddress
 from .values import (
@@ -146,23 +146,62 @@ class ExistingSpec(_Model):
 
 
 class LoadBalancerSpec(_Model):
-    """Where LoadBalancer Services get their addresses on clusters without a cloud LB (onprem, existing)."""
+    """Where LoadBalancer Services get their addresses on clusters without a cloud LB fleetform
+    manages (onprem, existing)."""
 
-    provider: Literal["servicelb", "metallb"] = Field(
-        default="servicelb", description="servicelb (k3s' built-in ServiceLB) or metallb (an installed MetalLB)."
+    provider: Literal["servicelb", "metallb", "cloud"] = Field(
+        default="servicelb",
+        description="servicelb (k3s' built-in ServiceLB), metallb (an installed MetalLB) or cloud (target existing "
+        "only: the cluster's own cloud controller serves LoadBalancer Services, e.g. an EKS, GKE or AKS cluster).",
     )
     public_pool: Optional[str] = Field(default=None, description="MetalLB address pool for public services.")
     internal_pool: Optional[str] = Field(default=None, description="MetalLB address pool for internal services.")
+    public_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="With provider cloud: annotations of public services' Services (the cloud's own, e.g. the "
+        "AWS Load Balancer Controller's scheme and target type).",
+    )
+    internal_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="With provider cloud: annotations that make the cloud's load balancer internal (required for "
+        "expose: internal), e.g. networking.gke.io/load-balancer-type: Internal.",
+    )
 
     @model_validator(mode="after")
     def _pools_need_metallb(self) -> "LoadBalancerSpec":
+        found: list[tuple[Any, Any, str]] = []
         for key, pool in (("publicPool", self.public_pool), ("internalPool", self.internal_pool)):
             if pool is not None:
                 if self.provider != "metallb":
-                    raise _problem("only with provider: metallb (ServiceLB has no address pools)", key=key, got=pool)
-                if not _DNS_LABEL.fullmatch(pool):
-                    raise _problem("a MetalLB IPAddressPool name (DNS-1123 label)", key=key, got=pool)
+                    found.append((key, pool, "only with provider: metallb (ServiceLB and cloud load balancers have "
+                                             "no MetalLB address pools)"))
+                elif not _DNS_LABEL.fullmatch(pool):
+                    found.append((key, pool, "a MetalLB IPAddressPool name (DNS-1123 label)"))
+        for key, annotations in (("publicAnnotations", self.public_annotations),
+                                 ("internalAnnotations", self.internal_annotations)):
+            if annotations and self.provider != "cloud":
+                found.append((key, "{...}", "only with provider: cloud"))
+        _raise_all(found)
         return self
+
+    def internal_problem(self) -> Optional[str]:
+        """Why an ``expose: internal`` Service would not be internal with this load balancer, or None.
+
+        k3s's ServiceLB (https://docs.k3s.io/networking/networking-services#service-load-balancer)
+        runs a svclb DaemonSet listening with host ports on the nodes and reports the nodes' own
+        addresses as the Service's: public or internal, the same node IPs answer (its lbpool node
+        labels choose which nodes, not private addresses). MetalLB gives a Service an address from
+        the pool its metallb.io/address-pool annotation names (https://metallb.io/usage/), else from
+        an auto-assigned pool: without an internalPool, the public ones'. A cloud controller makes
+        an internet-facing load balancer unless the cloud's own annotation says internal."""
+        if self.provider == "servicelb":
+            return "servicelb answers on the nodes' own addresses for public and internal Services alike"
+        if self.provider == "metallb" and not self.internal_pool:
+            return "metallb has no internalPool, so internal Services get addresses from the public pools"
+        if self.provider == "cloud" and not self.internal_annotations:
+            return "the cloud's load balancer is internet-facing unless internalAnnotations make it internal"
+        return None
+
 
 class ClusterSpec(_Model):
     """One Kubernetes cluster of the fleet."""
@@ -221,28 +260,34 @@ class ClusterSpec(_Model):
         return v
 
     @model_validator(mode="after")
-    def _target_rules(self) -> "ClusterSpec":
+    def _rules(self) -> "ClusterSpec":
+        # Every independent problem at once: the target's rules, then the onprem ones.
+        _raise_all(self._target_problems() + self._onprem_problems())
+        return self
+
+    def _target_problems(self) -> list[tuple[Any, Any, str]]:
+        found: list[tuple[Any, Any, str]] = []
         t = self.target
         if t == "existing":
             if self.mode is not None:
-                raise _problem("no mode for target existing (fleetform provisions nothing there)", key="mode", got=self.mode)
+                found.append(("mode", self.mode, "no mode for target existing (fleetform provisions nothing there)"))
             for key, value in (("region", self.region), ("nodePools", self.node_pools)):
                 if value is not None:
-                    raise _problem("nothing for target existing (fleetform provisions nothing there)", key=key,
-                                   got=value if isinstance(value, str) else "[...]")
+                    found.append((key, value if isinstance(value, str) else "[...]",
+                                  "nothing for target existing (fleetform provisions nothing there)"))
         else:
             if self.existing is not None:
-                raise _problem("only for target existing", key="existing", got="{...}")
+                found.append(("existing", "{...}", "only for target existing"))
         if t == "onprem" and self.mode == "managed":
-            raise _problem("self-managed for target onprem (there is no managed Kubernetes on your hosts)", key="mode", got="managed")
+            found.append(("mode", "managed", "self-managed for target onprem (there is no managed Kubernetes on your hosts)"))
         if t in CLOUD_TARGETS:
-            if self.region is None:
-                raise _problem(_REGIONS[t][1] + " (required for target " + t + ")", key="region", got=None)
             pattern, what = _REGIONS[t]
-            if not pattern.fullmatch(self.region):
-                raise _problem(what, key="region", got=self.region)
+            if self.region is None:
+                found.append(("region", None, what + " (required for target " + t + ")"))
+            elif not pattern.fullmatch(self.region):
+                found.append(("region", self.region, what))
         elif self.region is not None and t == "onprem":
-            raise _problem("nothing for target onprem", key="region", got=self.region)
+            found.append(("region", self.region, "nothing for target onprem"))
         if t in ("onprem", "existing"):
             # Cloud-only settings would be silently ignored on hosts fleetform did not create.
             unused = [("network", self.network != NetworkSpec(), "{...}"), ("tags", bool(self.tags), "{...}")]
@@ -253,34 +298,28 @@ class ClusterSpec(_Model):
                 unused += [("controlPlane.size", plane.size is not None, plane.size),
                            ("controlPlane.publicAccess", plane.public_access, True),
                            ("controlPlane.apiAllowedCidrs", bool(plane.api_allowed_cidrs), "[...]")]
+            why = "fleetform provisions nothing there" if t == "existing" else "a cloud setting: the hosts are yours"
             for key, is_set, shown in unused:
                 if is_set:
-                    why = "fleetform provisions nothing there" if t == "existing" else "a cloud setting: the hosts are yours"
-                    raise _problem(f"nothing for target {t} ({why})", key=key, got=shown)
+                    found.append((key, shown, f"nothing for target {t} ({why})"))
         if t not in ("onprem", "existing") and self.load_balancer != LoadBalancerSpec():
-            raise _problem("only for targets onprem and existing (clouds use their own load balancers)", key="loadBalancer", got="{...}")
+            found.append(("loadBalancer", "{...}", "only for targets onprem and existing (clouds use their own load balancers)"))
+        if t == "onprem" and self.load_balancer.provider == "cloud":
+            found.append(("loadBalancer.provider", "cloud", "servicelb or metallb for target onprem (no cloud "
+                                                            "controller serves your hosts)"))
         if self.node_pools is not None:
             if t in CLOUD_TARGETS and not self.node_pools:
-                raise _problem("at least one node pool", key="nodePools", got=[])
+                found.append(("nodePools", [], "at least one node pool"))
             seen: set[str] = set()
             for i, pool in enumerate(self.node_pools):
                 if pool.name in seen:
-                    raise _problem("a name not used by another pool of this cluster", key=f"nodePools[{i}].name", got=pool.name)
+                    found.append((f"nodePools[{i}].name", pool.name, "a name not used by another pool of this cluster"))
                 seen.add(pool.name)
-        cloud_problem = _cloud_naming_problem(self)
-        if cloud_problem is not None:
-            key, got, allowed = cloud_problem
-            if isinstance(key, tuple):  # a tag: its name goes into the path as it is
-                raise _problem(allowed, key=key[0], entry=key[1], got=got)
-            raise _problem(allowed, key=key, got=got)
-        if t in CLOUD_TARGETS and self.effective_mode == "self-managed":
-            for k3s_net in K3S_NETWORKS:
-                if self.network.cidr.overlaps(k3s_net):
-                    raise _problem(
-                        "a CIDR that does not overlap k3s's pod and service networks (10.42.0.0/16, 10.43.0.0/16)",
-                        key="network.cidr",
-                        got=str(self.network.cidr),
-                    )
+        found += _cloud_naming_problems(self)
+        if t in CLOUD_TARGETS and self.effective_mode == "self-managed" \
+                and any(self.network.cidr.overlaps(k3s_net) for k3s_net in K3S_NETWORKS):
+            found.append(("network.cidr", str(self.network.cidr),
+                          "a CIDR that does not overlap k3s's pod and service networks (10.42.0.0/16, 10.43.0.0/16)"))
         if t in CLOUD_TARGETS:
             from ..network.cidr import capacity_problem
 
@@ -288,63 +327,58 @@ class ClusterSpec(_Model):
                 self.control_plane.count if self.effective_mode == "self-managed" else 0
             ) + (AKS_SYSTEM_NODES if t == "azure" and self.effective_mode == "managed" else 0)
             problem = capacity_problem(t, self.network.cidr, self.network.zones, max_nodes)
-            if problem:
-                raise _problem(problem, key="network.cidr", got=str(self.network.cidr))
-        return self
+            if problem and not any(key == "network.cidr" for key, _, _ in found):
+                found.append(("network.cidr", str(self.network.cidr), problem))
+        return found
 
-    @model_validator(mode="after")
-    def _onprem_rules(self) -> "ClusterSpec":
+    def _onprem_problems(self) -> list[tuple[Any, Any, str]]:
+        found: list[tuple[Any, Any, str]] = []
         if self.target != "onprem":
             for key, value, default in (("hosts", self.hosts, None), ("vip", self.vip, None),
                                         ("ssh", self.ssh, SshSpec()), ("install", self.install, InstallSpec())):
                 if value != default:
                     shown = str(value) if key == "vip" else "[...]" if key == "hosts" else "{...}"
-                    raise _problem("only for target onprem", key=key, got=shown)
-            return self
+                    found.append((key, shown, "only for target onprem"))
+            return found
         if self.node_pools is not None:
-            raise _problem("nothing for target onprem (list the workers in hosts)", key="nodePools", got="[...]")
+            found.append(("nodePools", "[...]", "nothing for target onprem (list the workers in hosts)"))
         if not self.hosts:
-            raise _problem(
-                "the cluster's existing machines, at least one with role master (required for target onprem)",
-                key="hosts", got=self.hosts,
-            )
+            found.append(("hosts", self.hosts,
+                          "the cluster's existing machines, at least one with role master (required for target onprem)"))
+            return found
         names: set[str] = set()
         addresses: set[ipaddress.IPv4Address] = set()
         for i, host in enumerate(self.hosts):
             if host.name in names:
-                raise _problem("a name not used by another host of this cluster", key=f"hosts[{i}].name", got=host.name)
+                found.append((f"hosts[{i}].name", host.name, "a name not used by another host of this cluster"))
             if host.address in addresses:
-                raise _problem("an address not used by another host of this cluster", key=f"hosts[{i}].address", got=str(host.address))
+                found.append((f"hosts[{i}].address", str(host.address), "an address not used by another host of this cluster"))
             names.add(host.name)
             addresses.add(host.address)
             if self.ssh.verify_host_keys and host.host_key is None:
-                raise _problem(
-                    "the host's SSH public key (ssh-keyscan -t ed25519 <address>), or ssh.verifyHostKeys: false",
-                    key=f"hosts[{i}].hostKey", got=None,
-                )
+                found.append((f"hosts[{i}].hostKey", None,
+                              "the host's SSH public key (ssh-keyscan -t ed25519 <address>), or ssh.verifyHostKeys: false"))
         masters = [h for h in self.hosts if h.role == "master"]
+        quorum_ok = False
         if "count" in self.control_plane.model_fields_set:
             if len(masters) != self.control_plane.count:
-                raise _problem(
-                    f"the number of hosts with role master ({len(masters)} listed)", key="controlPlane.count",
-                    got=self.control_plane.count,
-                )
+                found.append(("controlPlane.count", self.control_plane.count,
+                              f"the number of hosts with role master ({len(masters)} listed)"))
+            else:
+                quorum_ok = True
         elif len(masters) not in (1, 3):
-            raise _problem(
-                "1 or 3 hosts with role master (embedded etcd needs an odd quorum)", key="hosts", got=f"{len(masters)} masters"
-            )
-        if len(masters) > 1:
+            found.append(("hosts", f"{len(masters)} masters", "1 or 3 hosts with role master (embedded etcd needs an odd quorum)"))
+        else:
+            quorum_ok = True
+        if quorum_ok and len(masters) > 1:  # the vip's rules follow from a quorum of 3
             if self.vip is None:
-                raise _problem(
-                    "the API's fixed registration address: a virtual IP or load balancer forwarding TCP 6443 to the "
-                    "masters (required with 3 masters)", key="vip", got=None,
-                )
-            if self.vip in addresses:
-                raise _problem(
-                    "an address of no host (with 3 masters the API address must outlive any one master)", key="vip",
-                    got=str(self.vip),
-                )
-        return self
+                found.append(("vip", None,
+                              "the API's fixed registration address: a virtual IP or load balancer forwarding TCP 6443 to the "
+                              "masters (required with 3 masters)"))
+            elif self.vip in addresses:
+                found.append(("vip", str(self.vip),
+                              "an address of no host (with 3 masters the API address must outlive any one master)"))
+        return found
 
     @property
     def masters(self) -> list[HostSpec]:
@@ -393,45 +427,46 @@ AKS_SYSTEM_NODES = 3
 """Nodes of the system pool fleetform adds to every AKS cluster (components/fleetform/cluster/aks.py)."""
 
 
-def _cloud_naming_problem(spec: "ClusterSpec") -> Optional[tuple[Any, Any, str]]:
-    """What each cloud refuses in names and tags, caught before any resource exists:
-    (key below the cluster, value given, what is allowed) or None."""
+def _cloud_naming_problems(spec: "ClusterSpec") -> list[tuple[Any, Any, str]]:
+    """What each cloud refuses in names and tags, caught before any resource exists: every
+    (key below the cluster or (key, tag name), value given, what is allowed)."""
+    found: list[tuple[Any, Any, str]] = []
     t = spec.target
     if t == "aws":
         # https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html (50 per resource;
         # fleetform adds up to 5 of its own).
         if len(spec.tags) > 45:
-            return "tags", f"{len(spec.tags)} tags", "at most 45 tags on aws (AWS allows 50 per resource; fleetform adds up to 5)"
+            found.append(("tags", f"{len(spec.tags)} tags", "at most 45 tags on aws (AWS allows 50 per resource; fleetform adds up to 5)"))
         for k, v in spec.tags.items():
             if not 1 <= len(k) <= 127 or k.lower().startswith("aws:") or not _AWS_TAG_TEXT.fullmatch(k) \
                     or len(v) > 255 or not _AWS_TAG_TEXT.fullmatch(v):
-                return (("tags", k), v, "AWS tags: keys of 1-127 and values of at most 255 letters, digits, spaces and "
-                        "_ . : / = + - @; keys must not start with aws:")
+                found.append((("tags", k), v, "AWS tags: keys of 1-127 and values of at most 255 letters, digits, "
+                              "spaces and _ . : / = + - @; keys must not start with aws:"))
     elif t == "gcp":
         # https://cloud.google.com/resource-manager/docs/labels-overview#requirements
         if not spec.name[0].isalpha():
-            return "name", spec.name, "a name starting with a letter (GKE cluster and service account names must)"
+            found.append(("name", spec.name, "a name starting with a letter (GKE cluster and service account names must)"))
         if len(spec.tags) > 63:
-            return "tags", f"{len(spec.tags)} labels", "at most 63 labels on gcp (GCP allows 64 per resource; fleetform adds 1)"
+            found.append(("tags", f"{len(spec.tags)} labels", "at most 63 labels on gcp (GCP allows 64 per resource; fleetform adds 1)"))
         for k, v in spec.tags.items():
             if not _GCP_LABEL_KEY.fullmatch(k) or not _GCP_LABEL_VALUE.fullmatch(v):
-                return (("tags", k), v, "GCP labels: keys of 1-63 lower-case letters, digits, '_' or '-' starting with "
-                        "a letter; values of at most 63 of those")
+                found.append((("tags", k), v, "GCP labels: keys of 1-63 lower-case letters, digits, '_' or '-' "
+                              "starting with a letter; values of at most 63 of those"))
         # Node pools (GKE) and instance templates (self-managed) are GCP resource names:
         # https://cloud.google.com/compute/docs/naming-resources#resource-name-format
         for i, pool in enumerate(spec.node_pools or []):
             if not pool.name[0].isalpha():
-                return f"nodePools[{i}].name", pool.name, "on gcp, a name starting with a letter (GCP resource names must)"
+                found.append((f"nodePools[{i}].name", pool.name, "on gcp, a name starting with a letter (GCP resource names must)"))
     elif t == "azure":
         # https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations
         if len(spec.tags) > 49:
-            return "tags", f"{len(spec.tags)} tags", "at most 49 tags on azure (Azure allows 50 per resource; fleetform adds 1)"
+            found.append(("tags", f"{len(spec.tags)} tags", "at most 49 tags on azure (Azure allows 50 per resource; fleetform adds 1)"))
         for k, v in spec.tags.items():
             if not 1 <= len(k) <= 512 or len(v) > 256 or any(c in k for c in _AZURE_TAG_NAME_FORBIDDEN):
-                return (("tags", k), v, "Azure tags: names of 1-512 characters without < > % & \\ ? /, values of at "
-                        "most 256 characters")
+                found.append((("tags", k), v, "Azure tags: names of 1-512 characters without < > % & \\ ? /, "
+                              "values of at most 256 characters"))
         if spec.network.zones > MAX_AZURE_ZONES:
-            return "network.zones", spec.network.zones, f"at most {MAX_AZURE_ZONES} (Azure regions have 3 availability zones)"
+            found.append(("network.zones", spec.network.zones, f"at most {MAX_AZURE_ZONES} (Azure regions have 3 availability zones)"))
         if spec.effective_mode == "managed":
             # AKS Linux pool names: lower-case letters and digits, starting with a letter, 1-12
             # (https://learn.microsoft.com/azure/aks/create-node-pools); fleetform drops '-'.
@@ -439,7 +474,8 @@ def _cloud_naming_problem(spec: "ClusterSpec") -> Optional[tuple[Any, Any, str]]
             for i, pool in enumerate(spec.effective_node_pools):
                 aks = re.sub(r"[^a-z0-9]", "", pool.name)
                 if not _AKS_POOL.fullmatch(aks) or aks in seen:
-                    return (f"nodePools[{i}].name", pool.name, "on AKS, a name that is 1-12 lower-case letters and digits "
-                            "once '-' is dropped, starts with a letter, is not system and differs from the other pools")
+                    found.append((f"nodePools[{i}].name", pool.name, "on AKS, a name that is 1-12 lower-case letters "
+                                  "and digits once '-' is dropped, starts with a letter, is not system and differs from "
+                                  "the other pools"))
                 seen.add(aks)
-    return None
+    return found

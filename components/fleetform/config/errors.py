@@ -1,7 +1,7 @@
 """How a config problem is raised and shown: the one line ``<key path>: got <value>; allowed: <what>``.
 
-Validators raise :func:`_problem` (or :func:`_problems` for several at once); :mod:`.loading`
-turns them into lines with :func:`_path` (the key path, ``fleetform:clusters[0].nodePools[1].min``)
+Validators raise :func:`_problem` (or :func:`_problems` / :func:`_raise_all` for several at once);
+:mod:`.loading` turns them into lines with :func:`_path` (the key path, ``fleetform:clusters[0].nodePools[1].min``)
 and :func:`_shown` (the value given: shortened, secrets and URL credentials kept out) and raises
 :class:`FleetConfigError` carrying every line.
 """
@@ -38,10 +38,22 @@ def _problem(allowed: str, *, key: Optional[str] = None, got: Any = None, hide: 
     return PydanticCustomError("fleetform", "{allowed}", ctx)
 
 
-def _problems(found: list[tuple[str, Any, str]]) -> PydanticCustomError:
-    """Several problems found by one check, as (key below the model, value given, allowed)."""
+def _problems(found: list[tuple[Any, Any, str]]) -> PydanticCustomError:
+    """Several problems found by one check, as (key below the model, value given, allowed); a key may
+    be a pair (key, entry) for a mapping's key below it, named as it is (see :func:`_problem`)."""
     key, got, allowed = found[0]
-    return PydanticCustomError("fleetform", "{allowed}", {"allowed": allowed, "key": key, "got": got, "more": found[1:]})
+    ctx: dict[str, Any] = {"allowed": allowed, "got": got, "more": found[1:]}
+    if isinstance(key, tuple):
+        ctx["key"], ctx["entry"] = key
+    else:
+        ctx["key"] = key
+    return PydanticCustomError("fleetform", "{allowed}", ctx)
+
+
+def _raise_all(found: list[tuple[Any, Any, str]]) -> None:
+    """Raise every problem in ``found`` at once (nothing when it is empty)."""
+    if found:
+        raise _problems(found)
 
 
 class FleetConfigError(ValueError):
@@ -81,7 +93,14 @@ def _shown(value: Any) -> str:
     else:
         text = str(value)
     text = _USERINFO.sub("***@", text)
-    return text if len(text) <= 60 else text[:57] + "..."
+    # Long values keep their head and their tail: what fails is often at the end (a digest one
+    # digit short, a port, a file name), and the head says which value it is.
+    return text if len(text) <= _SHOWN_MAX else text[:_SHOWN_HEAD] + "..." + text[-_SHOWN_TAIL:]
+
+
+_SHOWN_MAX = 60
+_SHOWN_HEAD = 30
+_SHOWN_TAIL = _SHOWN_MAX - _SHOWN_HEAD - 3
 
 
 def _path(loc: tuple[Any, ...]) -> str:

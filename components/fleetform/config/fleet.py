@@ -1,8 +1,10 @@
 """The whole fleet: :class:`FleetSpec`, everything under the ``fleetform:`` config namespace.
 
 Its clusters and services, the default namespace and Kubernetes version, the onprem SSH key; and
-the checks across them: unique names, references between services and clusters, NodePort clashes
-on self-managed cloud clusters.
+the checks across them (:func:`fleet_problems`): unique names, references between services and
+clusters, ``expose: internal`` only where the load balancer has private addresses, NodePort clashes
+on self-managed cloud clusters, the onprem SSH key. They report every problem at once, and
+:func:`~fleetform.config.loading.load_spec` runs them even when some entries did not validate.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any, Optional
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from .cluster import ClusterSpec
-from .errors import _problem, _problems
+from .errors import _problem, _raise_all
 from .onprem import SSH_PRIVATE_KEY_DESCRIPTION
 from .service import ServiceSpec
 from .values import (
@@ -25,6 +27,13 @@ from .values import (
     _Model,
     _quoted_version,
 )
+
+EXTENDS_DESCRIPTION = (
+    "A stack whose fleetform config this stack builds on: its name in the same folder, or a relative path to its "
+    "Pulumi.<name>.yaml. Services merge by name; this stack's other keys replace the base's."
+)
+"""``fleetform:extends`` as Pulumi.yaml and docs/configuration.md describe it (merged by :mod:`.extends`)."""
+
 
 class FleetSpec(_Model):
     """Everything under the ``fleetform:`` config namespace."""
@@ -38,6 +47,7 @@ class FleetSpec(_Model):
     ssh_private_key: Optional[SecretStr] = Field(
         default=None, description=SSH_PRIVATE_KEY_DESCRIPTION
     )
+    extends: Optional[str] = Field(default=None, description=EXTENDS_DESCRIPTION)
 
     @field_validator("namespace", mode="after")
     @classmethod
@@ -60,40 +70,8 @@ class FleetSpec(_Model):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "FleetSpec":
-        _unique(self.clusters, "clusters")
-        _unique(self.services, "services")
-        cluster_names = {c.name for c in self.clusters}
-        service_names = {s.name for s in self.services}
-        found: list[tuple[str, Any, str]] = []  # every reference problem, not just the first
-        for i, svc in enumerate(self.services):
-            for j, name in enumerate(svc.clusters or []):
-                if name not in cluster_names:
-                    found.append((f"services[{i}].clusters[{j}]", name,
-                                  "a cluster of this stack: " + ", ".join(sorted(cluster_names))))
-            for j, rule in enumerate(svc.egress):
-                if rule.service is not None and rule.service not in service_names:
-                    found.append((f"services[{i}].egress[{j}].service", rule.service,
-                                  "a service of this stack: " + ", ".join(sorted(service_names))))
-        if found:
-            raise _problems(found)
-        # NodePorts matter only where fleetform's own load balancer forwards to them: on the
-        # self-managed cloud clusters. Two exposed services sharing one there would collide.
-        for cluster in self.clusters:
-            if cluster.target not in CLOUD_TARGETS or cluster.effective_mode != "self-managed":
-                continue
-            taken: dict[int, str] = {}
-            for i, svc in enumerate(self.services):
-                if svc.expose == "cluster" or (svc.clusters is not None and cluster.name not in svc.clusters):
-                    continue
-                port = self.node_port_of(svc)
-                if port in taken:
-                    raise _problem(
-                        f"a NodePort not used by service {taken[port]} on cluster {cluster.name} (set nodePort "
-                        "explicitly, 30000-32767)",
-                        key=f"services[{i}].nodePort",
-                        got=port,
-                    )
-                taken[port] = svc.name
+        key = self.ssh_private_key.get_secret_value().strip() if self.ssh_private_key is not None else ""
+        _raise_all(fleet_problems([(c, c) for c in self.clusters], [(s, s) for s in self.services], bool(key)))
         return self
 
     @staticmethod
@@ -113,18 +91,6 @@ class FleetSpec(_Model):
             return "[secret]"
         return v
 
-    @model_validator(mode="after")
-    def _onprem_needs_ssh_key(self) -> "FleetSpec":
-        onprem = [c.name for c in self.clusters if c.target == "onprem"]
-        key = self.ssh_private_key.get_secret_value().strip() if self.ssh_private_key is not None else ""
-        if onprem and not key:
-            raise _problem(
-                "an SSH private key for the hosts of " + ", ".join(onprem) + ", set as a secret "
-                "(pulumi config set --secret fleetform:sshPrivateKey < key)",
-                key="sshPrivateKey", got=None,
-            )
-        return self
-
     def version_of(self, cluster: ClusterSpec) -> str:
         """The cluster's Kubernetes minor version after defaults."""
         return cluster.kubernetes_version or self.kubernetes_version
@@ -134,9 +100,119 @@ class FleetSpec(_Model):
         return [s for s in self.services if s.clusters is None or cluster.name in s.clusters]
 
 
-def _unique(items: list[Any], key: str) -> None:
+def _read(entry: Any, attr: str, alias: str) -> Any:
+    """A field of a validated entry, or of a raw mapping where the entry did not validate (None if absent)."""
+    if isinstance(entry, _Model):
+        return getattr(entry, attr)
+    if isinstance(entry, Mapping):
+        return entry.get(alias, entry.get(attr))
+    return None
+
+
+def _text(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) else None
+
+
+def fleet_problems(
+    clusters: list[tuple[Any, Optional[ClusterSpec]]],
+    services: list[tuple[Any, Optional[ServiceSpec]]],
+    ssh_key_given: bool,
+) -> list[tuple[str, Any, str]]:
+    """The checks across clusters and services, as (key path, value given, allowed), every one.
+
+    Each entry is (what the user wrote, its validated model or None when it did not validate): names,
+    references and expose values are read from the raw entries where they are strings, so these
+    checks run in the same pass as the entries' own (the NodePort check needs both models).
+    """
+    found: list[tuple[str, Any, str]] = []
+    found += _unique([_text(_read(c, "name", "name")) for c, _ in clusters], "clusters")
+    found += _unique([_text(_read(s, "name", "name")) for s, _ in services], "services")
+    cluster_names = {n for c, _ in clusters if (n := _text(_read(c, "name", "name"))) is not None}
+    service_names = {n for s, _ in services if (n := _text(_read(s, "name", "name"))) is not None}
+    runs_on: list[Optional[set[str]]] = []  # per service: the names of its clusters (None: all)
+    for i, (svc, _) in enumerate(services):
+        listed = _read(svc, "clusters", "clusters")
+        runs_on.append({n for n in listed if isinstance(n, str)} if isinstance(listed, list) else None)
+        for j, name in enumerate(listed if isinstance(listed, list) else []):
+            if isinstance(name, str) and name not in cluster_names:
+                found.append((f"services[{i}].clusters[{j}]", name,
+                              "a cluster of this stack: " + ", ".join(sorted(cluster_names))))
+        egress = _read(svc, "egress", "egress")
+        for j, rule in enumerate(egress if isinstance(egress, list) else []):
+            target = _text(_read(rule, "service", "service"))
+            if target is not None and target not in service_names:
+                found.append((f"services[{i}].egress[{j}].service", target,
+                              "a service of this stack: " + ", ".join(sorted(service_names))))
+    found += _internal_problems(clusters, services, runs_on)
+    # NodePorts matter only where fleetform's own load balancer forwards to them: on the
+    # self-managed cloud clusters. Two exposed services sharing one there would collide.
+    clashing: set[int] = set()
+    for _, cluster in clusters:
+        if cluster is None or cluster.target not in CLOUD_TARGETS or cluster.effective_mode != "self-managed":
+            continue
+        taken: dict[int, str] = {}
+        for i, (_, svc) in enumerate(services):
+            if svc is None or svc.expose == "cluster" or (svc.clusters is not None and cluster.name not in svc.clusters):
+                continue
+            port = FleetSpec.node_port_of(svc)
+            if port in taken:
+                if i not in clashing:  # one line per service, on the first cluster it clashes on
+                    clashing.add(i)
+                    found.append((f"services[{i}].nodePort", port,
+                                  f"a NodePort not used by service {taken[port]} on cluster {cluster.name} (set nodePort "
+                                  "explicitly, 30000-32767)"))
+                continue
+            taken[port] = svc.name
+    onprem = [name for c, spec in clusters
+              if (spec.target if spec is not None else _read(c, "target", "target")) == "onprem"
+              and (name := _text(_read(c, "name", "name"))) is not None]
+    if onprem and not ssh_key_given:
+        found.append(("sshPrivateKey", None,
+                      "an SSH private key for the hosts of " + ", ".join(onprem) + ", set as a secret "
+                      "(pulumi config set --secret fleetform:sshPrivateKey < key)"))
+    return found
+
+
+def _internal_problems(
+    clusters: list[tuple[Any, Optional[ClusterSpec]]],
+    services: list[tuple[Any, Optional[ServiceSpec]]],
+    runs_on: list[Optional[set[str]]],
+) -> list[tuple[str, Any, str]]:
+    """expose: internal where the load balancer has no private addresses to give
+    (:meth:`LoadBalancerSpec.internal_problem`): config refuses it rather than plan a Service as
+    reachable as a public one."""
+    found: list[tuple[str, Any, str]] = []
+    for i, (svc, _) in enumerate(services):
+        if _read(svc, "expose", "expose") != "internal":
+            continue
+        listed = runs_on[i]
+        open_on: list[tuple[str, str]] = []
+        for _, cluster in clusters:
+            if cluster is None or cluster.target not in ("onprem", "existing"):
+                continue
+            if listed is not None and cluster.name not in listed:
+                continue
+            why = cluster.load_balancer.internal_problem()
+            if why is not None:
+                open_on.append((cluster.name, why))
+        if open_on:
+            names = ", ".join(n for n, _ in open_on)
+            reasons = "; ".join(f"on cluster {n}, {why}" for n, why in open_on)
+            found.append((f"services[{i}].expose", "internal",
+                          f"internal only where the load balancer has private addresses ({reasons}); set "
+                          f"loadBalancer: {{provider: metallb, internalPool: <pool>}} (or, on an existing cluster with a "
+                          f"cloud controller, {{provider: cloud, internalAnnotations: {{...}}}}) on "
+                          f"cluster{'s' if len(open_on) > 1 else ''} {names}, or expose: cluster"))
+    return found
+
+
+def _unique(names: list[Optional[str]], key: str) -> list[tuple[str, Any, str]]:
+    found: list[tuple[str, Any, str]] = []
     seen: set[str] = set()
-    for i, item in enumerate(items):
-        if item.name in seen:
-            raise _problem(f"a name not used by another entry of {key}", key=f"{key}[{i}].name", got=item.name)
-        seen.add(item.name)
+    for i, name in enumerate(names):
+        if name is None:
+            continue
+        if name in seen:
+            found.append((f"{key}[{i}].name", name, f"a name not used by another entry of {key}"))
+        seen.add(name)
+    return found

@@ -3,20 +3,25 @@
 :func:`load_spec` takes the ``fleetform:`` keys (as parsed YAML or the engine's JSON strings),
 validates them into a :class:`~fleetform.config.fleet.FleetSpec` and raises
 :class:`~fleetform.config.errors.FleetConfigError` with every problem as
-``<key path>: got <value>; allowed: <what is allowed>``. :data:`SECRET_KEYS` and :data:`LIST_KEYS`
-say which top-level keys are secrets and lists (as ``Pulumi.yaml`` declares them).
+``<key path>: got <value>; allowed: <what is allowed>``, all in one run: each cluster and service
+is validated on its own, and the checks across them run on what could be read.
+:data:`SECRET_KEYS` and :data:`LIST_KEYS` say which top-level keys are secrets and lists (as
+``Pulumi.yaml`` declares them).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Optional
 
 from pydantic import BaseModel, ValidationError
 
 from .errors import NAMESPACE, FleetConfigError, _HIDDEN, _path, _Shown, _shown, _split_key
-from .fleet import FleetSpec
+from .cluster import ClusterSpec
+from .fleet import FleetSpec, fleet_problems
+from .service import ServiceSpec
 
 _TOP_KEYS = {f.alias or n: n for n, f in FleetSpec.model_fields.items()}
 SECRET_KEYS = frozenset(
@@ -54,14 +59,67 @@ def load_spec(config: Mapping[str, Any]) -> FleetSpec:
                 problems.append(f"{NAMESPACE}:{key}: got {_shown(value)}; allowed: a list of mappings")
                 continue
         raw[key] = value
-    if "clusters" not in raw and not problems:
-        problems.append(f"{NAMESPACE}:clusters: missing; allowed: a list of at least one cluster")
-    if problems:
+    if "clusters" not in raw:
+        if not problems:
+            problems.append(f"{NAMESPACE}:clusters: missing; allowed: a list of at least one cluster")
         raise FleetConfigError(problems)
+    # Each cluster and service on its own, so one bad entry hides no other entry's problems; then
+    # the rest of the namespace and the checks across entries, on what could be read.
+    entries: dict[str, list[tuple[Any, Any]]] = {}
+    for key, model in (("clusters", ClusterSpec), ("services", ServiceSpec)):
+        value = raw.get(key, [])
+        if not isinstance(value, list):
+            continue
+        read: list[tuple[Any, Any]] = []
+        for i, item in enumerate(value):
+            try:
+                read.append((item, model.model_validate(item)))
+            except ValidationError as exc:
+                problems += _format_errors(exc.errors(include_url=False), (key, i))
+                read.append((item, None))
+        entries[key] = read
+    if not any(spec is None for read in entries.values() for _, spec in read):
+        try:
+            spec = FleetSpec.model_validate({**raw, **{k: [spec for _, spec in read] for k, read in entries.items()}})
+        except ValidationError as exc:
+            problems += _format_errors(exc.errors(include_url=False))
+        else:
+            if not problems:
+                return spec
+        raise FleetConfigError(_in_order(problems))
+    # Some entry did not validate: FleetSpec's own checks cannot run; run them on what was read.
     try:
-        return FleetSpec.model_validate(raw)
+        FleetSpec.model_validate({**raw, **{k: [] for k in entries}})
     except ValidationError as exc:
-        raise FleetConfigError(_format_errors(exc)) from None
+        problems += _format_errors([e for e in exc.errors(include_url=False) if e["loc"][:1] not in {(k,) for k in entries}])
+    found = fleet_problems(entries.get("clusters", []), entries.get("services", []), _ssh_key_given(raw))
+    for key, got, allowed in found:
+        path = _path(tuple(_split_key(key)))
+        if not any(line.startswith(path + ":") for line in problems):  # a bad name is one line, not two
+            problems.append(f"{path}: got {_shown(got)}; allowed: {allowed}")
+    raise FleetConfigError(_in_order(problems))
+
+
+def _ssh_key_given(raw: Mapping[str, Any]) -> bool:
+    value = raw.get("sshPrivateKey")
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+_TOP_ORDER = {NAMESPACE + ":" + (f.alias or n): i for i, (n, f) in enumerate(FleetSpec.model_fields.items())}
+
+
+def _in_order(lines: list[str]) -> list[str]:
+    """Lines by key path: unknown keys first, then clusters, services and the rest in the order of
+    FleetSpec's fields, entries by index; lines of one entry keep the order they were found in."""
+    def rank(line: str) -> tuple[int, int]:
+        m = _ENTRY.match(line)
+        if m is None or m["top"] not in _TOP_ORDER:
+            return (-1, 0)
+        return (_TOP_ORDER[m["top"]], int(m["index"]) if m["index"] is not None else -1)
+    return sorted(lines, key=rank)
+
+
+_ENTRY = re.compile(r"(?P<top>[^:\s\[.]+:[A-Za-z0-9_]+)(?:\[(?P<index>[0-9]+)\])?[:.\[]")
 
 
 def _model_at(loc: tuple[Any, ...]) -> Optional[type[BaseModel]]:
@@ -107,10 +165,11 @@ _ALLOWED = {
 }
 
 
-def _format_errors(exc: ValidationError) -> list[str]:
+def _format_errors(errors: list[Any], prefix: tuple[Any, ...] = ()) -> list[str]:
+    """pydantic's errors as lines; ``prefix`` is where the validated value sits in FleetSpec."""
     lines: list[str] = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
+    for err in errors:
+        loc = prefix + tuple(err["loc"])
         etype = err["type"]
         ctx = err.get("ctx") or {}
         given = err.get("input")
@@ -154,7 +213,8 @@ def _format_errors(exc: ValidationError) -> list[str]:
         line = f"{_path(loc)}: got {_shown(given)}; allowed: {allowed}"
         if not any(existing.startswith(_path(loc) + ":") for existing in lines):
             lines.append(line)
-        base = tuple(err["loc"])
+        base = prefix + tuple(err["loc"])
         for key, got, more_allowed in ctx.get("more", ()) if etype == "fleetform" else ():
-            lines.append(f"{_path(base + tuple(_split_key(key)))}: got {_shown(got)}; allowed: {more_allowed}")
+            below = tuple(_split_key(key[0])) + (key[1],) if isinstance(key, tuple) else tuple(_split_key(key))
+            lines.append(f"{_path(base + below)}: got {_shown(got)}; allowed: {more_allowed}")
     return lines

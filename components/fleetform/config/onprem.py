@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
-from .errors import _problem
+from .errors import _problem, _raise_all
 from .nodes import Taint, _node_labels
 from .values import K3S_NETWORKS, _dns_label, _Model
 
@@ -152,7 +152,9 @@ class InstallSpec(_Model):
     @model_validator(mode="after")
     def _airgap_downloads_nothing(self) -> "InstallSpec":
         if self.airgap_dir is not None:
-            for key, value, default in (("scriptUrl", self.script_url, "https://get.k3s.io"), ("releaseUrl", self.release_url, None)):
-                if value != default:
-                    raise _problem("nothing with airgapDir (an air-gapped install downloads nothing)", key=key, got=value)
+            _raise_all([
+                (key, value, "nothing with airgapDir (an air-gapped install downloads nothing)")
+                for key, value, default in (("scriptUrl", self.script_url, "https://get.k3s.io"), ("releaseUrl", self.release_url, None))
+                if value != default
+            ])
         return self

@@ -15,7 +15,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from .errors import _problem
+from .errors import _problem, _raise_all
 from .values import (
     DEFAULT_DENY_POLICY,
     _DIGEST,
@@ -86,11 +86,13 @@ class ResourcesSpec(_Model):
     @model_validator(mode="after")
     def _requests_within_limits(self) -> "ResourcesSpec":
         # The API server refuses a request above its limit (pod validation).
+        found: list[tuple[Any, Any, str]] = []
         if (_quantity(self.cpu) or 0) > (_quantity(self.cpu_limit) or 0):
             default = "" if "cpu_limit" in self.model_fields_set else ", the default: set cpuLimit to raise it"
-            raise _problem(f"at most the CPU limit, cpuLimit ({self.cpu_limit}{default})", key="cpu", got=self.cpu)
+            found.append(("cpu", self.cpu, f"at most the CPU limit, cpuLimit ({self.cpu_limit}{default})"))
         if self.memory_limit is not None and (_quantity(self.memory) or 0) > (_quantity(self.memory_limit) or 0):
-            raise _problem(f"at most the memory limit, memoryLimit ({self.memory_limit})", key="memory", got=self.memory)
+            found.append(("memory", self.memory, f"at most the memory limit, memoryLimit ({self.memory_limit})"))
+        _raise_all(found)
         return self
 
 
@@ -110,11 +112,33 @@ class EgressRule(_Model):
 
     @model_validator(mode="after")
     def _one_kind(self) -> "EgressRule":
+        found: list[tuple[Any, Any, str]] = []
         if (self.service is None) == (self.cidr is None):
-            raise _problem("exactly one of service or cidr", key="service", got=self.service)
+            found.append(("service", self.service, "exactly one of service or cidr"))
         if self.cidr is not None and not self.ports:
-            raise _problem("at least one port with cidr (no all-ports egress)", key="ports", got=[])
+            found.append(("ports", [], "at least one port with cidr (no all-ports egress)"))
+        _raise_all(found)
         return self
+
+
+def _digest_problem(image: str) -> Optional[str]:
+    """What is wrong with an image reference's digest, said so it can be fixed (the value shown in
+    the message may be shortened), or None when the digest is not the problem."""
+    if "@" not in image:
+        return None
+    digest = image.rsplit("@", 1)[1]
+    algorithm, _, hex_part = digest.partition(":")
+    if algorithm != "sha256":
+        return "digest does not start with sha256: (the only algorithm accepted)"
+    if not hex_part or any(c not in "0123456789abcdefABCDEF" for c in hex_part):
+        bad = sorted({c for c in hex_part if c not in "0123456789abcdefABCDEF"})
+        return ("sha256 digest is empty, want 64 hex digits" if not hex_part
+                else "sha256 digest has characters that are not hex digits: " + " ".join(json.dumps(c) for c in bad[:5]))
+    if hex_part != hex_part.lower():
+        return "sha256 digest has upper-case hex digits, want lower-case"
+    if len(hex_part) != 64:
+        return f"sha256 digest has {len(hex_part)} hex digits, want 64"
+    return None
 
 
 class ServiceSpec(_Model):
@@ -161,8 +185,9 @@ class ServiceSpec(_Model):
     def _pinned(cls, v: str) -> str:
         m = _IMAGE.fullmatch(v)
         if not m or len(m.group("repo")) > _IMAGE_NAME_MAX:
+            why = _digest_problem(v)
             raise _problem("an image reference like registry/repo:1.2.3 or registry/repo@sha256:<64 hex> "
-                           f"(name at most {_IMAGE_NAME_MAX} characters)")
+                           f"(name at most {_IMAGE_NAME_MAX} characters)" + (f"; here the {why}" if why else ""))
         if m.group("digest") is None and (m.group("tag") is None or m.group("tag") == "latest"):
             raise _problem("a pinned image: a digest (@sha256:...) or a tag other than latest")
         return v

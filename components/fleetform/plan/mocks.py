@@ -254,6 +254,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         self._seen.inputs = None
+        if getattr(request, "remote", False):
+            # A multi-language component (a Helm Chart v4, a yaml/v2 ConfigGroup, awsx, eks...)
+            # is built by its provider at deploy time: its children cannot be planned, checked or
+            # policed offline, and accepting it would report a clean plan of nothing.
+            raise UnexpectedMockCall(
+                f"{request.type} ({request.name}) is a component its provider builds at deploy time: its resources "
+                "cannot be planned offline (use pulumi preview, or resources the program registers itself)"
+            )
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             self.registrations.append(

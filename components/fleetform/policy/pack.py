@@ -48,8 +48,12 @@ def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
         # as "can't run policy during preview", never as a violation.
         settings = _settings(rule, args.get_config())
         messages = list(check(args.resource_type, args.props, settings))
-        if messages and waiver_for(settings.get("waivers"), StackResource(args.resource_type, args.urn, args.name, args.props)):
-            return  # waived in the pack's config, with a reason (fleetform plan lists it as waived)
+        waiver = waiver_for(settings.get("waivers"), StackResource(args.resource_type, args.urn, args.name, args.props)) \
+            if messages else None
+        if waiver is not None:
+            # Not applicable, with the waiver's reason: the engine keeps it (fleetform plan lists it as waived).
+            args.not_applicable(f"waived: {waiver.get('reason')}")
+            return
         for message in messages:
             report(message, None)
 

@@ -109,11 +109,21 @@ def _self_hosted(service: ServiceSpec, lb: LoadBalancerSpec) -> Exposure:
     # health-check settings (https://docs.k3s.io/networking/networking-services). Neither has an
     # HTTP health check of its own: externalTrafficPolicy Local makes them announce/serve only
     # from nodes with a ready pod, whose readiness probe is the service's health path.
+    # provider cloud (an existing cluster whose cloud controller serves LoadBalancer Services):
+    # the cloud's own annotations come from config, since fleetform does not know which cloud.
+    # An internal Service on a load balancer without private addresses is refused (config says
+    # so first, with the key; this is the check of a Microservice used on its own).
+    problem = lb.internal_problem() if service.expose == "internal" else None
+    if problem is not None:
+        raise ValueError(f"service {service.name}: expose internal, but {problem}; give a load_balancer with an "
+                         "internal pool (metallb) or internal annotations (cloud), or expose cluster")
     annotations: dict[str, str] = {}
     if lb.provider == "metallb":
         pool = lb.public_pool if service.expose == "public" else lb.internal_pool
         if pool:
             annotations["metallb.io/address-pool"] = pool
+    elif lb.provider == "cloud":
+        annotations = dict(lb.public_annotations if service.expose == "public" else lb.internal_annotations)
     return Exposure(
         type="LoadBalancer",
         annotations=annotations,
