@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STACK  ?= local
+# A policy-pack config (JSON, the format of pulumi's --policy-pack-config) for `make plan`.
+POLICY_CONFIG ?=
 
-.PHONY: setup plan test typecheck bench bench-instructions clean
+.PHONY: setup plan check test typecheck bench bench-instructions clean mutants
 
 # pip's output goes to a log, shown only when the install fails.
 $(BIN)/fleetform: pyproject.toml
@@ -25,7 +27,12 @@ $(CHECKOV):
 setup: $(BIN)/fleetform
 
 plan: setup
-	$(BIN)/fleetform plan $(STACK)
+	$(BIN)/fleetform plan $(STACK) $(if $(POLICY_CONFIG),--policy-config $(POLICY_CONFIG))
+
+# Your own stacks, as a pipeline checks them (`make check`, or `make check STACKS=path/to/stacks`).
+STACKS ?= stacks
+check: setup
+	$(BIN)/fleetform check $(STACKS) $(if $(POLICY_CONFIG),--policy-config $(POLICY_CONFIG))
 
 test: setup $(CHECKOV)
 	$(BIN)/python -m pytest -n 2 -q
@@ -40,6 +47,31 @@ bench: setup
 # Instruction counts of the same programs (needs valgrind; ~8 minutes on 2 cores).
 bench-instructions: setup
 	$(BIN)/python benchmarks/plan_bench.py --only instructions
+
+# Mutation testing (docs/mutation-testing.md): not part of `make test`. mutmut runs pytest in its
+# own process, so it goes into the project's venv. It maps files to modules only under ./ or src/,
+# so it runs in the staging folder mutants/ (src -> ../components). MODULE narrows the mutants,
+# TESTS the tests (space-separated pytest paths or node ids; default: pyproject's selection), e.g.
+# `make mutants MODULE=fleetform.network.cidr TESTS="tests/test_cidr.py tests/test_pins_mutants.py"`.
+MUTMUT = $(BIN)/mutmut
+MODULE ?=
+TESTS  ?=
+
+$(MUTMUT): | $(BIN)/fleetform
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'mutmut==3.8.1'
+
+mutants: setup $(MUTMUT)
+	@mkdir -p mutants
+	@ln -sfn ../components mutants/src
+	@for f in tests stacks policies Pulumi.yaml pyproject.toml; do ln -sfn ../$$f mutants/$$f; done
+	@if [ -n "$(TESTS)" ]; then rm mutants/pyproject.toml; $(BIN)/python -c 'import json, re, sys; \
+		text = open("pyproject.toml").read(); sel = json.dumps(sys.argv[1].split()); \
+		sys.stdout.write(re.sub(r"pytest_add_cli_args_test_selection = \[.*?\]", \
+		lambda m: "pytest_add_cli_args_test_selection = " + sel, text, flags=re.S))' "$(TESTS)" > mutants/pyproject.toml; fi
+	cd mutants && ../$(MUTMUT) run $(if $(MODULE),'$(MODULE).*')
+	@cd mutants && ../$(MUTMUT) results --all true | awk -F': ' '{ n = $$1; sub(/^ +/, "", n); \
+		sub(/\.(x_|xǁ).*/, "", n); t[n]++; if ($$2 == "killed") k[n]++ } \
+		END { for (m in t) printf "%-40s %5d / %-5d killed (%.0f%%)\n", m, k[m], t[m], 100 * k[m] / t[m] }' | sort
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .hypothesis plan-out

@@ -56,9 +56,13 @@ REGISTRIES_FILE = "/etc/rancher/k3s/registries.yaml"
 CLOUD_INIT_SCRIPT = "/var/lib/fleetform/bootstrap.sh"
 API_PORT = 6443
 
-# Kernel parameters the kubelet refuses to start without under --protect-kernel-defaults
-# (https://docs.k3s.io/security/hardening-guide#ensure-protect-kernel-defaults-is-set).
-_SYSCTLS = "vm.panic_on_oom=0\nvm.overcommit_memory=1\nkernel.panic=10\nkernel.panic_on_oops=1\n"
+# Kernel parameters the kubelet refuses to start without under --protect-kernel-defaults: the
+# desired state of kubernetes/kubernetes pkg/kubelet/cm/container_manager_linux.go
+# setupKernelTunables (values: k8s.io/component-helpers/node/util/sysctl). The k3s hardening guide
+# (https://docs.k3s.io/security/hardening-guide#ensure-protect-kernel-defaults-is-set) lists the
+# first four; the kubelet also checks the two keyring quotas, which an older kernel may hold lower.
+_SYSCTLS = ("vm.panic_on_oom=0\nvm.overcommit_memory=1\nkernel.panic=10\nkernel.panic_on_oops=1\n"
+            "kernel.keys.root_maxkeys=1000000\nkernel.keys.root_maxbytes=25000000\n")
 
 # Kubelet TLS ciphers of the k3s CIS hardening guide (AEAD suites only).
 _KUBELET_CIPHERS = (
