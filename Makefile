@@ -50,7 +50,7 @@ bench-instructions: setup
 
 # Mutation testing (docs/mutation-testing.md): not part of `make test`. mutmut runs pytest in its
 # own process, so it goes into the project's venv. It maps files to modules only under ./ or src/,
-# so it runs in the staging folder mutants/ (src -> ../components). MODULE narrows the mutants,
+# so it runs in the staging folder mutants/ (src/fleetform and src/fleetform_policies link to the sources). MODULE narrows the mutants,
 # TESTS the tests (space-separated pytest paths or node ids; default: pyproject's selection), e.g.
 # `make mutants MODULE=fleetform.network.cidr TESTS="tests/test_cidr.py tests/test_pins_mutants.py"`.
 MUTMUT = $(BIN)/mutmut
@@ -62,7 +62,9 @@ $(MUTMUT): | $(BIN)/fleetform
 
 mutants: setup $(MUTMUT)
 	@mkdir -p mutants
-	@ln -sfn ../components mutants/src
+	@rm -f mutants/src && mkdir -p mutants/src
+	@ln -sfn ../../components/fleetform mutants/src/fleetform
+	@ln -sfn ../../policies/fleetform_policies mutants/src/fleetform_policies
 	@for f in tests stacks policies Pulumi.yaml pyproject.toml; do ln -sfn ../$$f mutants/$$f; done
 	@if [ -n "$(TESTS)" ]; then rm mutants/pyproject.toml; $(BIN)/python -c 'import json, re, sys; \
 		text = open("pyproject.toml").read(); sel = json.dumps(sys.argv[1].split()); \
@@ -70,8 +72,9 @@ mutants: setup $(MUTMUT)
 		lambda m: "pytest_add_cli_args_test_selection = " + sel, text, flags=re.S))' "$(TESTS)" > mutants/pyproject.toml; fi
 	cd mutants && ../$(MUTMUT) run $(if $(MODULE),'$(MODULE).*')
 	@cd mutants && ../$(MUTMUT) results --all true | awk -F': ' '{ n = $$1; sub(/^ +/, "", n); \
-		sub(/\.(x_|xǁ).*/, "", n); t[n]++; if ($$2 == "killed") k[n]++ } \
-		END { for (m in t) printf "%-40s %5d / %-5d killed (%.0f%%)\n", m, k[m], t[m], 100 * k[m] / t[m] }' | sort
+		sub(/\.(x_|xǁ).*/, "", n); seen[n] = 1; if ($$2 == "not checked") next; t[n]++; if ($$2 == "killed") k[n]++ } \
+		END { for (m in seen) if (t[m]) printf "%-40s %5d / %-5d killed (%.0f%%)\n", m, k[m], t[m], 100 * k[m] / t[m]; \
+		      else printf "%-40s not run\n", m }' | sort
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .hypothesis plan-out

@@ -137,7 +137,7 @@ FIXED = [
     ("rich (terminal report)", ["rich.console", "rich.text", "rich.tree"]),
     ("the program's components", ["fleetform.fleet"]),
     ("plan engine, report, CLI", ["fleetform.plan.engine", "fleetform.plan.render", "fleetform.cli"]),
-    ("policy pack", ["fleetform.policy.rules", "pulumi_policy.proxy"]),
+    ("policy pack", ["fleetform_policies.rules", "pulumi_policy.proxy"]),
 ]
 """Import groups of the plan that the floor does not have."""
 

@@ -4,12 +4,13 @@
 import sys
 from pathlib import Path
 
-# The rules live in `fleetform.policy` (components/fleetform/policy). fleetform's package
-# __init__ imports nothing eagerly, so the rules need only what requirements.txt installs.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "components"))
+# The rules live next to this file, in `fleetform_policies`, which imports nothing of the rest of
+# fleetform: the pack is self-contained (what `pulumi policy publish` uploads is this folder) and
+# needs only what requirements.txt installs.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
-from fleetform.policy.pack import PACK_NAME, policies  # noqa: E402
+from fleetform_policies.pack import PACK_NAME, policies  # noqa: E402
 
 PolicyPack(name=PACK_NAME, enforcement_level=EnforcementLevel.ADVISORY, policies=policies())

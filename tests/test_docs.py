@@ -94,7 +94,7 @@ def _rule_row(rule) -> str:
 
 
 def test_every_policy_rule_is_in_the_policies_page():
-    from fleetform.policy.rules import RULES
+    from fleetform_policies.rules import RULES
 
     doc = _text(DOCS / "policies.md")
     assert not [r.name for r in RULES if r.name not in doc]
@@ -104,7 +104,7 @@ def test_every_policy_rule_is_in_the_policies_page():
 
 
 def test_policies_page_lists_no_rule_that_does_not_exist():
-    from fleetform.policy.rules import RULES
+    from fleetform_policies.rules import RULES
 
     names = {r.name for r in RULES}
     documented = re.findall(r"^\| `([a-z0-9-]+)` \|", _text(DOCS / "policies.md"), re.M)
@@ -113,7 +113,7 @@ def test_policies_page_lists_no_rule_that_does_not_exist():
 
 @pytest.mark.parametrize("page", ["policies.md", "plan.md"])
 def test_policy_config_examples_are_accepted(page):
-    from fleetform.policy.rules import config_problems
+    from fleetform_policies.rules import config_problems
 
     examples = re.findall(r"^```json\n(.*?)^```", _text(DOCS / page), re.S | re.M)
     assert examples

@@ -36,9 +36,9 @@ def wheel(tmp_path_factory) -> Path:
 def test_wheel_holds_only_the_fleetform_package(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     top = {n.split("/")[0] for n in names}
-    assert {t for t in top if not t.endswith(".dist-info")} == {"fleetform"}
+    assert {t for t in top if not t.endswith(".dist-info")} == {"fleetform", "fleetform_policies"}
     assert "fleetform/cluster/eks_lbc_iam_policy.json" in names and "fleetform/py.typed" in names
-    assert "fleetform/policy/rules/kubernetes.py" in names and "fleetform/testing.py" in names
+    assert "fleetform_policies/rules/kubernetes.py" in names and "fleetform/testing.py" in names
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     assert "License-Expression: Apache-2.0" in metadata
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from fleetform.policy.rules import RULES, StackResource, evaluate
+from fleetform_policies.rules import RULES, StackResource, evaluate
 
 FIXTURES = Path(__file__).parent / "policy_fixtures"
 BASELINES = yaml.safe_load((FIXTURES / "_baselines.yaml").read_text())

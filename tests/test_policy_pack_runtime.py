@@ -16,8 +16,8 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi_policy.policy import EnforcementLevel, _PolicyAnalyzerServicer
 
-from fleetform.policy.pack import PACK_NAME, policies
-from fleetform.policy.rules import RULES
+from fleetform_policies.pack import PACK_NAME, policies
+from fleetform_policies.rules import RULES
 from tests.conftest import ROOT
 
 UNKNOWN_BOOL = "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7"
@@ -84,7 +84,7 @@ def test_analyze_unknown_value_is_cannot_judge_not_violation():
 
 
 def _start_pack(python: str, cwd: Path, env: dict) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([python, "-u", str(ROOT / "policies" / "__main__.py")], cwd=cwd, env=env,
+    proc = subprocess.Popen([python, "-u", str(cwd / "__main__.py")], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     port_line = proc.stdout.readline().strip()
     if not port_line.isdigit():
@@ -113,7 +113,8 @@ def test_pack_subprocess_serves_analyzer_info():
 @pytest.mark.skipif(os.environ.get("FLEETFORM_SKIP_PACK_VENV") == "1", reason="FLEETFORM_SKIP_PACK_VENV=1")
 def test_pack_runs_in_its_own_venv_built_from_requirements(tmp_path):
     """As `pulumi preview --policy-pack policies` does: a venv from policies/requirements.txt
-    only (never the project's), then the pack program started in it."""
+    only (never the project's), then the pack program started in it, from a copy of the folder
+    outside the repository (what `pulumi policy publish` uploads is that folder alone)."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     pip = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
@@ -123,7 +124,9 @@ def test_pack_runs_in_its_own_venv_built_from_requirements(tmp_path):
         pytest.skip(f"package index unreachable: {pip.stderr[-300:]}")
     assert pip.returncode == 0, pip.stderr[-2000:]
     env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
-    proc, port = _start_pack(str(venv / "bin" / "python"), ROOT / "policies", env)
+    pack = tmp_path / "pack"
+    shutil.copytree(ROOT / "policies", pack, ignore=shutil.ignore_patterns("__pycache__"))
+    proc, port = _start_pack(str(venv / "bin" / "python"), pack, env)
     try:
         info = _analyzer_info(port)
     finally:

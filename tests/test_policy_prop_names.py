@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pulumi import _types
 
-from fleetform.policy.rules import RULES
+from fleetform_policies.rules import RULES
 from tests.test_policies import BASELINES, CASES, build
 
 LEGACY_TOKENS = {

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from fleetform.plan.engine import plan
-from fleetform.policy.rules import Rule
+from fleetform_policies.rules import Rule
 from tests.conftest import ROOT
 
 
@@ -26,7 +26,7 @@ def test_plan_runs_rules_over_every_custom_resource(monkeypatch):
             yield f"saw {props['metadata']['name']}"
 
     probe = Rule("probe", "test rule", "low", "test", "mandatory", check, types=("kubernetes:",))
-    monkeypatch.setattr("fleetform.policy.rules.RULES", [probe])
+    monkeypatch.setattr("fleetform_policies.rules.RULES", [probe])
     result = plan("local")
     assert sorted(v.message for v in result.violations) == ["saw api", "saw web"]
     assert result.exit_code == 1
@@ -108,7 +108,7 @@ def test_bad_policy_config_is_one_line_per_problem_and_exit_2(tmp_path, capsys, 
 
     import fleetform.plan.engine as engine
     from fleetform.cli import main
-    from fleetform.policy.rules import RULES
+    from fleetform_policies.rules import RULES
 
     monkeypatch.setattr(engine, "plan", lambda *a, **k: pytest.fail("planned despite a bad policy config"))
     path = tmp_path / "policy.json"
@@ -125,7 +125,7 @@ def test_bad_policy_config_is_one_line_per_problem_and_exit_2(tmp_path, capsys, 
 def test_every_rule_setting_default_passes_its_own_schema():
     """The defaults the rules run with are values a user could write (else the config check above
     would reject a config that only restates them)."""
-    from fleetform.policy.rules import RULES, config_problems
+    from fleetform_policies.rules import RULES, config_problems
 
     restated = {r.name: {k: v["default"] for k, v in r.config.items()} for r in RULES if r.config}
     assert restated and config_problems(restated) == []

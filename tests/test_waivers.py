@@ -65,7 +65,7 @@ def test_resource_waiver_matches_name_or_urn_glob(bad_config):
 
 
 def test_every_violation_says_how_to_fix_or_waive_it(bad_config):
-    from fleetform.policy.rules import RULES, config_problems
+    from fleetform_policies.rules import RULES, config_problems
 
     descriptions = {r.name: r.description for r in RULES}
     result = _plan(bad_config)
@@ -91,7 +91,7 @@ def test_every_violation_says_how_to_fix_or_waive_it(bad_config):
     ({"service": "a"}, "k8s-replicas.waivers: got {\"service\": \"a\"}; {'service': 'a'} is not of type 'array'"),
 ])
 def test_bad_waivers_are_config_problems(waivers, problem):
-    from fleetform.policy.rules import config_problems
+    from fleetform_policies.rules import config_problems
 
     assert config_problems({"k8s-replicas": {"waivers": waivers}}) == [problem]
 
@@ -136,7 +136,7 @@ def test_pack_honours_the_same_waivers():
     from pulumi_policy import ResourceValidationArgs
     from pulumi_policy.policy import _NotApplicableError
 
-    from fleetform.policy.pack import policies
+    from fleetform_policies.pack import policies
 
     policy = next(p for p in policies() if p.name == "k8s-replicas")
     props = {"metadata": {"name": "solo", "labels": {"app.kubernetes.io/name": "solo"}},

@@ -12,9 +12,10 @@ The public API (everything else is internal, and may change between releases):
   ``EksCluster``, ``GkeCluster``, ``AksCluster``, ``SelfManagedAwsCluster``, ...);
 - :mod:`fleetform.testing`: the offline plan engine for a user's own program (pytest).
 
-Names are imported on first use, not with the package: ``import fleetform`` costs nothing, a
-stack for one cloud never imports another cloud's SDK, and the policy pack (which imports
-:mod:`fleetform.policy` in a virtualenv holding only ``pulumi-policy``) needs none of the rest.
+Names are imported on first use, not with the package: ``import fleetform`` costs nothing and a
+stack for one cloud never imports another cloud's SDK. The policy rules are the package
+:mod:`fleetform_policies` (source: ``policies/fleetform_policies``, beside the CrossGuard pack
+that runs them), installed with fleetform.
 """
 
 from __future__ import annotations

@@ -145,7 +145,7 @@ def argument_problems(args: argparse.Namespace) -> tuple[list[str], Optional[dic
         problems.append(f"--policy-config: cannot use {args.policy_config}: {exc}; allowed: a JSON object "
                         '{"<policy>": "advisory|mandatory|disabled" | {"enforcementLevel": ..., <settings>}}')
         return problems, None
-    from fleetform.policy.rules import config_problems
+    from fleetform_policies.rules import config_problems
 
     problems += [f"--policy-config {args.policy_config}: {line}" for line in config_problems(policy_config)]
     return problems, policy_config

@@ -29,7 +29,7 @@ from ..config.stackfile import (  # noqa: F401  (re-exported: tests and users' s
 CLUSTER_TYPE_PREFIX = "fleetform:cluster:"
 
 if TYPE_CHECKING:
-    from fleetform.policy.rules import StackResource as StackResourceLike
+    from fleetform_policies.rules import StackResource as StackResourceLike
 
 _STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 """Pulumi's rule for a stack name: letters, digits, hyphens, underscores and periods, at most 100."""
@@ -261,7 +261,7 @@ def _provider_name(urn: Optional[str]) -> Optional[str]:
 
 def _hint(policy: str, description: str, resource: StackResourceLike) -> str:
     """How to fix a finding (what the rule wants) or waive it, scoped as narrowly as fleetform knows."""
-    from fleetform.policy.rules.base import SERVICE_LABEL, labels
+    from fleetform_policies.rules.base import SERVICE_LABEL, labels
 
     service = labels(resource.props).get(SERVICE_LABEL) if resource.type.startswith("kubernetes:") else None
     scope = {"service": service} if isinstance(service, str) else {"resource": resource.name}
@@ -276,7 +276,7 @@ def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -
     (checks that met an unknown value)."""
     from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-    from fleetform.policy.rules import StackResource, evaluate
+    from fleetform_policies.rules import StackResource, evaluate
 
     # An unknown input reaches the rules as pulumi_policy's own sentinel, so they report it as
     # "cannot judge yet" exactly as under `pulumi preview`, never as a violation.
@@ -286,7 +286,7 @@ def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -
         if r.custom and not r.type.startswith("pulumi:providers:")
     ]
     findings, undecided = evaluate(resources, config)
-    from fleetform.policy.rules import RULES
+    from fleetform_policies.rules import RULES
 
     descriptions = {r.name: r.description for r in RULES}
     by_urn = {r.urn: r for r in resources}
@@ -300,7 +300,7 @@ def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -
 def policy_in_effect(config: Optional[Mapping[str, Any]], source: Optional[tuple[str, str]] = None) -> PolicyInEffect:
     """What a policy config changes against the pack's defaults, and where it came from
     (``source``: its file and the SHA-256 of its bytes)."""
-    from fleetform.policy.rules import RULES, effective_levels
+    from fleetform_policies.rules import RULES, effective_levels
 
     config = config or {}
     levels = effective_levels(config)
@@ -390,7 +390,7 @@ def plan_program(
     accept (their outputs echo their inputs). A ``policy_config`` the pack would not accept raises
     :class:`ValueError` with one line per problem, as ``--policy-config`` exits 2."""
     if policy_config:
-        from fleetform.policy.rules import config_problems
+        from fleetform_policies.rules import config_problems
 
         problems = config_problems(policy_config)
         if problems:

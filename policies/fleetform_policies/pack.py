@@ -17,7 +17,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from fleetform.policy.rules import RULES, Rule, StackResource, waiver_for
+from fleetform_policies.rules import RULES, Rule, StackResource, waiver_for
 
 PACK_NAME = "fleetform"
 

@@ -102,5 +102,5 @@ RULES = [
          types=CARRIERS),
     Rule("ssh-host-key-verified", "SSH connections to hosts verify the host key (no verifyHostKeys: false outside labs).",
          "high", "CWE-322 (key exchange without entity authentication); OpenSSH StrictHostKeyChecking", "mandatory",
-         _host_key, types=("command:remote:Command", "command:remote:CopyToRemote")),
+         _host_key, types=("command:remote:Command", "command:remote:CopyToRemote", "command:remote:CopyFile")),
 ]
