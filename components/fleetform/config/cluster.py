@@ -22,11 +22,10 @@ from .values import (
     CLOUD_TARGETS,
     DEFAULT_NODE_SIZE,
     K3S_NETWORKS,
-    SUPPORTED_KUBERNETES_VERSIONS,
     _DNS_LABEL,
     _dns_label,
     _Model,
-    _quoted_version,
+    KubernetesVersion,
 )
 
 _REGIONS = {
@@ -216,7 +215,7 @@ class ClusterSpec(_Model):
         "Default: managed on clouds, self-managed on onprem; none for existing.",
     )
     region: Optional[str] = Field(default=None, description="Cloud region (required on aws, gcp, azure).")
-    kubernetes_version: Optional[str] = Field(
+    kubernetes_version: Optional[KubernetesVersion] = Field(
         default=None, description="Kubernetes minor version, e.g. \"1.32\"; default: fleetform:kubernetesVersion."
     )
     network: NetworkSpec = Field(default_factory=NetworkSpec, description="The cluster's network (clouds).")
@@ -246,18 +245,6 @@ class ClusterSpec(_Model):
     @classmethod
     def _name(cls, v: str) -> str:
         return _dns_label(v, 24)
-
-    @field_validator("kubernetes_version", mode="before")
-    @classmethod
-    def _quoted_version(cls, v: Any) -> Any:
-        return _quoted_version(v)
-
-    @field_validator("kubernetes_version", mode="after")
-    @classmethod
-    def _version(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and v not in SUPPORTED_KUBERNETES_VERSIONS:
-            raise _problem("one of " + ", ".join(SUPPORTED_KUBERNETES_VERSIONS) + " (a quoted minor version)")
-        return v
 
     @model_validator(mode="after")
     def _rules(self) -> "ClusterSpec":

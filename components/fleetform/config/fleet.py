@@ -22,10 +22,9 @@ from .service import ServiceSpec
 from .values import (
     CLOUD_TARGETS,
     DEFAULT_KUBERNETES_VERSION,
-    SUPPORTED_KUBERNETES_VERSIONS,
     _dns_label,
     _Model,
-    _quoted_version,
+    KubernetesVersion,
 )
 
 EXTENDS_DESCRIPTION = (
@@ -41,7 +40,7 @@ class FleetSpec(_Model):
     clusters: list[ClusterSpec] = Field(min_length=1, description="The clusters of this stack (at least one).")
     services: list[ServiceSpec] = Field(default_factory=list, description="The microservices deployed on the clusters.")
     namespace: str = Field(default="fleetform", description="Kubernetes namespace fleetform creates for the services.")
-    kubernetes_version: str = Field(
+    kubernetes_version: KubernetesVersion = Field(
         default=DEFAULT_KUBERNETES_VERSION, description="Default Kubernetes minor version of the clusters."
     )
     ssh_private_key: Optional[SecretStr] = Field(
@@ -55,18 +54,6 @@ class FleetSpec(_Model):
         if v in ("default", "kube-system", "kube-public", "kube-node-lease"):
             raise _problem("a namespace of fleetform's own, not default or a kube-* system namespace")
         return _dns_label(v, 63)
-
-    @field_validator("kubernetes_version", mode="before")
-    @classmethod
-    def _quoted_version(cls, v: Any) -> Any:
-        return _quoted_version(v)
-
-    @field_validator("kubernetes_version", mode="after")
-    @classmethod
-    def _version(cls, v: str) -> str:
-        if v not in SUPPORTED_KUBERNETES_VERSIONS:
-            raise _problem("one of " + ", ".join(SUPPORTED_KUBERNETES_VERSIONS) + " (a quoted minor version)")
-        return v
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "FleetSpec":

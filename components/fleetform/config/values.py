@@ -13,9 +13,9 @@ import functools
 import ipaddress
 import re
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 from .errors import _problem
@@ -122,4 +122,15 @@ def _quoted_version(v: Any) -> Any:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         raise _problem('a quoted minor version such as "1.30" (unquoted, 1.30 is the number 1.3)')
     return v
+
+
+def _supported_version(v: str) -> str:
+    if v not in SUPPORTED_KUBERNETES_VERSIONS:
+        raise _problem("one of " + ", ".join(SUPPORTED_KUBERNETES_VERSIONS) + " (a quoted minor version)")
+    return v
+
+
+KubernetesVersion = Annotated[str, BeforeValidator(_quoted_version), AfterValidator(_supported_version)]
+"""A Kubernetes minor version fleetform supports, written quoted ("1.32"), as the fleet's default
+and as a cluster's own."""
 
