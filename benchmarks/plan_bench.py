@@ -182,6 +182,9 @@ def stack_with(n: int) -> dict:
         svc["expose"] = ("public", "internal", "cluster")[i % 3]
         services.append(svc)
     base["fleetform:services"] = services
+    # Internal services need private load-balancer addresses: a MetalLB internal pool.
+    for cluster in base["fleetform:clusters"]:
+        cluster["loadBalancer"] = {"provider": "metallb", "publicPool": "public", "internalPool": "private"}
     return {"config": base}
 
 

@@ -110,3 +110,13 @@ def test_instructions_section_says_what_it_needs(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(SystemExit, match="needs valgrind on the PATH"):
         bench.instructions_section(dict(os.environ))
+
+
+@pytest.mark.parametrize("n", [1, 3, 40])
+def test_benchmark_stacks_are_valid_config(n):
+    """The generated fleets are stacks fleetform accepts (a config rule that refuses them would
+    otherwise surface only when someone runs the benchmark)."""
+    from fleetform.config import load_spec
+
+    spec = load_spec(bench.stack_with(n)["config"])
+    assert len(spec.services) == n

@@ -12,7 +12,9 @@ from tests.conftest import ROOT
 
 def test_pulumipolicy_yaml():
     doc = yaml.safe_load((ROOT / "policies" / "PulumiPolicy.yaml").read_text())
-    assert doc["runtime"] == "python" and doc["version"] and doc["description"]
+    assert doc["runtime"]["name"] == "python" and doc["version"] and doc["description"]
+    # Without a virtualenv option the CLI runs the pack with whatever python is on PATH.
+    assert doc["runtime"]["options"] == {"toolchain": "pip", "virtualenv": "venv"}
     reqs = (ROOT / "policies" / "requirements.txt").read_text()
     assert "pulumi-policy" in reqs
 

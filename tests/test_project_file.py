@@ -118,5 +118,46 @@ def test_plan_knows_the_secret_and_array_keys_pulumi_yaml_declares():
     from fleetform.config import LIST_KEYS, SECRET_KEYS
 
     declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    assert SECRET_KEYS == {k for k, d in declared.items() if d.get("secret")} and SECRET_KEYS
     assert LIST_KEYS == {k for k, d in declared.items() if d.get("type") == "array"} and LIST_KEYS
+    # Secret keys are declared, but not `secret: true` (the engine would demand them of every
+    # stack): fleetform refuses their plain-text values itself (plan and program alike).
+    assert SECRET_KEYS == {"fleetform:sshPrivateKey"} and SECRET_KEYS <= set(declared)
+    assert not [k for k, d in declared.items() if d.get("secret")]
+
+
+def test_every_declared_key_has_a_default():
+    """The engine refuses a stack that does not set a declared project key without a default
+    (pkg/workspace/config.go mergeConfig: "Stack 'x' is missing configuration value 'y'"): with a
+    default on every key, any stack, a user's new one included, passes that check."""
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert [k for k, d in declared.items() if "default" not in d] == []
+
+
+def test_program_refuses_a_plain_text_secret_key():
+    """Under `pulumi up` the engine says which config values were set with --secret; a plain
+    sshPrivateKey is one line naming the key, before anything is registered."""
+    import pulumi
+
+    from fleetform.fleet import program
+    from fleetform.plan.runner import run_under_mocks
+    from tests.conftest import cluster, fleet, service
+
+    cfg = fleet([cluster("c", "existing")], [service()], sshPrivateKey="-----BEGIN OPENSSH PRIVATE KEY-----")
+    with pytest.raises(pulumi.RunError, match=r"\n  fleetform:sshPrivateKey: set in plain text; allowed: an encrypted value"):
+        run_under_mocks("s", cfg, program)
+    run_under_mocks("s", cfg, program, secret_keys=("fleetform:sshPrivateKey",))  # set with --secret: fine
+
+
+def test_extends_and_clusters_defaults_mean_unset():
+    """The engine hands every stack Pulumi.yaml's defaults: extends "" (none) and clusters []
+    (the base's, when extending)."""
+    from fleetform.config import load_spec
+    from fleetform.config.extends import resolve_extends
+    from tests.conftest import STACKS, cluster, fleet, service
+
+    cfg = fleet([cluster("c", "existing")], [service()], extends="")
+    assert resolve_extends(cfg, STACKS) == {k: v for k, v in cfg.items() if k != "fleetform:extends"}
+    load_spec(cfg)
+    child = {"fleetform:extends": "local", "fleetform:clusters": "[]", "fleetform:services": "[]"}
+    merged = resolve_extends(child, STACKS)
+    assert [c["name"] for c in merged["fleetform:clusters"]] == ["local"]

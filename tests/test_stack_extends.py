@@ -129,7 +129,7 @@ def test_an_unknown_base_is_one_line(tmp_path):
     assert "(stacks in " in lines[0] and "prod" in lines[0]
 
 
-@pytest.mark.parametrize("given", ["", "two words", 3, "/etc/Pulumi.prod.yaml"])
+@pytest.mark.parametrize("given", ["  ", "two words", 3, "/etc/Pulumi.prod.yaml"])  # "": the default, no base
 def test_a_value_that_names_no_stack_is_one_line(tmp_path, given):
     lines = _problems({**STAGING, "fleetform:extends": given}, tmp_path)
     assert len(lines) == 1 and lines[0].startswith("fleetform:extends: got ")

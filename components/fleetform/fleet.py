@@ -104,6 +104,20 @@ class Fleet(pulumi.ComponentResource):
         self.register_outputs({"clusters": self.cluster_outputs, "kubeconfigs": self.kubeconfigs})
 
 
+def _refuse_plain_text_secrets(config: dict) -> None:
+    """A secret key (``fleetform:sshPrivateKey``) set without ``--secret`` is refused, as the plan
+    refuses it in a stack file. Pulumi.yaml cannot declare it ``secret: true``: the engine would
+    then demand it of every stack."""
+    from pulumi.runtime.config import is_config_secret
+
+    from .config import SECRET_KEYS
+
+    plain = [k for k in sorted(SECRET_KEYS) if config.get(k) not in (None, "") and not is_config_secret(k)]
+    if plain:
+        raise FleetConfigError([f"{k}: set in plain text; allowed: an encrypted value only (pulumi config set --secret "
+                                f"{k} ...)" for k in plain])
+
+
 def load_spec_from_pulumi_config() -> FleetSpec:
     """The stack's :class:`FleetSpec` from the Pulumi config the engine (or the plan) provides.
 
@@ -112,7 +126,8 @@ def load_spec_from_pulumi_config() -> FleetSpec:
     from pulumi.runtime.config import CONFIG
 
     config = dict(CONFIG.get())
-    if EXTENDS_KEY in config:
+    _refuse_plain_text_secrets(config)
+    if config.get(EXTENDS_KEY) not in (None, ""):
         from pulumi.runtime.settings import get_root_directory
 
         from .config.extends import find_project_root, resolve_extends, stack_config_dir

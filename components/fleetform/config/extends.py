@@ -78,6 +78,8 @@ def _resolve(config: dict[str, Any], stack_dir: Path, chain: list[Path]) -> dict
     if EXTENDS_KEY not in config:
         return config
     given = config.pop(EXTENDS_KEY)
+    if given in ("", None):  # Pulumi.yaml's default: extends nothing
+        return config
     path = _locate(given, stack_dir)
     if path.resolve() in chain:
         names = [_label(p) for p in chain] + [_label(path)]
@@ -142,7 +144,9 @@ def _merge(base: dict[str, Any], own: dict[str, Any], base_name: str) -> dict[st
         if key == _SERVICES:
             continue
         if key == _CLUSTERS:
-            out.setdefault(key, value)  # a stack's clusters are its own
+            # A stack's clusters are its own; none (or the engine's default, []) takes the base's.
+            if _structured(out.get(key, [])) in ([], None):
+                out[key] = value
         elif key not in out or (key in _DEFAULTS and str(out[key]) == _DEFAULTS[key]):
             out[key] = value
     base_services = base.get(_SERVICES)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..config import DEFAULT_KUBERNETES_VERSION, FleetConfigError, FleetSpec, load_spec
+from ..config import DEFAULT_KUBERNETES_VERSION, SECRET_KEYS, FleetConfigError, FleetSpec, load_spec
 from ..config.extends import resolve_extends
 from .mocks import SECRET
 from .runner import PROJECT, Capture, run_under_mocks
@@ -349,7 +349,9 @@ def plan(
     """
     from ..fleet import program
 
-    secret_keys: tuple[str, ...] = ()
+    # Config given directly stands for what the engine hands a program: its secret keys are
+    # secrets. From a stack file, only encrypted values are (the reader refuses plain-text ones).
+    secret_keys: tuple[str, ...] = tuple(k for k in sorted(SECRET_KEYS) if config and config.get(k) not in (None, ""))
     stack_dir, own = project_root() / "stacks", None
     if config is None:
         stack, path = resolve_stack(stack)
