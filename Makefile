@@ -62,7 +62,7 @@ $(MUTMUT): | $(BIN)/fleetform
 
 mutants: setup $(MUTMUT)
 	@mkdir -p mutants
-	@rm -f mutants/src && mkdir -p mutants/src
+	@rm -rf mutants/src && mkdir -p mutants/src  # links only: rm removes them, never what they point at
 	@ln -sfn ../../components/fleetform mutants/src/fleetform
 	@ln -sfn ../../policies/fleetform_policies mutants/src/fleetform_policies
 	@for f in tests stacks policies Pulumi.yaml pyproject.toml; do ln -sfn ../$$f mutants/$$f; done
