@@ -25,17 +25,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
 from .errors import NAMESPACE, FleetConfigError, _shown
 from .fleet import FleetSpec
+from .stackfile import STACK_NAME
 
 EXTENDS_KEY = f"{NAMESPACE}:extends"
 _SERVICES, _CLUSTERS = f"{NAMESPACE}:services", f"{NAMESPACE}:clusters"
-_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _ALLOWED = "a stack name in the same folder (such as prod-aws) or a relative path to a Pulumi.<name>.yaml"
 _DEFAULTS = {
     f"{NAMESPACE}:{f.alias or n}": f.default
@@ -112,7 +111,7 @@ def _locate(given: Any, stack_dir: Path) -> Path:
         if Path(given).is_absolute():
             raise FleetConfigError([f"{EXTENDS_KEY}: got {_shown(given)}, an absolute path; allowed: {_ALLOWED}"])
         path = stack_dir / given
-    elif _STACK_NAME.fullmatch(given):
+    elif STACK_NAME.fullmatch(given):
         path = stack_dir / f"Pulumi.{given}.yaml"
     else:
         raise FleetConfigError([f"{EXTENDS_KEY}: got {_shown(given)}; allowed: {_ALLOWED}"])

@@ -24,6 +24,9 @@ _TIMESTAMP, _BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("timestamp
 
 _INT_12 = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|0b[01]+)$")
 _FLOAT_12 = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+"""Pulumi's rule for a stack name: letters, digits, hyphens, underscores and periods, at most 100."""
+
 _MAX_VALUES = 100_000
 """Values a stack file's config may expand to through aliases (Pulumi's YAML reader refuses
 "excessive aliasing" too); a few aliases nested can otherwise expand to billions."""

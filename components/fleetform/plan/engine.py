@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,21 +18,13 @@ from ..config.extends import resolve_extends
 from .mocks import SECRET
 from .runner import PROJECT, Capture, run_under_mocks
 from .schema import schema_errors
-
 # The YAML reader lives beside the models: the program reads a base stack (fleetform:extends) with it.
-from ..config.stackfile import (  # noqa: F401  (re-exported: tests and users' scripts import them from here)
-    _BASE_LOADER, _FLOAT_12, _INT_12, _MAX_VALUES, _YAML_LOADER, _NotPlain, _key_text, _plain, _yaml_problem,
-    _yaml_type, read_stack_file,
-)
+from ..config.stackfile import STACK_NAME, read_stack_file
 
 CLUSTER_TYPE_PREFIX = "fleetform:cluster:"
 
 if TYPE_CHECKING:
     from fleetform_policies.rules import StackResource as StackResourceLike
-
-_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
-"""Pulumi's rule for a stack name: letters, digits, hyphens, underscores and periods, at most 100."""
-
 
 class StackNotFound(Exception):
     """The STACK argument names no stack file."""
@@ -191,7 +182,7 @@ def resolve_stack(stack: str) -> tuple[str, Path]:
             name = name[len("Pulumi."):].rsplit(".", 1)[0]
         else:
             name = path.stem
-        if not _STACK_NAME.fullmatch(name):
+        if not STACK_NAME.fullmatch(name):
             raise StackNotFound(
                 f"{stack}: the stack name from the file name is {name!r}; allowed: letters, digits, "
                 "'-', '_' and '.' (at most 100), as Pulumi requires"
@@ -276,7 +267,7 @@ def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -
     (checks that met an unknown value)."""
     from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-    from fleetform_policies.rules import StackResource, evaluate
+    from fleetform_policies.rules import RULES, StackResource, evaluate
 
     # An unknown input reaches the rules as pulumi_policy's own sentinel, so they report it as
     # "cannot judge yet" exactly as under `pulumi preview`, never as a violation.
@@ -286,8 +277,6 @@ def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -
         if r.custom and not r.type.startswith("pulumi:providers:")
     ]
     findings, undecided = evaluate(resources, config)
-    from fleetform_policies.rules import RULES
-
     descriptions = {r.name: r.description for r in RULES}
     by_urn = {r.urn: r for r in resources}
     out = []
