@@ -69,7 +69,15 @@ class ControlPlaneSpec(_Model):
         "also admitted to the internal API load balancer (e.g. VPN ranges).",
     )
 
-    @field_validator("api_allowed_cidrs", mode="after")
+    private_access_cidrs: list[ipaddress.IPv4Network] = Field(
+        default_factory=list,
+        description="Networks outside the cluster's VPC/VNet that reach the private API endpoint (VPN ranges, "
+        "peered networks, a CI runner's network): EKS admits them to the API security group, GKE to the master "
+        "authorized networks (with global access), AKS gets a public DNS name resolving to the private address. "
+        "The endpoint stays private.",
+    )
+
+    @field_validator("api_allowed_cidrs", "private_access_cidrs", mode="after")
     @classmethod
     def _not_everyone(cls, v: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
         if any(c.prefixlen == 0 for c in v):
@@ -284,11 +292,16 @@ class ClusterSpec(_Model):
             else:
                 unused += [("controlPlane.size", plane.size is not None, plane.size),
                            ("controlPlane.publicAccess", plane.public_access, True),
-                           ("controlPlane.apiAllowedCidrs", bool(plane.api_allowed_cidrs), "[...]")]
+                           ("controlPlane.apiAllowedCidrs", bool(plane.api_allowed_cidrs), "[...]"),
+                           ("controlPlane.privateAccessCidrs", bool(plane.private_access_cidrs), "[...]")]
             why = "fleetform provisions nothing there" if t == "existing" else "a cloud setting: the hosts are yours"
             for key, is_set, shown in unused:
                 if is_set:
                     found.append((key, shown, f"nothing for target {t} ({why})"))
+        if t in CLOUD_TARGETS and self.effective_mode == "self-managed" and self.control_plane.private_access_cidrs:
+            found.append(("controlPlane.privateAccessCidrs", "[...]",
+                          "nothing for a self-managed cluster (list VPN and peered ranges in apiAllowedCidrs: they are "
+                          "admitted to its internal API load balancer)"))
         if t not in ("onprem", "existing") and self.load_balancer != LoadBalancerSpec():
             found.append(("loadBalancer", "{...}", "only for targets onprem and existing (clouds use their own load balancers)"))
         if t == "onprem" and self.load_balancer.provider == "cloud":

@@ -158,6 +158,11 @@ class ServiceSpec(_Model):
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec, description="CPU and memory requests and limits.")
     env: dict[str, str] = Field(default_factory=dict, description="Plain environment variables (no secrets here).")
     egress: list[EgressRule] = Field(default_factory=list, description="Allowed egress beyond DNS.")
+    spot: bool = Field(
+        default=False,
+        description="May run on spot/preemptible nodes (reclaimed at short notice): tolerates AKS's spot taint and "
+        "prefers spot nodes. Default false: the pods stay off the clouds' spot nodes.",
+    )
     clusters: Optional[list[str]] = Field(default=None, min_length=1, description="Clusters to deploy on; default: all.")
     node_port: Optional[int] = Field(
         default=None,

@@ -7,13 +7,33 @@ service across targets and expects it byte-identical.
 from __future__ import annotations
 
 from pulumi_kubernetes.apps.v1 import DeploymentSpecArgsDict
-from pulumi_kubernetes.core.v1 import ContainerArgsDict, ProbeArgsDict, TopologySpreadConstraintArgsDict
+from pulumi_kubernetes.core.v1 import (
+    AffinityArgsDict,
+    ContainerArgsDict,
+    ProbeArgsDict,
+    TolerationArgsDict,
+    TopologySpreadConstraintArgsDict,
+)
 
 from ..config import ServiceSpec
 
 RUN_AS_UID = 10001
 """Non-root UID/GID the containers run as (>= 10000: clear of host system users)."""
 PORT_NAME = "http"
+
+SPOT_NODE_LABELS = (
+    # EKS managed node groups label their nodes with the capacity type
+    # (https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types).
+    ("eks.amazonaws.com/capacityType", "SPOT"),
+    # GKE labels Spot VM nodes (https://cloud.google.com/kubernetes-engine/docs/concepts/spot-vms#scheduling-workloads).
+    ("cloud.google.com/gke-spot", "true"),
+    # AKS labels and taints Spot node pools (https://learn.microsoft.com/azure/aks/spot-node-pool).
+    ("kubernetes.azure.com/scalesetpriority", "spot"),
+)
+"""The label each managed cloud puts on its spot/preemptible nodes (key, value)."""
+SPOT_TAINT = ("kubernetes.azure.com/scalesetpriority", "spot", "NoSchedule")
+"""The taint AKS puts on every Spot pool's nodes (https://learn.microsoft.com/azure/aks/spot-node-pool); EKS and
+GKE do not taint spot nodes unless asked."""
 
 
 def labels(service: ServiceSpec) -> dict[str, str]:
@@ -69,6 +89,29 @@ def container(service: ServiceSpec) -> ContainerArgsDict:
     return spec
 
 
+def spot_placement(service: ServiceSpec) -> tuple[AffinityArgsDict, list[TolerationArgsDict]]:
+    """Where a service's pods may go with respect to spot nodes: (affinity, tolerations).
+
+    ``spot: false``: required node affinity keeps the pods off every cloud's spot nodes (NotIn also
+    matches nodes without the label: on-demand nodes, onprem hosts). ``spot: true``: the pods
+    tolerate AKS's spot taint and prefer spot nodes, so spot pools take them (and the cluster
+    autoscaler grows a spot pool for them: it simulates the scheduler, taints and all).
+    Node affinity semantics: https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#node-affinity
+    """
+    if not service.spot:
+        avoid = [{"key": key, "operator": "NotIn", "values": [value]} for key, value in SPOT_NODE_LABELS]
+        return {"node_affinity": {"required_during_scheduling_ignored_during_execution": {
+            "node_selector_terms": [{"match_expressions": avoid}]}}}, []
+    key, value, effect = SPOT_TAINT
+    prefer = [
+        {"weight": 100, "preference": {"match_expressions": [{"key": k, "operator": "In", "values": [v]}]}}
+        for k, v in SPOT_NODE_LABELS
+    ]
+    return {"node_affinity": {"preferred_during_scheduling_ignored_during_execution": prefer}}, [
+        {"key": key, "operator": "Equal", "value": value, "effect": effect}
+    ]
+
+
 def deployment_spec(service: ServiceSpec) -> DeploymentSpecArgsDict:
     """The Deployment spec of a service (identical on every cluster)."""
     selector = labels(service)
@@ -78,10 +121,20 @@ def deployment_spec(service: ServiceSpec) -> DeploymentSpecArgsDict:
             "topology_key": key,
             "when_unsatisfiable": mode,
             "label_selector": {"match_labels": selector},
+            # Count only the pods of the same ReplicaSet: during a rolling update the new revision's
+            # surge pods spread among themselves instead of having to fit beside the old ones.
+            "match_label_keys": ["pod-template-hash"],
+            # Only nodes the pod may run on are domains: tainted nodes it does not tolerate (AKS's
+            # CriticalAddonsOnly system pool, self-managed masters, spot pools) and nodes its affinity
+            # excludes would otherwise count as empty domains, holding the global minimum at 0 and
+            # capping the service at one pod per node. nodeAffinityPolicy defaults to Honor; the taints
+            # policy defaults to Ignore (https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/#spread-constraint-definition).
+            "node_taints_policy": "Honor",
         }
         # Zones are preferred (some clusters have one zone, or none labelled); nodes are required.
         for key, mode in (("topology.kubernetes.io/zone", "ScheduleAnyway"), ("kubernetes.io/hostname", "DoNotSchedule"))
     ]
+    affinity, tolerations = spot_placement(service)
     return {
         "replicas": service.replicas,
         "revision_history_limit": 5,
@@ -107,9 +160,11 @@ def deployment_spec(service: ServiceSpec) -> DeploymentSpecArgsDict:
                 "containers": [container(service)],
                 "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}],
                 "topology_spread_constraints": spread,
+                "affinity": affinity,
+                **({"tolerations": tolerations} if tolerations else {}),
             },
         },
     }
 
 
-__all__ = ["labels", "container", "deployment_spec", "RUN_AS_UID", "PORT_NAME"]
+__all__ = ["labels", "container", "deployment_spec", "spot_placement", "RUN_AS_UID", "PORT_NAME", "SPOT_NODE_LABELS", "SPOT_TAINT"]
