@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 # `make setup` installs fleetform into the project's venv; this keeps a plain checkout working
-# too (the language host puts only stacks/ on sys.path; the package's source is components/fleetform).
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "components"))
+# too (the language host puts only stacks/ on sys.path; the package's source is components/fleetform,
+# and the Kubernetes version table it reads is in policies/fleetform_policies).
+_ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(_ROOT / "components"), str(_ROOT / "policies")]
 
 from fleetform.fleet import program  # noqa: E402
 

@@ -78,7 +78,7 @@ CASES = [
     ("metallb pool with servicelb", fleet([{**EX, "loadBalancer": {"publicPool": "pub"}}], []),
      'fleetform:clusters[0].loadBalancer.publicPool: got "pub"; allowed: only with provider: metallb (ServiceLB and cloud load balancers have no MetalLB address pools)'),
     ("unsupported k8s version", fleet([{**EX, "kubernetesVersion": "1.20"}], []),
-     'fleetform:clusters[0].kubernetesVersion: got "1.20"; allowed: one of 1.29, 1.30, 1.31, 1.32, 1.33, 1.34 (a quoted minor version)'),
+     'fleetform:clusters[0].kubernetesVersion: got "1.20"; allowed: one of 1.32, 1.33, 1.34, 1.35, 1.36, 1.37 (a quoted minor version)'),
     ("unpinned image (no tag)", fleet([EX], [service(image="nginx")]),
      'fleetform:services[0].image: got "nginx"; allowed: a pinned image: a digest (@sha256:...) or a tag other than latest'),
     ("latest tag", fleet([EX], [service(image="ghcr.io/acme/web:latest")]),

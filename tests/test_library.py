@@ -119,7 +119,7 @@ def test_testing_plan_runs_a_users_program(tmp_path):
     by_kind: dict[str, list[str]] = {}
     for m in result.manifests:
         by_kind.setdefault(m.kind, []).append(m.name)
-        assert m.cluster == "dev" and m.kubernetes_version == "1.32"
+        assert m.cluster == "dev" and m.kubernetes_version == "1.35"
     assert sorted(by_kind["Deployment"]) == ["api", "web"]
     assert sorted(by_kind["ConfigMap"]) == ["settings"] and by_kind["Secret"] == ["db"]
     assert sorted(by_kind["NetworkPolicy"]) == ["api", "default-deny", "web"]

@@ -27,7 +27,7 @@ PLANTED_SSH_KEY = (
 )
 VIP = "192.0.2.10"
 URL = f"https://{VIP}:6443"
-VERSION = K3S_RELEASES["1.32"]
+VERSION = K3S_RELEASES["1.35"]
 
 
 def _config(**changes):
@@ -255,12 +255,12 @@ def test_an_unchanged_host_keeps_identical_inputs_across_plans(result):
 
 def test_upgrading_kubernetes_updates_the_host_commands_in_place(result):
     cfg = _config()
-    cfg["fleetform:kubernetesVersion"] = "1.33"
+    cfg["fleetform:kubernetesVersion"] = "1.36"
     after = {r.name: r for r in plan("onprem", config=cfg).capture.registrations}
     before = {r.name: r for r in result.capture.registrations}
     assert set(after) == set(before)  # same URNs: updated, not replaced
     create = _raw(after["dc-master-dc-m1"])["create"]
-    assert f"k3s={K3S_RELEASES['1.33']}" in create and create != _raw(before["dc-master-dc-m1"])["create"]
+    assert f"k3s={K3S_RELEASES['1.36']}" in create and create != _raw(before["dc-master-dc-m1"])["create"]
     assert "triggers" not in _raw(after["dc-master-dc-m1"])  # triggers would replace, i.e. uninstall
     assert _raw(after["dc-api-ready"])["triggers"] != _raw(before["dc-api-ready"])["triggers"]
 

@@ -120,12 +120,23 @@ def test_deployment_spec_rollout_spread_and_pod():
                                        "fs_group": 10001, "seccomp_profile": {"type": "RuntimeDefault"}}
     assert pod["volumes"] == [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}]
     assert [c["name"] for c in pod["containers"]] == ["web"]
+    # Only nodes the pod may run on, only pods of its own revision (issue 13 item 4; the
+    # PodTopologySpread fields: https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/).
+    honest = {"match_label_keys": ["pod-template-hash"], "node_taints_policy": "Honor"}
     assert pod["topology_spread_constraints"] == [
         {"max_skew": 1, "topology_key": "topology.kubernetes.io/zone", "when_unsatisfiable": "ScheduleAnyway",
-         "label_selector": {"match_labels": sel}},
+         "label_selector": {"match_labels": sel}, **honest},
         {"max_skew": 1, "topology_key": "kubernetes.io/hostname", "when_unsatisfiable": "DoNotSchedule",
-         "label_selector": {"match_labels": sel}},
+         "label_selector": {"match_labels": sel}, **honest},
     ]
+    # spot: false (the default) keeps the pods off every cloud's spot nodes, and tolerates nothing.
+    assert "tolerations" not in pod
+    assert pod["affinity"] == {"node_affinity": {"required_during_scheduling_ignored_during_execution": {
+        "node_selector_terms": [{"match_expressions": [
+            {"key": "eks.amazonaws.com/capacityType", "operator": "NotIn", "values": ["SPOT"]},
+            {"key": "cloud.google.com/gke-spot", "operator": "NotIn", "values": ["true"]},
+            {"key": "kubernetes.azure.com/scalesetpriority", "operator": "NotIn", "values": ["spot"]},
+        ]}]}}}
 
 
 def test_carve_six_zones_and_the_secondary_ranges():

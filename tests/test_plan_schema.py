@@ -9,9 +9,10 @@ import pytest
 
 from fleetform.plan.engine import plan
 from fleetform.plan.schema import available_versions, schema_errors
+from fleetform.config import SUPPORTED_KUBERNETES_VERSIONS
 from tests.conftest import cluster, fleet, service, stack_config
 
-VERSIONS = ["1.29", "1.30", "1.31", "1.32", "1.33"]
+VERSIONS = list(SUPPORTED_KUBERNETES_VERSIONS)
 
 
 def synthetic_config():
@@ -94,6 +95,6 @@ def test_k8s_version_override_applies_to_every_cluster():
 
 def test_cluster_version_defaults_to_fleet_version():
     cfg = stack_config("local")
-    cfg["fleetform:kubernetesVersion"] = "1.30"
+    cfg["fleetform:kubernetesVersion"] = "1.36"
     result = plan("local", config=cfg)
-    assert {m.kubernetes_version for m in result.manifests} == {"1.30"}
+    assert {m.kubernetes_version for m in result.manifests} == {"1.36"}

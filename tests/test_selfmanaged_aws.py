@@ -372,7 +372,7 @@ def test_user_data_gzip_keeps_the_first_master_under_the_ec2_limit():
     files = {p: pem("CERTIFICATE", 500) if p.endswith(".crt") else pem("EC PRIVATE KEY", 121) for p in CUSTOM_CA_FILES}
     files["service.key"] = pem("RSA PRIVATE KEY", 1190)
     node = NodeBootstrap(
-        role="init", version=K3S_RELEASES["1.32"], tls_sans=("x" * 60 + ".elb.us-east-1.amazonaws.com",),
+        role="init", version=K3S_RELEASES["1.35"], tls_sans=("x" * 60 + ".elb.us-east-1.amazonaws.com",),
         taints=("CriticalAddonsOnly=true:NoExecute",), token="K10" + "a" * 64 + "::server:" + "b" * 48,
         agent_token="c" * 48, tls_files=tuple(sorted(files.items())),
     )

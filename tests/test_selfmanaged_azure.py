@@ -43,7 +43,7 @@ NODES = ipaddress.ip_network("10.45.0.0/19")
 API_IP = "10.45.31.254"
 MASTER_IPS = ["10.45.31.253", "10.45.31.252", "10.45.31.251"]
 API_URL = f"https://{API_IP}:6443"
-VERSION = K3S_RELEASES["1.32"]
+VERSION = K3S_RELEASES["1.35"]
 OPEN = {"Internet", "*", "0.0.0.0/0", "Any", "any"}
 
 VM = "azure-native:compute:VirtualMachine"

@@ -408,6 +408,16 @@ class ClusterSpec(_Model):
         return []
 
     @property
+    def version_table(self) -> Optional[str]:
+        """The row of the Kubernetes version table this cluster is held to: eks, gke or aks (managed
+        clouds), k3s (self-managed and onprem), None (existing: any minor fleetform accepts)."""
+        if self.target == "existing":
+            return None
+        if self.effective_mode == "self-managed":
+            return "k3s"
+        return {"aws": "eks", "gcp": "gke", "azure": "aks"}[self.target]
+
+    @property
     def effective_mode(self) -> Optional[str]:
         """The mode after defaults: managed on clouds, self-managed on onprem, None for existing."""
         if self.target == "existing":

@@ -15,6 +15,8 @@ from typing import Any, Optional
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from fleetform_policies.versions import TARGETS, described, support_of
+
 from .cluster import ClusterSpec
 from .errors import _problem, _raise_all
 from .onprem import SSH_PRIVATE_KEY_DESCRIPTION
@@ -58,8 +60,22 @@ class FleetSpec(_Model):
     @model_validator(mode="after")
     def _cross_checks(self) -> "FleetSpec":
         key = self.ssh_private_key.get_secret_value().strip() if self.ssh_private_key is not None else ""
-        _raise_all(fleet_problems([(c, c) for c in self.clusters], [(s, s) for s in self.services], bool(key)))
+        _raise_all(fleet_problems([(c, c) for c in self.clusters], [(s, s) for s in self.services], bool(key))
+                   + self._version_problems())
         return self
+
+    def _version_problems(self) -> list[tuple[str, Any, str]]:
+        """Each cluster's minor must be one its target offers a new cluster today (the table in
+        ``fleetform_policies/kubernetes_versions.json``, with its sources and check date)."""
+        found: list[tuple[str, Any, str]] = []
+        for i, cluster in enumerate(self.clusters):
+            table, version = cluster.version_table, self.version_of(cluster)
+            if table is None or support_of(table, version) is not None:
+                continue
+            key = f"clusters[{i}].kubernetesVersion" if cluster.kubernetes_version else "kubernetesVersion"
+            where = "" if cluster.kubernetes_version else f" (the default, for cluster {cluster.name})"
+            found.append((key, version, f"a minor {TARGETS[table]['name']} offers{where}: {described(table)}"))
+        return found
 
     @staticmethod
     def node_port_of(service: "ServiceSpec") -> int:

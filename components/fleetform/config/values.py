@@ -18,6 +18,8 @@ from typing import Annotated, Any, Optional
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
+from fleetform_policies.versions import ALL_MINORS
+
 from .errors import _problem
 
 TARGETS = ("aws", "gcp", "azure", "onprem", "existing")
@@ -28,9 +30,13 @@ EXPOSURES = ("public", "internal", "cluster")
 DEFAULT_NODE_SIZE = {"aws": "m6i.large", "gcp": "e2-standard-4", "azure": "Standard_D4s_v5"}
 """Node size of the default pool when a cloud cluster lists none."""
 
-SUPPORTED_KUBERNETES_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34")
-"""Kubernetes minor versions fleetform plans and validates against (upstream schemas exist for each)."""
-DEFAULT_KUBERNETES_VERSION = "1.32"
+SUPPORTED_KUBERNETES_VERSIONS = ALL_MINORS
+"""Kubernetes minor versions fleetform accepts at all: those some target offers, per the table in
+``fleetform_policies/kubernetes_versions.json`` (each cluster is further held to its own target's
+minors; upstream schemas exist for each, and tests check that)."""
+DEFAULT_KUBERNETES_VERSION = "1.35"
+"""A minor every target offers with standard support (EKS, GKE REGULAR, AKS Standard tier, k3s), as
+of the table's check date."""
 
 DEFAULT_DENY_POLICY = "default-deny"
 """Name of the NetworkPolicy denying all traffic in fleetform's namespace (no service may take it)."""

@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ..versions import offered
 from .base import Rule, StackResource, dig, is_open, items, port_in, port_range_includes
 
 EKS = "aws:eks/cluster:Cluster"
@@ -35,7 +36,8 @@ DIAGNOSTIC_SETTING = ("azure-native:monitor:DiagnosticSetting",
                       # azure-native v1/v2 token; v3 registers monitor:DiagnosticSetting with this as an alias.
                       "azure-native:insights:DiagnosticSetting")
 
-SUPPORTED_VERSIONS = ("1.29", "1.30", "1.31", "1.32", "1.33", "1.34")
+SUPPORTED_VERSIONS = offered("eks")
+"""The minors EKS offers a new cluster (fleetform_policies/kubernetes_versions.json, shared with the config)."""
 
 
 def _cidrs_outside(cidrs: Iterable[Any], allowed: Sequence[str]) -> list[str]:
