@@ -24,6 +24,20 @@ $(CHECKOV):
 	$(PYTHON) -m venv .tools/checkov
 	.tools/checkov/bin/python -m pip install --quiet --disable-pip-version-check 'checkov==3.3.30'
 
+# parliament (the IAM policy linter, tests/test_iam_parliament.py) gets a venv of its own too: it
+# pulls in boto3 the project does not need, and imports pkg_resources, which a venv made by
+# Python 3.12+ lacks and setuptools 82+ no longer ships. The stamp names the version, so changing
+# the pin rebuilds the venv. It works offline: its IAM definitions ship inside the package.
+PARLIAMENT_VERSION = 1.6.4
+PARLIAMENT = .tools/parliament/installed-$(PARLIAMENT_VERSION)
+
+$(PARLIAMENT):
+	rm -rf .tools/parliament
+	$(PYTHON) -m venv .tools/parliament
+	.tools/parliament/bin/python -m pip install --quiet --disable-pip-version-check \
+		'parliament==$(PARLIAMENT_VERSION)' 'setuptools==80.9.0'
+	@touch $@
+
 setup: $(BIN)/fleetform
 
 plan: setup
@@ -34,7 +48,7 @@ STACKS ?= stacks
 check: setup
 	$(BIN)/fleetform check $(STACKS) $(if $(POLICY_CONFIG),--policy-config $(POLICY_CONFIG))
 
-test: setup $(CHECKOV)
+test: setup $(CHECKOV) $(PARLIAMENT)
 	$(BIN)/python -m pytest -n 2 -q
 	$(BIN)/pyright
 

@@ -73,7 +73,8 @@ def test_stack_plans_clean_with_expected_resources(plans, stack):
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider": 1,
         "aws:eks/nodeGroup:NodeGroup": pools,
         "aws:ec2/launchTemplate:LaunchTemplate": pools,
-        "kubernetes:helm.sh/v3:Release": 1,
+        # The load balancer controller, metrics-server and the cluster autoscaler (test_eks_first_deploy.py).
+        "kubernetes:helm.sh/v3:Release": 3,
     }
     assert {t: counts.get(t, 0) for t in expected} == expected
 
@@ -88,7 +89,7 @@ def test_hybrid_aws_cluster_plans(tmp_path):
     result = plan("hybrid", config=cfg)
     assert result.exit_code == 0 and result.errors == [] and result.schema_errors == []
     eks = inputs(one(result, "aws:eks/cluster:Cluster"))
-    assert eks["name"] == "hy-aws" and eks["version"] == "1.31" and eks["region"] == "eu-west-1"
+    assert eks["name"] == "hy-aws" and eks["version"] == "1.36" and eks["region"] == "eu-west-1"
     assert {m.name for m in result.manifests if m.kind == "Deployment"} == {"web", "api"}
 
 

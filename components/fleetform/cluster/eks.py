@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
@@ -21,8 +22,9 @@ import yaml
 from pulumi_kubernetes import Provider as K8sProvider
 from pulumi_kubernetes.helm.v3 import Release, ReleaseArgs, RepositoryOptsArgs
 
-from ..config import ClusterSpec, NodePoolSpec
+from ..config import ClusterSpec, FleetConfigError, NodePoolSpec
 from ..network.aws import AwsNetwork, AwsNetworkArgs
+from . import addons
 from .base import Cluster, ClusterContext
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -30,12 +32,12 @@ LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 LOG_RETENTION_DAYS = 90
 """Days control-plane logs are kept (terraform-aws-eks ``cloudwatch_log_group_retention_in_days``)."""
 
-LBC_CHART = "aws-load-balancer-controller"
-LBC_REPO = "https://aws.github.io/eks-charts"
-LBC_CHART_VERSION = "1.14.1"
+LBC_CHART = addons.LBC.name
+LBC_REPO: str = addons.LBC.repo or ""
+LBC_CHART_VERSION: str = addons.LBC.version or ""
 """Chart 1.14.1 ships controller v2.14.1, the release the EKS user guide installs
-(https://docs.aws.amazon.com/eks/latest/userguide/lbc-helm.html). Bump together with
-``eks_lbc_iam_policy.json``."""
+(https://docs.aws.amazon.com/eks/latest/userguide/lbc-helm.html). Pinned in :mod:`.addons`; bump
+together with ``eks_lbc_iam_policy.json``."""
 LBC_NAMESPACE = "kube-system"
 LBC_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 LBC_POLICY_FILE = Path(__file__).with_name("eks_lbc_iam_policy.json")
@@ -46,6 +48,110 @@ https://raw.githubusercontent.com/kubernetes-sigs/aws-load-balancer-controller/v
 
 CNI_NAMESPACE, CNI_SERVICE_ACCOUNT = "kube-system", "aws-node"
 STS_AUDIENCE = "sts.amazonaws.com"
+
+CNI_CONFIGURATION = {"enableNetworkPolicy": "true"}
+"""The vpc-cni add-on's configuration: enforce NetworkPolicies (off by default; the key and its string
+value as the EKS user guide gives them, https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html,
+and as the add-on's chart declares it, ``enableNetworkPolicy: "false"`` in amazon-vpc-cni-k8s
+``charts/aws-vpc-cni/values.yaml``). The same page's prerequisites hold for every cluster fleetform
+makes: Kubernetes 1.25+, VPC CNI 1.14+ (see :data:`.addons.VPC_CNI`), kernel 5.10+ and the BPF file
+system, which the EKS-optimized Amazon Linux AMIs (AL2023 here) have from 1.27. The node agent ships
+in the add-on's aws-node DaemonSet; EKS manages the policy controller's PolicyEndpoint objects (same page).
+New pods start allowing all traffic until their policies are in place (the default "standard" mode)."""
+
+SYSTEM_NAMESPACE = "kube-system"
+"""Where the cluster add-ons run (as the EKS user guide installs the LBC and metrics-server)."""
+METRICS_SERVER_RELEASE = "metrics-server"
+CA_RELEASE = CA_SERVICE_ACCOUNT = "cluster-autoscaler"
+
+PREFER_ON_DEMAND = {
+    "nodeAffinity": {
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+            {
+                "weight": 100,
+                "preference": {
+                    "matchExpressions": [{"key": "eks.amazonaws.com/capacityType", "operator": "In", "values": ["ON_DEMAND"]}]
+                },
+            }
+        ]
+    }
+}
+"""Cluster add-ons prefer on-demand nodes: a spot reclaim should not take the autoscaler down with its
+node. EKS labels managed nodes ``eks.amazonaws.com/capacityType: ON_DEMAND`` or ``SPOT``
+(https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html); only a preference, so a
+cluster of spot pools alone still runs them."""
+
+CA_READ_ACTIONS = (
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeAutoScalingInstances",
+    "autoscaling:DescribeLaunchConfigurations",
+    "autoscaling:DescribeScalingActivities",
+    "ec2:DescribeImages",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:GetInstanceTypesFromInstanceRequirements",
+    "eks:DescribeNodegroup",
+)
+"""The read actions of the autoscaler's documented policy for auto-discovery ("Full Cluster Autoscaler
+Features Policy", https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/cloudprovider/aws/README.md#iam-policy).
+``eks:DescribeNodegroup`` gives it a managed node group's labels and taints while the group has no node
+(EKS does not copy them to the Auto Scaling group as node-template tags), so a ``min: 0`` pool with
+labels or taints can scale from zero (same README; https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions-extended.html,
+"Kubernetes 1.24")."""
+CA_WRITE_ACTIONS = ("autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup")
+"""The two write actions, allowed only on Auto Scaling groups tagged as this cluster's (EKS best
+practices, "Employ least privileged access to the IAM role",
+https://docs.aws.amazon.com/eks/latest/best-practices/cas.html, whose condition this is). EKS tags
+every managed node group's Auto Scaling group for the autoscaler's auto-discovery
+(https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html); the user guide does not
+print the values, the best-practices policy conditions on ``enabled: true`` and ``<cluster>: owned``."""
+
+CA_RESOURCES = {"requests": {"cpu": "100m", "memory": "600Mi"}, "limits": {"memory": "600Mi"}}
+"""What the autoscaler's own EKS example asks for (cloudprovider/aws/examples/cluster-autoscaler-autodiscover.yaml:
+100m CPU, 600Mi memory); no CPU limit, so it is never throttled."""
+METRICS_SERVER_RESOURCES = {"requests": {"cpu": "100m", "memory": "200Mi"}}
+"""The chart's own default requests (values.yaml of chart 3.13.1), pinned here so a chart bump cannot drop them."""
+
+
+def cluster_autoscaler_policy(cluster: str, partition: str, region: str, account: str) -> str:
+    """The autoscaler's least-privilege IAM policy for ``cluster`` (see :data:`CA_READ_ACTIONS`,
+    :data:`CA_WRITE_ACTIONS`), each action on the narrowest resource it takes.
+
+    Resource types from the Service Authorization Reference: the Auto Scaling and EC2 describe
+    calls take none (``*``); ``eks:DescribeNodegroup`` takes a ``nodegroup`` ARN
+    (``arn:${Partition}:eks:${Region}:${Account}:nodegroup/${ClusterName}/${NodegroupName}/${UUID}``,
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservicekubernetes.html),
+    so only this cluster's groups; the two writes take an ``autoScalingGroup`` ARN
+    (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2autoscaling.html)
+    and are further held to this cluster's groups by their tags."""
+    reads = [a for a in CA_READ_ACTIONS if a != "eks:DescribeNodegroup"]
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "Discover", "Effect": "Allow", "Action": reads, "Resource": "*"},
+                {
+                    "Sid": "DescribeOwnNodeGroups",
+                    "Effect": "Allow",
+                    "Action": "eks:DescribeNodegroup",
+                    "Resource": f"arn:{partition}:eks:{region}:{account}:nodegroup/{cluster}/*/*",
+                },
+                {
+                    "Sid": "ScaleOwnNodeGroups",
+                    "Effect": "Allow",
+                    "Action": list(CA_WRITE_ACTIONS),
+                    "Resource": f"arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/*",
+                    "Condition": {
+                        "StringEquals": {
+                            "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true",
+                            f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster}": "owned",
+                        }
+                    },
+                },
+            ],
+        },
+        separators=(",", ":"),
+    )
 
 # The partitions regions belong to (for ARNs of AWS-managed policies and access policies).
 _PARTITIONS = (
@@ -80,31 +186,84 @@ def cluster_tags(spec: ClusterSpec, ctx: ClusterContext) -> dict[str, str]:
     return {**spec.tags, "fleetform:cluster": spec.name, "fleetform:stack": ctx.stack}
 
 
-def kubeconfig_yaml(name: str, endpoint: str, ca_data: str, region: str) -> str:
+@dataclass(frozen=True)
+class ExecIdentity:
+    """Whom ``aws eks get-token`` signs as: the identity Pulumi's AWS provider uses, so the token
+    matches the deployer's access entry (which is for that identity)."""
+
+    profile: Optional[str] = None
+    """``aws:profile``: the shared-config profile, passed as ``AWS_PROFILE`` in the exec stanza (as
+    ``aws eks update-kubeconfig --profile`` writes it, aws-cli ``awscli/customizations/eks/update_kubeconfig.py``)."""
+    role_arn: Optional[str] = None
+    """The last role of ``aws:assumeRoles``, passed as ``get-token --role-arn`` (aws-cli
+    ``awscli/customizations/eks/get_token.py``: the CLI assumes it with its base credentials)."""
+    session_name: Optional[str] = None
+    """That role's ``sessionName``, passed as ``--session-name``."""
+
+
+def exec_identity(config: Optional[pulumi.Config] = None) -> ExecIdentity:
+    """The AWS provider's identity from stack config (``aws:profile``, ``aws:assumeRoles``).
+
+    ``aws:assumeRoles`` is pulumi-aws v7's list of roles assumed in turn (``roleArn``, ``sessionName``,
+    ``externalId``, ...; https://www.pulumi.com/registry/packages/aws/installation-configuration/#configuration-options).
+    The provider ends up as the last role; ``get-token`` can assume one role, from its base credentials,
+    with no external ID: a longer chain or an external ID is reported as a warning (use a profile whose
+    ``role_arn``/``source_profile``/``external_id`` reproduce it, and ``aws:profile``).
+    """
+    config = config or pulumi.Config("aws")
+    profile = config.get("profile") or None
+    roles = config.get_object("assumeRoles")
+    if not roles:
+        return ExecIdentity(profile=profile)
+    if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
+        raise FleetConfigError([f"aws:assumeRoles: got {json.dumps(roles)[:80]}; allowed: a list of objects with roleArn"])
+    last = roles[-1]
+    role_arn = last.get("roleArn")
+    if not isinstance(role_arn, str) or not role_arn.startswith("arn:"):
+        raise FleetConfigError(
+            [f"aws:assumeRoles[{len(roles) - 1}].roleArn: got {json.dumps(role_arn)}; allowed: an IAM role ARN "
+             "(the role the provider ends up as, which the kubeconfig's aws eks get-token assumes too)"]
+        )
+    if len(roles) > 1:
+        pulumi.log.warn(
+            f"aws:assumeRoles chains {len(roles)} roles; the kubeconfig's aws eks get-token assumes only the last "
+            f"({role_arn}) from its own base credentials, which must be allowed to assume it"
+        )
+    if last.get("externalId"):
+        pulumi.log.warn(
+            f"aws:assumeRoles[{len(roles) - 1}].externalId: aws eks get-token cannot pass an external ID; give the kubeconfig "
+            "a profile (aws:profile) whose role_arn and external_id assume that role instead"
+        )
+    session = last.get("sessionName")
+    return ExecIdentity(profile=profile, role_arn=role_arn, session_name=session if isinstance(session, str) else None)
+
+
+def kubeconfig_yaml(name: str, endpoint: str, ca_data: str, region: str, identity: ExecIdentity = ExecIdentity()) -> str:
     """A kubeconfig for the EKS cluster with exec auth (``aws eks get-token``): no token in state.
 
     The same shape ``aws eks update-kubeconfig`` writes
-    (https://docs.aws.amazon.com/eks/latest/userguide/create-kubeconfig.html).
+    (https://docs.aws.amazon.com/eks/latest/userguide/create-kubeconfig.html), signing as ``identity``.
     """
+    args = ["eks", "get-token", "--cluster-name", name, "--region", region, "--output", "json"]
+    if identity.role_arn:
+        args += ["--role-arn", identity.role_arn]
+        if identity.session_name:
+            args += ["--session-name", identity.session_name]
+    exec_: dict[str, Any] = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "aws",
+        "args": args,
+        "interactiveMode": "Never",
+    }
+    if identity.profile:
+        exec_["env"] = [{"name": "AWS_PROFILE", "value": identity.profile}]
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
         "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
         "current-context": name,
-        "users": [
-            {
-                "name": name,
-                "user": {
-                    "exec": {
-                        "apiVersion": "client.authentication.k8s.io/v1beta1",
-                        "command": "aws",
-                        "args": ["eks", "get-token", "--cluster-name", name, "--region", region, "--output", "json"],
-                        "interactiveMode": "Never",
-                    }
-                },
-            }
-        ],
+        "users": [{"name": name, "user": {"exec": exec_}}],
     }
     return yaml.safe_dump(doc, sort_keys=False)
 
@@ -167,25 +326,30 @@ class EksCluster(Cluster):
       sent to a log group kept 90 days, access entries only (``authenticationMode: API``; no
       implicit creator admin: the deployer's admin access is an explicit, visible access entry);
       the cluster role has AmazonEKSClusterPolicy and use of its KMS key only; an extra security
-      group lets only the VPC reach the API on 443;
+      group lets only the VPC and ``controlPlane.privateAccessCidrs`` reach the API on 443;
     - IRSA: an IAM OIDC provider for the cluster's issuer;
-    - the VPC CNI as an EKS add-on whose pods get the CNI policy through IRSA, so the node role
-      carries only AmazonEKSWorkerNodePolicy and AmazonEC2ContainerRegistryPullOnly;
+    - the VPC CNI as an EKS add-on enforcing NetworkPolicies, whose pods get the CNI policy through
+      IRSA, so the node role carries only AmazonEKSWorkerNodePolicy and AmazonEC2ContainerRegistryPullOnly;
     - one managed node group per pool: launch template requiring IMDSv2 with hop limit 1 (pods
       cannot read the node's credentials), encrypted gp3 root volume, private subnets without public
       IPs, min/max from config (desired starts at min and is then the autoscaler's), labels, taints,
-      spot capacity, cluster-autoscaler discovery tags;
+      spot capacity, cluster-autoscaler discovery tags; created once the private subnets route to
+      their NAT gateways (nodes pull images and reach AWS APIs through them);
     - the AWS Load Balancer Controller (Helm, pinned) with an IRSA role holding its reference policy,
-      which serves the ``service.k8s.aws/nlb`` Services of the workloads.
+      which serves the ``service.k8s.aws/nlb`` Services of the workloads;
+    - metrics-server (Helm, pinned; EKS has none) for the HPAs, and the Kubernetes Cluster Autoscaler
+      (Helm, image of the cluster's minor) with an IRSA role that may resize only this cluster's node
+      groups. Versions: :mod:`fleetform.cluster.addons`.
 
-    The kubeconfig uses ``aws eks get-token`` (no credential in state) and is secret. The Kubernetes
+    The kubeconfig uses ``aws eks get-token`` (no credential in state) as the identity Pulumi's AWS
+    provider uses (``aws:profile``, ``aws:assumeRoles``: :func:`exec_identity`) and is secret. The Kubernetes
     provider gets only the cluster's name, endpoint and CA, so node-pool or tag changes never replace
     it or the workloads on it; it waits (without taking any of their values) for the deployer's access
     entry and the load balancer controller, so workloads are created after both and deleted before.
 
     Operating notes: with the API private (the default), ``pulumi up`` must run where the VPC is
-    reachable (a runner inside it, VPN or peering); the API security group admits only the VPC's
-    CIDR. The kubeconfig needs the AWS CLI where it is used.
+    reachable: a runner inside it, or a network listed in ``controlPlane.privateAccessCidrs`` (peered
+    VPC, VPN, Direct Connect) that routes to it. The kubeconfig needs the AWS CLI where it is used.
     """
 
     network: AwsNetwork
@@ -194,6 +358,14 @@ class EksCluster(Cluster):
         super().__init__("fleetform:cluster:EksCluster", name, opts)
         assert spec.region is not None  # config validation requires a region on clouds
         region = spec.region
+        ca_image = addons.cluster_autoscaler_image(ctx.kubernetes_version)
+        if ca_image is None:
+            raise FleetConfigError(
+                [f"cluster {name}: kubernetesVersion: got {ctx.kubernetes_version!r}; allowed on target aws: "
+                 f"{', '.join(addons.CLUSTER_AUTOSCALER_IMAGES)} (the minors with a Cluster Autoscaler release pinned "
+                 "in fleetform.cluster.addons)"]
+            )
+        identity = exec_identity()
         partition = partition_of(region)
         tags = cluster_tags(spec, ctx)
         child = pulumi.ResourceOptions(parent=self)
@@ -266,10 +438,14 @@ class EksCluster(Cluster):
             tags=tags,
             opts=child,
         )
-        # Extra security group on the control-plane ENIs: HTTPS from inside the VPC only (where a
-        # private endpoint is reachable from: CI runners, bastions). No egress rule: the provider
-        # removes AWS's default allow-all egress, and EKS's own cluster security group carries the
-        # control plane's traffic to the nodes.
+        # Extra security group on the control-plane ENIs: HTTPS from inside the VPC (CI runners,
+        # bastions) and from controlPlane.privateAccessCidrs. A connected network (peering, transit
+        # gateway, VPN, Direct Connect) reaches the private endpoint only if "your Amazon EKS control
+        # plane security group contains rules to allow ingress traffic on port 443 from your connected
+        # network" (https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html#private-access).
+        # Rules stay inline: the provider forbids mixing them with standalone rules on one group. No
+        # egress rule: the provider removes AWS's default allow-all egress, and EKS's own cluster
+        # security group carries the control plane's traffic to the nodes.
         api_sg = aws.ec2.SecurityGroup(
             f"{name}-api-sg",
             vpc_id=network.vpc_id,
@@ -277,7 +453,14 @@ class EksCluster(Cluster):
             ingress=[
                 aws.ec2.SecurityGroupIngressArgs(
                     protocol="tcp", from_port=443, to_port=443, cidr_blocks=[str(spec.network.cidr)], description="Kubernetes API from the VPC"
-                )
+                ),
+                *(
+                    aws.ec2.SecurityGroupIngressArgs(
+                        protocol="tcp", from_port=443, to_port=443, cidr_blocks=[str(cidr)],
+                        description=f"Kubernetes API from {cidr} (controlPlane.privateAccessCidrs)",
+                    )
+                    for cidr in spec.control_plane.private_access_cidrs
+                ),
             ],
             region=region,
             tags={**tags, "Name": f"{name}-api"},
@@ -369,6 +552,7 @@ class EksCluster(Cluster):
             cluster_name=eks_cluster.name,
             addon_name="vpc-cni",
             service_account_role_arn=cni_role.arn,
+            configuration_values=json.dumps(CNI_CONFIGURATION),
             # Take over the aws-node DaemonSet EKS bootstraps, before any node exists.
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="PRESERVE",
@@ -393,15 +577,18 @@ class EksCluster(Cluster):
             )
             for suffix, policy in (("worker", "AmazonEKSWorkerNodePolicy"), ("ecr", "AmazonEC2ContainerRegistryPullOnly"))
         ]
+        # Nodes wait for the whole network, so for the private subnets' default route to their zone's
+        # NAT gateway (route tables and associations): a node booting without egress cannot pull
+        # images or reach AWS APIs and fails to join (the same wait GKE's node pools have).
         node_groups = [
-            self._node_group(name, pool, eks_cluster, node_role, network, tags, region, depends_on=[*node_policies, cni_addon])
+            self._node_group(name, pool, eks_cluster, node_role, network, tags, region, depends_on=[*node_policies, cni_addon, network])
             for pool in pools
         ]
 
         # ---------------------------------------------------------------- kubeconfig + providers
         kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(eks_cluster.name, eks_cluster.endpoint, eks_cluster.certificate_authority.data).apply(
-                lambda v: kubeconfig_yaml(v[0], v[1], v[2], region)
+                lambda v: kubeconfig_yaml(v[0], v[1], v[2], region, identity)
             )
         )
         self.kubeconfig = kubeconfig
@@ -419,6 +606,11 @@ class EksCluster(Cluster):
         lbc = self._load_balancer_controller(
             name, region, partition, oidc, issuer, network, tags, system_provider,
             depends_on=[deployer_admin, *node_groups],
+        )
+        self._metrics_server(name, system_provider, depends_on=[deployer_admin, *node_groups])
+        self._cluster_autoscaler(
+            name, region, ca_image, oidc, issuer, tags, system_provider, depends_on=[deployer_admin, *node_groups],
+            policy=caller.account_id.apply(lambda account: cluster_autoscaler_policy(name, partition, region, account)),
         )
 
         # The workloads' provider: the kubeconfig's *value* is name/endpoint/CA only; the URNs (known
@@ -555,6 +747,109 @@ class EksCluster(Cluster):
                 repository_opts=RepositoryOptsArgs(repo=LBC_REPO),
                 name=LBC_CHART,
                 namespace=LBC_NAMESPACE,
+                values=values,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[policy, *depends_on]),
+        )
+
+    def _metrics_server(self, name: str, provider: K8sProvider, depends_on: list[pulumi.Resource]) -> Release:
+        """metrics-server, which EKS does not deploy ("isn't deployed by default in Amazon EKS clusters",
+        https://docs.aws.amazon.com/eks/latest/userguide/metrics-server.html) and every HPA needs.
+
+        The upstream chart rather than the EKS community add-on: its version and values are checked in
+        its own repository at the pinned tag, it needs nothing from the instance metadata (it reads the
+        kubelets' summary API), and it installs like the load balancer controller (pinned release on
+        the system provider, after the node groups). Two replicas and a PodDisruptionBudget keep the
+        metrics API up while a node drains (the chart's high-availability setting, "replicas value
+        greater than 1", https://github.com/kubernetes-sigs/metrics-server#high-availability)."""
+        chart = addons.METRICS_SERVER
+        values: dict[str, Any] = {
+            "replicas": 2,
+            "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+            "resources": METRICS_SERVER_RESOURCES,
+            "affinity": PREFER_ON_DEMAND,
+        }
+        return Release(
+            f"{name}-metrics-server",
+            ReleaseArgs(
+                chart=chart.name,
+                version=chart.version,
+                repository_opts=RepositoryOptsArgs(repo=chart.repo),
+                name=METRICS_SERVER_RELEASE,
+                namespace=SYSTEM_NAMESPACE,
+                values=values,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=depends_on),
+        )
+
+    def _cluster_autoscaler(
+        self,
+        name: str,
+        region: str,
+        image: addons.Pin,
+        oidc: aws.iam.OpenIdConnectProvider,
+        issuer: pulumi.Output[str],
+        tags: dict[str, str],
+        provider: K8sProvider,
+        depends_on: list[pulumi.Resource],
+        policy: pulumi.Input[str],
+    ) -> Release:
+        """The Kubernetes Cluster Autoscaler: it moves each node group's desired size between the pool's
+        min and max (EKS never does, https://docs.aws.amazon.com/eks/latest/userguide/create-managed-node-group.html).
+
+        Chart values per its README ("AWS - Using auto-discovery of tagged instance groups",
+        https://github.com/kubernetes/autoscaler/blob/cluster-autoscaler-chart-9.59.0/cluster-autoscaler/charts/cluster-autoscaler/README.md):
+        ``autoDiscovery.clusterName`` (finds the node groups by their ``k8s.io/cluster-autoscaler/*``
+        tags), ``awsRegion`` set explicitly (it becomes ``AWS_REGION``, and only without it does the
+        autoscaler ask the instance metadata, which IMDS hop limit 1 keeps from pods:
+        ``getRegion`` in cloudprovider/aws/aws_sdk_provider.go), the service account annotated with an
+        IRSA role. The image is the release of the cluster's minor (:mod:`.addons`)."""
+        role = aws.iam.Role(
+            f"{name}-cluster-autoscaler-role",
+            assume_role_policy=_irsa_trust(oidc.arn, issuer, SYSTEM_NAMESPACE, CA_SERVICE_ACCOUNT),
+            description=f"Kubernetes Cluster Autoscaler of {name}",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-cluster-autoscaler-policy",
+            role=role.id,
+            policy=policy,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        chart = addons.CLUSTER_AUTOSCALER
+        values: dict[str, Any] = {
+            "cloudProvider": "aws",
+            "awsRegion": region,
+            "autoDiscovery": {"clusterName": name},
+            "image": {"repository": image.name, "tag": image.version},
+            "rbac": {
+                "serviceAccount": {
+                    "create": True,
+                    "name": CA_SERVICE_ACCOUNT,
+                    "annotations": {"eks.amazonaws.com/role-arn": role.arn},
+                }
+            },
+            # The general-purpose expander of the AWS example and the EKS best practices guide.
+            "extraArgs": {"expander": "least-waste"},
+            "resources": CA_RESOURCES,
+            # The security contexts of the autoscaler's own EKS example manifest.
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "fsGroup": 65534, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containerSecurityContext": {
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"]},
+            },
+            "affinity": PREFER_ON_DEMAND,
+        }
+        return Release(
+            f"{name}-cluster-autoscaler",
+            ReleaseArgs(
+                chart=chart.name,
+                version=chart.version,
+                repository_opts=RepositoryOptsArgs(repo=chart.repo),
+                name=CA_RELEASE,
+                namespace=SYSTEM_NAMESPACE,
                 values=values,
             ),
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[policy, *depends_on]),

@@ -47,11 +47,51 @@ class AwsNetworkArgs:
     """Zone IDs never picked."""
 
 
-def _assume_role_policy(service: str) -> str:
+def _assume_role_policy(service: str, condition: Optional[Mapping[str, object]] = None) -> str:
+    statement: dict[str, object] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if condition:
+        statement["Condition"] = dict(condition)
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def flow_logs_trust_policy(log_group_arn: str, region: str) -> str:
+    """Who may assume the flow-log role: the VPC Flow Logs service, and only for flow logs of this
+    account (``aws:SourceAccount``, ``aws:SourceArn``), against the confused-deputy problem, as
+    https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html recommends. The flow
+    log's ID is not known before the role exists, so its ARN is matched with a wildcard (the page
+    allows that). Partition and account come from the log group's ARN."""
+    partition, account = log_group_arn.split(":")[1], log_group_arn.split(":")[4]
+    return _assume_role_policy(
+        "vpc-flow-logs.amazonaws.com",
+        {
+            "StringEquals": {"aws:SourceAccount": account},
+            "ArnLike": {"aws:SourceArn": f"arn:{partition}:ec2:{region}:{account}:vpc-flow-log/*"},
+        },
+    )
+
+
+def flow_logs_policy(log_group_arn: str) -> str:
+    """What the flow-log role may do: publish to its own log group only.
+
+    The actions are those of https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
+    without logs:CreateLogGroup (the group exists already). ``logs:DescribeLogGroups`` supports no
+    resource-level permissions: the Service Authorization Reference lists no resource type for it,
+    so it takes ``"*"`` (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html;
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/AWS-logs-infrastructure-CWL.html also
+    warns not to scope it to one log group). The other three accept the log group's streams
+    (``<group ARN>:*``, https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl.html).
+    """
     return json.dumps(
         {
             "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+            "Statement": [
+                {"Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
+                {
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    "Resource": [log_group_arn, f"{log_group_arn}:*"],
+                },
+            ],
         }
     )
 
@@ -195,8 +235,9 @@ class AwsNetwork(pulumi.ComponentResource):
             self.private_subnet_ids.append(private.id)
             self.nat_public_ips.append(eip.public_ip)
 
-        # Flow logs: https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-cwl.html (the role
-        # needs logs:CreateLogStream/PutLogEvents/Describe*; the group exists already, so no CreateLogGroup).
+        # Flow logs: https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-cwl.html; the role's
+        # trust and permissions: flow_logs_trust_policy and flow_logs_policy (checked by parliament,
+        # tests/test_iam_parliament.py).
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
             name=f"/fleetform/{name}/vpc-flow-logs",
@@ -207,7 +248,7 @@ class AwsNetwork(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            assume_role_policy=_assume_role_policy("vpc-flow-logs.amazonaws.com"),
+            assume_role_policy=log_group.arn.apply(lambda arn: flow_logs_trust_policy(arn, region)),
             description=f"VPC flow logs of {name} to CloudWatch Logs",
             tags=tags,
             opts=child,
@@ -215,25 +256,7 @@ class AwsNetwork(pulumi.ComponentResource):
         aws.iam.RolePolicy(
             f"{name}-flow-logs-policy",
             role=role.name,
-            policy=log_group.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": [
-                                    "logs:CreateLogStream",
-                                    "logs:PutLogEvents",
-                                    "logs:DescribeLogGroups",
-                                    "logs:DescribeLogStreams",
-                                ],
-                                "Resource": [arn, f"{arn}:*"],
-                            }
-                        ],
-                    }
-                )
-            ),
+            policy=log_group.arn.apply(flow_logs_policy),
             opts=child,
         )
         aws.ec2.FlowLog(
