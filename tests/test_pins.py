@@ -76,7 +76,10 @@ def test_network_policy_egress_to_a_peer_names_the_peer_pods_and_only_its_port()
     assert web["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
     assert web["egress"] == [
         {"ports": DNS},
-        {"to": [{"podSelector": {"matchLabels": _selector("api")}}], "ports": [{"port": 9090, "protocol": "TCP"}]},
+        # The peer's own port, then its Service port (80 by default): the EKS VPC CNI matches the
+        # ClusterIP's port (https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy.html).
+        {"to": [{"podSelector": {"matchLabels": _selector("api")}}],
+         "ports": [{"port": 9090, "protocol": "TCP"}, {"port": 80, "protocol": "TCP"}]},
         {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}],
          "ports": [{"port": 5432, "protocol": "TCP"}, {"port": 6432, "protocol": "TCP"}]},
     ]
@@ -91,12 +94,13 @@ def test_network_policy_function_every_non_dns_egress_rule_has_a_destination():
     """The same invariant on the function that makes the rule, for any mix of destinations."""
     from fleetform.workloads.microservice import _network_policy
 
-    api, auth = _spec("api", port=9090), _spec("auth", port=7000)
+    api, auth = _spec("api", port=9090, servicePort=9090), _spec("auth", port=7000, servicePort=8443)
     web = _spec("web", egress=[{"service": "auth"}, {"cidr": "192.168.4.0/24", "ports": [443]}, {"service": "api"}])
     spec: Any = _network_policy(web, {"api": api, "auth": auth, "web": web})
     assert spec["egress"] == [
         {"ports": DNS},
-        {"to": [{"pod_selector": {"match_labels": _selector("auth")}}], "ports": [{"port": 7000, "protocol": "TCP"}]},
+        {"to": [{"pod_selector": {"match_labels": _selector("auth")}}],
+         "ports": [{"port": 7000, "protocol": "TCP"}, {"port": 8443, "protocol": "TCP"}]},
         {"to": [{"ip_block": {"cidr": "192.168.4.0/24"}}], "ports": [{"port": 443, "protocol": "TCP"}]},
         {"to": [{"pod_selector": {"match_labels": _selector("api")}}], "ports": [{"port": 9090, "protocol": "TCP"}]},
     ]

@@ -47,9 +47,16 @@ def _network_policy(service: ServiceSpec, peers: Mapping[str, ServiceSpec]) -> N
                     f"service {service.name}: egress to service {rule.service!r}, which is not among the peers given "
                     f"({', '.join(sorted(peers)) or 'none'}); pass its ServiceSpec in peers={{name: spec}}"
                 )
+            # The peer's pods on their own port (what Kubernetes' NetworkPolicy means: the port after
+            # the Service's DNAT) and, when it differs, on the Service's port: the EKS VPC CNI's
+            # agent matches traffic to the ClusterIP before translation and documents "the service
+            # port must be the same as the container port"
+            # (https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy.html, considerations).
+            # Nothing listens on the peer's pods at the Service port, so the second entry opens nothing.
+            ports = [peer.port] + ([peer.service_port] if peer.service_port != peer.port else [])
             egress.append({
                 "to": [{"pod_selector": {"match_labels": labels(peer)}}],
-                "ports": [{"port": peer.port, "protocol": "TCP"}],
+                "ports": [{"port": p, "protocol": "TCP"} for p in ports],
             })
         else:
             egress.append({
