@@ -379,7 +379,8 @@ class EksCluster(Cluster):
 
         network = AwsNetwork(
             f"{name}-network",
-            AwsNetworkArgs(cidr=spec.network.cidr, zones=spec.network.zones, region=region, tags=tags),
+            AwsNetworkArgs(cidr=spec.network.cidr, zones=spec.network.zones, region=region, tags=tags,
+                           routes=[(str(r.cidr), r.target()) for r in spec.network.routes]),
             opts=child,
         )
         self.network = network

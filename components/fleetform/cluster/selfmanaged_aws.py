@@ -198,7 +198,9 @@ class SelfManagedAwsCluster(Cluster):
         version = k3s_release(ctx.kubernetes_version)
 
         network = AwsNetwork(
-            f"{name}-network", AwsNetworkArgs(cidr=spec.network.cidr, zones=spec.network.zones, region=region, tags=tags),
+            f"{name}-network",
+            AwsNetworkArgs(cidr=spec.network.cidr, zones=spec.network.zones, region=region, tags=tags,
+                           routes=[(str(r.cidr), r.target()) for r in spec.network.routes]),
             opts=child,
         )
         self.network = network

@@ -11,10 +11,13 @@ Where things are (import them from here, ``fleetform.config``):
 
 - :mod:`.errors`: raising a problem, :class:`FleetConfigError`, how key paths and values are shown;
 - :mod:`.values`: constants (targets, Kubernetes versions, defaults) and Kubernetes value rules
-  (DNS labels, label keys and values, quantities, image references), the models' base class;
+  (DNS labels, label keys and values, quantities, image references), the models' base class; the
+  Kubernetes minors come from ``fleetform_policies.versions`` (the table the policy pack shares);
 - :mod:`.nodes`: node labels and :class:`Taint` (mapping or kubectl's ``key=value:Effect``);
-- :mod:`.cluster`: :class:`ClusterSpec` with its network, control plane, node pools, existing
+- :mod:`.cluster`: :class:`ClusterSpec` with its control plane, node pools, existing
   cluster and load balancer settings, the rules per target and each cloud's naming rules;
+- :mod:`.network`: :class:`NetworkSpec` (VPC/VNet CIDR and zones) and :class:`RouteSpec` (AWS
+  routes back to peered and VPN networks);
 - :mod:`.onprem`: :class:`SshSpec`, :class:`HostSpec`, :class:`InstallSpec` (target onprem);
 - :mod:`.service`: :class:`ServiceSpec` and its autoscaling, health, resources and egress;
 - :mod:`.fleet`: :class:`FleetSpec`, the whole namespace, and the checks across clusters and services;
@@ -36,6 +39,7 @@ from .cluster import (
     ExistingSpec,
     LoadBalancerSpec,
     NetworkSpec,
+    RouteSpec,
     NodePoolSpec,
 )
 from .errors import NAMESPACE, FleetConfigError
@@ -67,6 +71,7 @@ __all__ = [
     "FleetSpec",
     "ClusterSpec",
     "NetworkSpec",
+    "RouteSpec",
     "ControlPlaneSpec",
     "NodePoolSpec",
     "Taint",

@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .errors import _problem, _raise_all
 from .nodes import Taint, _node_labels
+from .network import NetworkSpec, RouteSpec
 from .onprem import HostSpec, InstallSpec, SshSpec, _ApiAddress
 from .values import (
     CLOUD_TARGETS,
@@ -35,23 +36,6 @@ _REGIONS = {
     "gcp": (re.compile(r"^[a-z]+-[a-z]+[0-9]$"), "a GCP region such as europe-west4"),
     "azure": (re.compile(r"^[a-z]+[a-z0-9]*$"), "an Azure region such as westeurope"),
 }
-
-
-class NetworkSpec(_Model):
-    """The cluster's own network (clouds only): a dedicated VPC/VNet."""
-
-    cidr: ipaddress.IPv4Network = Field(
-        default=ipaddress.IPv4Network("10.0.0.0/16"),
-        description="IPv4 CIDR of the cluster's VPC/VNet; private subnets are carved from it.",
-    )
-    zones: int = Field(default=3, ge=2, le=6, description="Availability zones to spread subnets and nodes over (2-6).")
-
-    @field_validator("cidr", mode="after")
-    @classmethod
-    def _private_and_big_enough(cls, v: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
-        if not v.is_private or v.prefixlen > 20 or v.prefixlen < 8:
-            raise _problem("a private IPv4 CIDR (RFC 1918) with a prefix from /8 to /20, e.g. 10.10.0.0/16")
-        return v
 
 
 class ControlPlaneSpec(_Model):
@@ -298,6 +282,9 @@ class ClusterSpec(_Model):
             for key, is_set, shown in unused:
                 if is_set:
                     found.append((key, shown, f"nothing for target {t} ({why})"))
+        if t in ("gcp", "azure") and self.network.routes:
+            found.append(("network.routes", "[...]", f"nothing for target {t} (a peering exchanges routes itself; "
+                                                     "routes are for aws, whose route tables need them)"))
         if t in CLOUD_TARGETS and self.effective_mode == "self-managed" and self.control_plane.private_access_cidrs:
             found.append(("controlPlane.privateAccessCidrs", "[...]",
                           "nothing for a self-managed cluster (list VPN and peered ranges in apiAllowedCidrs: they are "

@@ -45,6 +45,10 @@ class AwsNetworkArgs:
     """Tags for every taggable resource."""
     exclude_zone_ids: Sequence[str] = EKS_UNSUPPORTED_ZONE_IDS
     """Zone IDs never picked."""
+    routes: Sequence[tuple[str, Mapping[str, str]]] = ()
+    """Routes of the private subnets besides NAT's default: (destination CIDR, target), the target
+    as ``aws.ec2.RouteTableRouteArgs`` names it (transit_gateway_id, vpc_peering_connection_id,
+    gateway_id for a VPN's virtual private gateway)."""
 
 
 def _assume_role_policy(service: str, condition: Optional[Mapping[str, object]] = None) -> str:
@@ -223,7 +227,11 @@ class AwsNetwork(pulumi.ComponentResource):
             private_rt = aws.ec2.RouteTable(
                 f"{name}-private-rt-{n}",
                 vpc_id=vpc.id,
-                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
+                # NAT's default route, then the configured ones back to peered/VPN networks (the route
+                # table's routes are authoritative: a route added by hand would be removed on the next up,
+                # https://www.pulumi.com/registry/packages/aws/api-docs/ec2/routetable/).
+                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)]
+                + [aws.ec2.RouteTableRouteArgs(cidr_block=cidr, **target) for cidr, target in args.routes],
                 region=region,
                 tags={**tags, "Name": f"{name}-private-{n}"},
                 opts=child,
