@@ -105,7 +105,8 @@ def test_expected_resources(prod):
         "gcp:container/cluster:Cluster": 1,
         "gcp:container/nodePool:NodePool": 2,  # general and spot in the stack file
         "gcp:serviceaccount/account:Account": 1,
-        "gcp:projects/iAMMember:IAMMember": len(NODE_ROLES),
+        # the node roles, and the GKE service agent's own role (tests/test_gke_first_deploy.py)
+        "gcp:projects/iAMMember:IAMMember": len(NODE_ROLES) + 1,
         "pulumi:providers:kubernetes": 1,
     }
     assert {t: counts.get(t, 0) for t in expected} == expected
@@ -173,9 +174,15 @@ def test_nothing_opens_nodes_to_the_internet(prod):
 
 def test_private_api_endpoint_by_default(prod):
     cluster = inputs(one(prod, "gcp:container/cluster:Cluster"))
-    assert cluster["privateClusterConfig"] == {"enablePrivateNodes": True, "enablePrivateEndpoint": True}
+    assert cluster["privateClusterConfig"] == {
+        "enablePrivateNodes": True,
+        "enablePrivateEndpoint": True,
+        "masterGlobalAccessConfig": {"enabled": False},  # on only with privateAccessCidrs
+    }
     assert cluster["masterAuthorizedNetworksConfig"]["gcpPublicCidrsAccessEnabled"] is False
-    assert cluster["masterAuthorizedNetworksConfig"]["cidrBlocks"] == []
+    # Only the VPC's own range (network.cidr of the stack file); tests/test_gke_first_deploy.py
+    # covers privateAccessCidrs.
+    assert [b["cidrBlock"] for b in cluster["masterAuthorizedNetworksConfig"]["cidrBlocks"]] == ["10.30.0.0/16"]
     # The IAM-guarded DNS endpoint answers from anywhere Google APIs do: closed to user traffic.
     assert cluster["controlPlaneEndpointsConfig"]["dnsEndpointConfig"]["allowExternalTraffic"] is False
 
@@ -184,8 +191,16 @@ def test_public_api_only_for_allowed_cidrs(public_api_two_zones, prod):
     public_api = public_api_two_zones
     assert public_api.exit_code == 0
     cluster = inputs(one(public_api, "gcp:container/cluster:Cluster"))
-    assert cluster["privateClusterConfig"] == {"enablePrivateNodes": True, "enablePrivateEndpoint": False}
-    assert [b["cidrBlock"] for b in cluster["masterAuthorizedNetworksConfig"]["cidrBlocks"]] == ["203.0.113.0/24", "198.51.100.7/32"]
+    assert cluster["privateClusterConfig"] == {
+        "enablePrivateNodes": True,
+        "enablePrivateEndpoint": False,
+        "masterGlobalAccessConfig": {"enabled": False},
+    }
+    assert [b["cidrBlock"] for b in cluster["masterAuthorizedNetworksConfig"]["cidrBlocks"]] == [
+        "10.30.0.0/16",  # the VPC, for the private endpoint
+        "203.0.113.0/24",
+        "198.51.100.7/32",
+    ]
     assert cluster["masterAuthorizedNetworksConfig"]["gcpPublicCidrsAccessEnabled"] is False
     assert cluster["controlPlaneEndpointsConfig"]["dnsEndpointConfig"]["allowExternalTraffic"] is False
     # The kubeconfig follows: the public endpoint here, the private one by default.
@@ -218,7 +233,7 @@ def test_cluster_secure_defaults(prod):
     c = inputs(one(prod, "gcp:container/cluster:Cluster"))
     assert c["name"] == CLUSTER
     assert c["location"] == REGION  # regional: replicated control plane
-    assert c["minMasterVersion"] == "1.32"  # fleetform:kubernetesVersion of the stack
+    assert c["minMasterVersion"] == "1.35"  # fleetform:kubernetesVersion of the stack
     assert c["releaseChannel"] == {"channel": "REGULAR"}
     assert c["enableLegacyAbac"] is False
     assert c["masterAuth"]["clientCertificateConfig"] == {"issueClientCertificate": False}
@@ -309,7 +324,8 @@ def test_nodes_run_as_a_dedicated_least_privilege_account(prod):
     for r in regs(prod, "gcp:projects/iAMMember:IAMMember"):
         g = inputs(r)
         granted.setdefault(g["member"], set()).add(g["role"])
-    assert granted == {f"serviceAccount:{email}": NODE_ROLES}
+    # Besides the nodes' roles, only the GKE service agent's own role (tests/test_gke_first_deploy.py).
+    assert {m: roles for m, roles in granted.items() if not GKE_AGENT.match(m)} == {f"serviceAccount:{email}": NODE_ROLES}
 
 
 # ------------------------------------------------------------------------------ kubeconfig
@@ -381,7 +397,7 @@ def test_the_gcp_cluster_of_the_hybrid_stack_plans():
     result = plan("hybrid", config=cfg)
     assert result.exit_code == 0 and result.errors == [] and result.schema_errors == []
     c = inputs(one(result, "gcp:container/cluster:Cluster"))
-    assert c["name"] == "hy-gcp" and c["minMasterVersion"] == "1.31"
+    assert c["name"] == "hy-gcp" and c["minMasterVersion"] == "1.36"
     subnet = inputs(one(result, "gcp:compute/subnetwork:Subnetwork"))
     assert subnet["ipCidrRange"] == "10.60.0.0/19"
     (pool,) = [inputs(r) for r in regs(result, "gcp:container/nodePool:NodePool")]

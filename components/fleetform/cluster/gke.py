@@ -7,9 +7,20 @@ Design notes (each setting's documentation is linked next to it):
   versions have already been qualified on RAPID. ``minMasterVersion`` pins the configured minor
   as the floor; GKE upgrades within the channel.
 - Control plane endpoint: the IP endpoint is private unless ``controlPlane.publicAccess``; then it
-  is public only to ``apiAllowedCidrs`` (authorized networks). GKE also offers a DNS-based
-  endpoint guarded by IAM that GKE's docs recommend; it answers from any network that reaches
-  Google APIs, so it is not "private" in fleetform's sense and is kept closed to user traffic.
+  is public only to ``apiAllowedCidrs``. Authorized networks are enforced on the private endpoint
+  too and hold the VPC's range, ``privateAccessCidrs`` (VPN, peered networks, a CI runner's
+  network) and ``apiAllowedCidrs``; with ``privateAccessCidrs`` the private endpoint also answers
+  clients in other regions (global access). GKE also offers a DNS-based endpoint guarded by IAM
+  that GKE's docs recommend; it answers from any network that reaches Google APIs, so it is not
+  "private" in fleetform's sense and stays closed to user traffic (docs/targets.md weighs it as a
+  first-deploy path; opening it would be an explicit config choice that does not exist yet).
+- A fresh project works: the APIs the cluster uses are enabled by the stack
+  (:data:`REQUIRED_APIS`, never disabled on destroy); the GKE service agent is created
+  explicitly before the secrets key is granted to it; the transient default node pool runs as
+  fleetform's node service account, so projects without the Compute Engine default account work.
+- The kubeconfig's ``gke-gcloud-auth-plugin`` authenticates as the Pulumi gcp provider does
+  (:func:`plugin_auth`): Application Default Credentials, the ``gcp:credentials`` key file, or
+  the impersonated service account.
 - Deletion protection is on (the provider's own default, set explicitly): a change that would
   *replace* the cluster, or ``pulumi destroy``, fails instead of deleting a cluster with
   everything on it. Destroying on purpose takes a ``pulumi up`` with it off first; there is no
@@ -23,6 +34,9 @@ Design notes (each setting's documentation is linked next to it):
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
@@ -30,7 +44,7 @@ import pulumi_gcp as gcp
 import yaml
 
 from ..config import ClusterSpec, NodePoolSpec, Taint
-from ..network.gcp import GcpNetwork
+from ..network.gcp import RESOURCE_MANAGER_API, GcpNetwork, enable_apis
 from .base import Cluster, ClusterContext
 
 RELEASE_CHANNEL = "REGULAR"
@@ -63,6 +77,32 @@ LOGGED_COMPONENTS = ["SYSTEM_COMPONENTS", "APISERVER", "CONTROLLER_MANAGER", "SC
 (https://cloud.google.com/kubernetes-engine/docs/concepts/about-logs). Kubernetes *audit* logs
 are Cloud Audit Logs, always on for admin activity."""
 
+REQUIRED_APIS = (
+    RESOURCE_MANAGER_API,  # the project (number, IAM policy) read and written below
+    "iam.googleapis.com",  # the node service account
+    "compute.googleapis.com",  # VPC, subnet, router, NAT, zones
+    "cloudkms.googleapis.com",  # the secrets key ring, key and its grant
+    "container.googleapis.com",  # the cluster and node pools
+)
+"""Google APIs this module's resources call, enabled by the stack
+(:func:`~fleetform.network.gcp.enable_apis`). Logging and Monitoring, where the cluster sends
+logs and metrics, are on by default in a new project
+(https://cloud.google.com/service-usage/docs/enabled-service#default)."""
+
+GKE_AGENT_ROLE = "roles/container.serviceAgent"
+"""The role GKE's service agent normally receives when GKE creates it. An agent created on
+request (:class:`gcp.projects.ServiceIdentity`) is not granted its roles automatically, so they
+must be granted (https://cloud.google.com/iam/docs/create-service-agents)."""
+
+ADC_FLAG = "--use_application_default_credentials"
+"""``gke-gcloud-auth-plugin`` flag: mint tokens from Application Default Credentials instead of
+``gcloud``'s own credentials; it ignores ``--impersonate_service_account`` in that mode
+(kubernetes/cloud-provider-gcp ``cmd/gke-gcloud-auth-plugin/cred.go``, ``main``)."""
+
+CREDENTIALS_ENV = ("GOOGLE_CREDENTIALS", "GOOGLE_CLOUD_KEYFILE_JSON", "GCLOUD_KEYFILE_JSON")
+"""Where the gcp provider looks for ``credentials`` when no credentials are configured, in order
+(https://registry.terraform.io/providers/hashicorp/google/latest/docs/guides/provider_reference#authentication-configuration)."""
+
 AUTH_PLUGIN_HINT = (
     "Install gke-gcloud-auth-plugin for use with kubectl by following "
     "https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-access-for-kubectl#install_plugin"
@@ -74,14 +114,79 @@ def gke_taint(taint: Taint) -> gcp.container.NodePoolNodeConfigTaintArgs:
     return gcp.container.NodePoolNodeConfigTaintArgs(key=taint.key, value=taint.value, effect=TAINT_EFFECTS[taint.effect])
 
 
-def kubeconfig_yaml(cluster_name: str, server: str, ca_data: str) -> str:
+@dataclass(frozen=True)
+class PluginAuth:
+    """How ``gke-gcloud-auth-plugin`` gets its token: the exec block's ``args`` and ``env``."""
+
+    args: tuple[str, ...] = (ADC_FLAG,)
+    env: tuple[tuple[str, str], ...] = ()
+    warning: Optional[str] = None
+    """Set when the kubeconfig cannot carry the provider's identity by itself (docs/targets.md)."""
+
+
+def plugin_auth(config: Callable[[str], Optional[str]], environ: Mapping[str, str]) -> PluginAuth:
+    """The plugin settings that authenticate as the Pulumi gcp provider does.
+
+    ``config``: reads a ``gcp:`` config key; ``environ``: the environment ``pulumi up`` runs in
+    (the Kubernetes provider runs the plugin with it). The provider's order
+    (terraform-provider-google ``google/provider/provider.go``, ``providerConfigure``; its
+    ``transport/config.go``, ``GetCredentials``): ``accessToken`` before ``credentials``, both from
+    config or else from the environment (:data:`CREDENTIALS_ENV`, ``GOOGLE_OAUTH_ACCESS_TOKEN``),
+    else Application Default Credentials; ``impersonateServiceAccount`` (or
+    ``GOOGLE_IMPERSONATE_SERVICE_ACCOUNT``) on top of any of them. The plugin
+    (``cmd/gke-gcloud-auth-plugin/cred.go``) has three modes: ADC (``--use_application_default_credentials``),
+    gcloud's credentials with ``--impersonate_service_account``, and gcloud mode returning
+    ``CLOUDSDK_AUTH_ACCESS_TOKEN`` as is (``gcloud_token_provider.go``).
+    """
+    token, credentials = config("accessToken"), config("credentials")
+    if not token and not credentials:
+        credentials = next((environ[k] for k in CREDENTIALS_ENV if environ.get(k)), None)
+        token = environ.get("GOOGLE_OAUTH_ACCESS_TOKEN")
+    impersonate = config("impersonateServiceAccount") or environ.get("GOOGLE_IMPERSONATE_SERVICE_ACCOUNT")
+    impersonation = (f"--impersonate_service_account={impersonate}",) if impersonate else ()
+    if token:
+        return PluginAuth(
+            args=impersonation,
+            warning="the gcp provider uses an OAuth access token: gke-gcloud-auth-plugin needs the same token in "
+            "CLOUDSDK_AUTH_ACCESS_TOKEN" + (" (minted for the impersonated account)" if impersonate else ""),
+        )
+    if impersonate:
+        return PluginAuth(
+            args=impersonation,
+            warning="the provider's credentials key is not what gcloud impersonates from: gcloud's own account "
+            "must be allowed to impersonate the service account" if credentials else None,
+        )
+    if credentials and credentials.lstrip().startswith("{"):
+        # A key's JSON itself: carrying it into the kubeconfig would put a long-lived key in state.
+        return PluginAuth(warning="gcp:credentials holds a key's JSON: point GOOGLE_APPLICATION_CREDENTIALS at "
+                          "the same key file for the kubeconfig")
+    if credentials:
+        # A path (the provider reads paths and expands ~): ADC reads the same file from this variable
+        # (https://cloud.google.com/docs/authentication/application-default-credentials#GAC).
+        return PluginAuth(env=(("GOOGLE_APPLICATION_CREDENTIALS", os.path.expanduser(credentials)),))
+    return PluginAuth()
+
+
+def kubeconfig_yaml(cluster_name: str, server: str, ca_data: str, auth: PluginAuth = PluginAuth()) -> str:
     """A kubeconfig for a GKE cluster that authenticates with ``gke-gcloud-auth-plugin``.
 
     Only the cluster's name, API server URL and CA (base64 PEM) go in: no token, no client
     certificate. The plugin mints short-lived tokens from the caller's Google credentials
-    (https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-access-for-kubectl).
-    The exec block is the one ``gcloud container clusters get-credentials`` writes.
+    (https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-access-for-kubectl), chosen
+    by ``auth`` (:func:`plugin_auth`); ``env`` entries are the exec block's name/value pairs
+    (kubeconfig ``ExecConfig.env``, https://kubernetes.io/docs/reference/config-api/kubeconfig.v1/#ExecConfig).
+    Otherwise the exec block is the one ``gcloud container clusters get-credentials`` writes.
     """
+    exec_: dict[str, Any] = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": "gke-gcloud-auth-plugin",
+        "args": list(auth.args),
+        "installHint": AUTH_PLUGIN_HINT,
+        "provideClusterInfo": True,
+        "interactiveMode": "IfAvailable",
+    }
+    if auth.env:
+        exec_["env"] = [{"name": k, "value": v} for k, v in auth.env]
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -91,31 +196,44 @@ def kubeconfig_yaml(cluster_name: str, server: str, ca_data: str) -> str:
         "users": [
             {
                 "name": cluster_name,
-                "user": {
-                    "exec": {
-                        "apiVersion": "client.authentication.k8s.io/v1beta1",
-                        "command": "gke-gcloud-auth-plugin",
-                        "installHint": AUTH_PLUGIN_HINT,
-                        "provideClusterInfo": True,
-                        "interactiveMode": "IfAvailable",
-                    }
-                },
+                "user": {"exec": exec_},
             }
         ],
     }
     return yaml.safe_dump(doc, sort_keys=False)
 
 
+def authorized_networks(spec: ClusterSpec) -> list[tuple[str, str]]:
+    """(label, CIDR) pairs allowed to the API endpoints, each CIDR once, in this order: the VPC's
+    range (nodes, Pods, Services and every other subnet fleetform carves from it), then
+    ``controlPlane.privateAccessCidrs``, then ``controlPlane.apiAllowedCidrs``. The label is the
+    config key the CIDR came from, shown in GKE as the block's display name."""
+    plane = spec.control_plane
+    candidates = [("network.cidr", spec.network.cidr)]
+    candidates += [(f"privateAccessCidrs[{i}]", c) for i, c in enumerate(plane.private_access_cidrs)]
+    candidates += [(f"apiAllowedCidrs[{i}]", c) for i, c in enumerate(plane.api_allowed_cidrs)]
+    seen: set[str] = set()
+    out = []
+    for label, cidr in candidates:
+        if str(cidr) not in seen:
+            seen.add(str(cidr))
+            out.append((label, str(cidr)))
+    return out
+
+
 class GkeCluster(Cluster):
     """A private GKE Standard cluster, its VPC, secrets key and node pools.
 
-    Builds: a :class:`~fleetform.network.gcp.GcpNetwork`; a Cloud KMS key ring and key (90-day
-    rotation) that encrypts Kubernetes Secrets in etcd, with the GKE service agent allowed to
-    use it; a dedicated node service account with only :data:`NODE_ROLES`; a regional cluster
-    with the default node pool removed; one autoscaled node pool per configured pool.
+    Builds: the project's :data:`REQUIRED_APIS`; a :class:`~fleetform.network.gcp.GcpNetwork`;
+    a Cloud KMS key ring and key (90-day rotation) that encrypts Kubernetes Secrets in etcd, with
+    the GKE service agent (created explicitly) allowed to use it; a dedicated node service
+    account with only :data:`NODE_ROLES`, also used by the transient default node pool; a
+    regional cluster with the default node pool removed; one autoscaled node pool per configured
+    pool.
 
     Secure defaults: private nodes (no public IPs) and a private API endpoint unless
-    ``controlPlane.publicAccess`` (then only ``apiAllowedCidrs``), DNS endpoint closed to user
+    ``controlPlane.publicAccess`` (then only ``apiAllowedCidrs``), authorized networks enforced on
+    the private endpoint (the VPC, ``privateAccessCidrs``), DNS endpoint closed to user
     traffic; application-layer secrets encryption with the stack's key; control-plane logs;
     Workload Identity with the GKE metadata server on every node; no legacy ABAC, no client
     certificate; Dataplane V2 (NetworkPolicy enforced); Shielded nodes with secure boot and
@@ -146,8 +264,15 @@ class GkeCluster(Cluster):
         self.kubernetes_version = ctx.kubernetes_version
         child = pulumi.ResourceOptions(parent=self)
         labels = {"fleetform-cluster": name, **spec.tags}
+        gcp_config = pulumi.Config("gcp")
 
-        self.network = GcpNetwork(f"{name}-network", spec, opts=child)
+        # ---- the project's APIs, so a fresh project works; each resource waits for its API.
+        apis = enable_apis(name, REQUIRED_APIS, child, project=gcp_config.get("project"))
+
+        def after(*services: str) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, depends_on=[apis[s] for s in services])
+
+        self.network = GcpNetwork(f"{name}-network", spec, opts=child, depends_on=[apis["compute.googleapis.com"]])
 
         # ---- node identity: a dedicated service account, never the Compute Engine default one
         # (https://cloud.google.com/kubernetes-engine/docs/how-to/hardening-your-cluster#use_least_privilege_sa).
@@ -158,7 +283,7 @@ class GkeCluster(Cluster):
                 display_name=f"fleetform: GKE nodes of cluster {name}",
                 description="Node identity: logging, monitoring, image pulls. Workloads use Workload Identity.",
             ),
-            opts=child,
+            opts=after("iam.googleapis.com"),
         )
         node_sa_member = self.node_service_account.email.apply(lambda email: f"serviceAccount:{email}")
 
@@ -166,7 +291,8 @@ class GkeCluster(Cluster):
         # provider (never a made-up id). Its *number* names the GKE service agent:
         # https://cloud.google.com/kubernetes-engine/docs/how-to/encrypting-secrets#grant_permission
         project = gcp.organizations.get_project_output(
-            project_id=pulumi.Config("gcp").get("project"), opts=pulumi.InvokeOutputOptions(parent=self)
+            project_id=gcp_config.get("project"),
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[apis[RESOURCE_MANAGER_API]]),
         )
         project_id = project.project_id.apply(self._required("project id"))
         gke_agent = project.number.apply(
@@ -176,15 +302,33 @@ class GkeCluster(Cluster):
             gcp.projects.IAMMember(
                 f"{name}-nodes-{role.split('/')[1].replace('.', '-').lower()}",
                 gcp.projects.IAMMemberArgs(project=project_id, role=role, member=node_sa_member),
-                opts=child,
+                opts=after(RESOURCE_MANAGER_API),
             )
             for role in NODE_ROLES
         ]
 
+        # ---- the GKE service agent exists only once GKE creates it, which may be as late as the
+        # first cluster; a role cannot be granted to an agent that does not exist yet, so it is
+        # created here (https://cloud.google.com/iam/docs/create-service-agents). An agent created
+        # on request gets no roles automatically: its usual role is granted too, and kept on
+        # destroy, because GKE needs it for every cluster in the project, not only this one.
+        agent_identity = gcp.projects.ServiceIdentity(
+            f"{name}-gke-agent",
+            gcp.projects.ServiceIdentityArgs(service="container.googleapis.com", project=gcp_config.get("project")),
+            opts=after("container.googleapis.com"),
+        )
+        agent_role = gcp.projects.IAMMember(
+            f"{name}-gke-agent-role",
+            gcp.projects.IAMMemberArgs(project=project_id, role=GKE_AGENT_ROLE, member=gke_agent),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[agent_identity], retain_on_delete=True),
+        )
+
         # ---- application-layer secrets encryption (https://cloud.google.com/kubernetes-engine/docs/how-to/encrypting-secrets)
         # The key must be in the cluster's location. Key rings cannot be deleted in GCP, so the
         # ring is auto-named (random suffix): re-creating a cluster never collides with the old ring.
-        key_ring = gcp.kms.KeyRing(f"{name}-keyring", gcp.kms.KeyRingArgs(location=region), opts=child)
+        key_ring = gcp.kms.KeyRing(
+            f"{name}-keyring", gcp.kms.KeyRingArgs(location=region), opts=after("cloudkms.googleapis.com")
+        )
         self.secrets_key = gcp.kms.CryptoKey(
             f"{name}-secrets-key",
             gcp.kms.CryptoKeyArgs(
@@ -193,7 +337,7 @@ class GkeCluster(Cluster):
                 rotation_period=KEY_ROTATION_PERIOD,
                 labels=labels,
             ),
-            opts=child,
+            opts=after("cloudkms.googleapis.com"),
         )
         key_grant = gcp.kms.CryptoKeyIAMMember(
             f"{name}-secrets-key-gke",
@@ -202,15 +346,19 @@ class GkeCluster(Cluster):
                 role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
                 member=gke_agent,
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[agent_identity]),
         )
 
         # Nodes in the first `network.zones` zones of the region, sorted so the choice is stable;
         # the control plane is regional either way.
-        zones = gcp.compute.get_zones_output(region=region, opts=pulumi.InvokeOutputOptions(parent=self))
+        zones = gcp.compute.get_zones_output(
+            region=region,
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[apis["compute.googleapis.com"]]),
+        )
         self.node_locations = zones.names.apply(lambda names: sorted(names)[: spec.network.zones])
         self.workload_pool = project_id.apply(lambda p: f"{p}.svc.id.goog")
         public = spec.control_plane.public_access
+        authorized = authorized_networks(spec)
 
         self.cluster = gcp.container.Cluster(
             f"{name}-cluster",
@@ -235,21 +383,32 @@ class GkeCluster(Cluster):
                 # pool at creation, which is then removed.
                 remove_default_node_pool=True,
                 initial_node_count=1,
+                node_config=self._default_pool_node_config(),
                 # Network isolation: https://cloud.google.com/kubernetes-engine/docs/concepts/network-isolation
+                # Global access, only with privateAccessCidrs: the private endpoint then also
+                # answers "sources in other regions" (GKE API, IPEndpointsConfig.global_access,
+                # https://cloud.google.com/php/docs/reference/cloud-container/latest/V1.ControlPlaneEndpointsConfig.IPEndpointsConfig),
+                # e.g. a VPN tunnel or peered VM outside the cluster's region.
                 private_cluster_config=gcp.container.ClusterPrivateClusterConfigArgs(
                     enable_private_nodes=True,
                     enable_private_endpoint=not public,
+                    master_global_access_config=gcp.container.ClusterPrivateClusterConfigMasterGlobalAccessConfigArgs(
+                        enabled=bool(spec.control_plane.private_access_cidrs)
+                    ),
                 ),
-                # Authorized networks on, and Google Cloud's own public IPs not let in
-                # (CIS GKE 5.6.3). Nodes are always allowed by GKE.
+                # Authorized networks on, and Google Cloud's own public IPs not let in (CIS GKE
+                # 5.6.3); enforced on the private endpoint too, which the provider leaves off by
+                # default ("Whether authorized networks is enforced on the private endpoint or
+                # not. Defaults to false.", resource_container_cluster.go). What may connect:
+                # :func:`authorized_networks`
+                # (https://cloud.google.com/kubernetes-engine/docs/how-to/authorized-networks).
                 master_authorized_networks_config=gcp.container.ClusterMasterAuthorizedNetworksConfigArgs(
                     cidr_blocks=[
-                        gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(
-                            cidr_block=str(cidr), display_name=f"apiAllowedCidrs[{i}]"
-                        )
-                        for i, cidr in enumerate(spec.control_plane.api_allowed_cidrs)
+                        gcp.container.ClusterMasterAuthorizedNetworksConfigCidrBlockArgs(cidr_block=cidr, display_name=label)
+                        for label, cidr in authorized
                     ],
                     gcp_public_cidrs_access_enabled=False,
+                    private_endpoint_enforcement_enabled=True,
                 ),
                 control_plane_endpoints_config=gcp.container.ClusterControlPlaneEndpointsConfigArgs(
                     dns_endpoint_config=gcp.container.ClusterControlPlaneEndpointsConfigDnsEndpointConfigArgs(
@@ -287,7 +446,17 @@ class GkeCluster(Cluster):
                 deletion_protection=True,
                 resource_labels=labels,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[key_grant]),
+            # GKE checks the key grant (to an agent that exists and holds its role) and starts the
+            # default pool's nodes as the node account at creation. nodeConfig only shapes that
+            # transient pool: GKE reports the first remaining pool's config in its place afterwards,
+            # and every field of it forces replacement, so later differences are ignored
+            # (hashicorp/terraform-provider-google#12070, #17511; the Cluster.nodeConfig field,
+            # https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters#Cluster).
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[key_grant, agent_role, *node_grants, apis["container.googleapis.com"]],
+                ignore_changes=["nodeConfig"],
+            ),
         )
 
         self.node_pools = {
@@ -305,9 +474,13 @@ class GkeCluster(Cluster):
         )
         self.endpoint = pulumi.Output.concat("https://", host.apply(self._required("API endpoint")))
         ca = self.cluster.master_auth.apply(lambda auth: auth.cluster_ca_certificate or "")
+        # The kubeconfig signs in as the gcp provider does; what it cannot carry is reported.
+        exec_auth = plugin_auth(gcp_config.get, os.environ)
+        if exec_auth.warning:
+            pulumi.log.warn(f"cluster {name}: {exec_auth.warning} (docs/targets.md, GKE)", resource=self)
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(self.cluster.name, self.endpoint, ca.apply(self._required("cluster CA"))).apply(
-                lambda args: kubeconfig_yaml(*args)
+                lambda args: kubeconfig_yaml(*args, auth=exec_auth)
             )
         )
         self.provider = self._make_provider(kubeconfig=self.kubeconfig)
@@ -319,6 +492,28 @@ class GkeCluster(Cluster):
             "nodeServiceAccount": self.node_service_account.email,
         }
         self._publish()
+
+    def _default_pool_node_config(self) -> gcp.container.ClusterNodeConfigArgs:
+        """The transient default pool's nodes, set up as :meth:`_node_pool` sets up the real ones.
+
+        Without it they run as the Compute Engine default service account, and cluster creation
+        fails where that account is deleted or disabled (hashicorp/terraform-provider-google#4435);
+        GKE's hardening guide wants a least-privilege account on every node
+        (https://cloud.google.com/kubernetes-engine/docs/how-to/hardening-your-cluster#use_least_privilege_sa);
+        the provider documents ``node_config`` as the default pool's settings
+        (https://registry.terraform.io/providers/hashicorp/google/latest/docs/resources/container_cluster#node_config).
+        """
+        return gcp.container.ClusterNodeConfigArgs(
+            service_account=self.node_service_account.email,
+            oauth_scopes=[CLOUD_PLATFORM_SCOPE],
+            image_type="COS_CONTAINERD",
+            workload_metadata_config=gcp.container.ClusterNodeConfigWorkloadMetadataConfigArgs(mode="GKE_METADATA"),
+            shielded_instance_config=gcp.container.ClusterNodeConfigShieldedInstanceConfigArgs(
+                enable_secure_boot=True, enable_integrity_monitoring=True
+            ),
+            kubelet_config=gcp.container.ClusterNodeConfigKubeletConfigArgs(insecure_kubelet_readonly_port_enabled="FALSE"),
+            metadata={"disable-legacy-endpoints": "true"},
+        )
 
     def _node_pool(
         self,

@@ -6,10 +6,14 @@ the region's Envoy-based load balancers. Subnets come from
 Used by GKE (:mod:`fleetform.cluster.gke`) and by self-managed k3s
 (:mod:`fleetform.cluster.selfmanaged_gcp`); the proxy-only subnet is opt-in, so GKE stacks
 register exactly what they did before.
+
+Also here, because both GCP targets need it: :func:`enable_apis`, the project's Google APIs a
+stack needs, enabled by the stack itself so a fresh project works.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Optional
 
 import pulumi
@@ -25,6 +29,52 @@ SERVICES_RANGE = "services"
 PROXY_ONLY_PURPOSE = "REGIONAL_MANAGED_PROXY"
 """Subnet purpose reserved for the Envoy proxies of regional proxy load balancers
 (https://cloud.google.com/load-balancing/docs/proxy-only-subnets)."""
+
+
+RESOURCE_MANAGER_API = "cloudresourcemanager.googleapis.com"
+
+
+def enable_apis(
+    prefix: str, services: Sequence[str], opts: pulumi.ResourceOptions, *, project: Optional[str] = None
+) -> dict[str, gcp.projects.Service]:
+    """Enable ``services`` (``"compute.googleapis.com"``, ...) in the project, one
+    ``gcp.projects.Service`` each, named ``f"{prefix}-api-{first label}"``.
+
+    Most Google APIs are off in a new project; only a few (Service Usage, Logging, Monitoring,
+    ...) are on by default (https://cloud.google.com/service-usage/docs/enabled-service#default).
+    Enabling is idempotent: an API that is already on is only recorded
+    (terraform-provider-google ``google/services/resourcemanager/resource_google_project_service.go``:
+    create lists the enabled services first). ``disable_on_destroy=False``: destroying a stack
+    never turns an API off under other workloads of the project; ``disable_dependent_services=False``
+    likewise (https://registry.terraform.io/providers/hashicorp/google/latest/docs/resources/google_project_service).
+    Enabling needs the Service Usage API (on by default) and ``serviceusage.services.enable``
+    (roles/serviceusage.serviceUsageAdmin, https://cloud.google.com/service-usage/docs/enable-disable).
+
+    The provider reads every such resource back through Cloud Resource Manager ``projects.get``
+    (same file, Read), so when :data:`RESOURCE_MANAGER_API` is among ``services`` it is enabled
+    first and the others wait for it. Activation is eventually consistent
+    (https://registry.terraform.io/providers/hashicorp/google/latest/docs/guides/google_project_service,
+    "Newly activated service errors"): on a project where it was off, a first ``up`` may need a
+    second run; enabling it beforehand avoids that (docs/targets.md).
+
+    ``project``: ``gcp:project`` when set; ``None`` lets the provider use its default project.
+    """
+
+    def service(name: str, opts: pulumi.ResourceOptions) -> gcp.projects.Service:
+        return gcp.projects.Service(
+            f"{prefix}-api-{name.split('.')[0]}",
+            gcp.projects.ServiceArgs(service=name, project=project, disable_on_destroy=False, disable_dependent_services=False),
+            opts=opts,
+        )
+
+    enabled: dict[str, gcp.projects.Service] = {}
+    if RESOURCE_MANAGER_API in services:
+        enabled[RESOURCE_MANAGER_API] = service(RESOURCE_MANAGER_API, opts)
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[enabled[RESOURCE_MANAGER_API]]))
+    for name in services:
+        if name not in enabled:
+            enabled[name] = service(name, opts)
+    return enabled
 
 
 class GcpNetwork(pulumi.ComponentResource):
@@ -43,6 +93,9 @@ class GcpNetwork(pulumi.ComponentResource):
     Secure defaults: nothing here lets the internet in. No firewall rule is created at all; GKE
     adds its own narrow rules (control plane to nodes, and per LoadBalancer Service the health
     checks and the Service's clients).
+
+    ``depends_on``: resources every resource of the network waits for, such as the
+    ``compute.googleapis.com`` :func:`enable_apis` entry on a fresh project.
     """
 
     network: gcp.compute.Network
@@ -64,12 +117,15 @@ class GcpNetwork(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
         *,
         proxy_only_subnet: bool = False,
+        depends_on: Sequence[pulumi.Resource] = (),
     ):
         super().__init__("fleetform:network:GcpNetwork", name, None, opts)
         if spec.region is None:  # unreachable: config validation requires a region on clouds
             raise ValueError(f"cluster {spec.name}: a GCP network needs a region")
         plan = carve(spec.network.cidr, spec.network.zones)
-        child = pulumi.ResourceOptions(parent=self)
+        # ``depends_on``: what every resource here waits for (the Compute Engine API being
+        # enabled), given to each resource explicitly.
+        child = pulumi.ResourceOptions(parent=self, depends_on=list(depends_on))
 
         # Custom mode: https://cloud.google.com/vpc/docs/vpc#subnet-ranges ("custom mode VPC
         # networks start with no subnets"). REGIONAL routing: the cluster lives in one region.
