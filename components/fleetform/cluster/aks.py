@@ -1,18 +1,29 @@
 """Target ``azure``, mode ``managed``: an AKS cluster in a network of its own, secure by default.
 
 Only the azure-native submodules used here are touched (the package loads each submodule lazily,
-on first attribute access); no other cloud's SDK is imported.
+on first attribute access); no other cloud's SDK is imported (pulumi_random names the Key Vault,
+pulumi_command runs the access gates where ``pulumi up`` runs).
+
+The identity running ``pulumi up`` is read from the azure-native provider's own settings
+(:func:`deployer_login`): it decides the deployer's role assignment's ``principalType`` and the
+kubeconfig's ``kubelogin`` login mode, so both name the identity the provider uses.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
+import datetime
 import json
+import os
 import re
+import shlex
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
+import pulumi_command as command
+import pulumi_random as random
 import yaml
 from pulumi_azure_native import (
     authorization,
@@ -52,6 +63,78 @@ AUDIT_RETENTION_DAYS = 90
 
 _POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 _VAULT_NAME_PREFIX = "kv-"
+VAULT_SUFFIX_LENGTH = 8
+"""Random lower-case letters and digits ending the Key Vault name: "kv-" + at most 12 of the
+cluster name + "-" + 8 = 24, the longest vault name (see :func:`vault_name`)."""
+
+ADMIN_GRANT_TIMEOUT_SECONDS = 600
+"""How long the deployer's admin grant may take to reach the API server's authorization before the
+first Kubernetes call: "New role assignments can take up to five minutes to propagate and be updated
+by the authorization server" (https://learn.microsoft.com/azure/aks/entra-id-authorization, formerly
+manage-azure-rbac), and role assignment changes in general "can take up to 10 minutes" to take effect
+(https://learn.microsoft.com/azure/role-based-access-control/troubleshooting#symptom---role-assignment-changes-are-not-being-detected).
+The gate polls, so it usually ends long before."""
+KMS_GRANT_PROPAGATION_SECONDS = 600
+"""How long after its creation the control plane's Key Vault Crypto User grant is given before the
+cluster (AKS checks the key at create time: AzureKeyVaultKmsValidateIdentityPermissionCustomerError,
+MicrosoftDocs/azure-docs#98954). Key Vault RBAC: "it will take up to 10 minutes (600 seconds) after
+role assignments is changed for role to be applied" (Key Vault RBAC guide, "Known limits and
+performance", in the revisions that had that section; https://learn.microsoft.com/azure/key-vault/general/rbac-guide),
+and the troubleshooting page above says the same 10 minutes. No API tells when another identity's
+data-plane access is effective, so this one is a bounded wait, counted from the grant's creation."""
+PROBE_INTERVAL_SECONDS = 10
+
+SERVICE_PRINCIPAL = "ServicePrincipal"
+"""principalType of service principals and managed identities alike: "if you create a new managed
+identity ... set the principalType property to ServicePrincipal"
+(https://learn.microsoft.com/azure/role-based-access-control/role-assignments-rest#new-service-principal)."""
+
+_PROVIDER_SETTINGS = {
+    # azure-native config key -> the environment variable the provider reads when the key is unset
+    # (pulumi-azure-native provider/pkg/provider/auth_azidentity.go, readAuthConfig; provider.go,
+    # getConfig: "if val, ok := k.config[configName]; ok { return val }; return os.Getenv(envName)").
+    "useDefaultAzureCredential": "ARM_USE_DEFAULT_AZURE_CREDENTIAL",
+    "clientCertificatePath": "ARM_CLIENT_CERTIFICATE_PATH",
+    "clientCertificatePassword": "ARM_CLIENT_CERTIFICATE_PASSWORD",
+    "clientSecret": "ARM_CLIENT_SECRET",
+    "useOidc": "ARM_USE_OIDC",
+    "oidcToken": "ARM_OIDC_TOKEN",
+    "oidcTokenFilePath": "ARM_OIDC_TOKEN_FILE_PATH",
+    "oidcRequestToken": "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "oidcRequestUrl": "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "oidcAudience": "ARM_OIDC_AUDIENCE",
+    "useMsi": "ARM_USE_MSI",
+    "clientId": "ARM_CLIENT_ID",
+    "tenantId": "ARM_TENANT_ID",
+}
+SECRET_SETTINGS = frozenset({"clientSecret", "clientCertificatePassword", "oidcToken", "oidcRequestToken"})
+"""Provider settings fleetform only tests for presence: their values never enter the program."""
+
+# kubelogin reads ARM_CLIENT_ID, ARM_CLIENT_SECRET, ARM_CLIENT_CERTIFICATE_PATH,
+# ARM_CLIENT_CERTIFICATE_PASSWORD and ARM_TENANT_ID with this flag (Azure/kubelogin
+# pkg/internal/token/options.go, UpdateFromEnv; since v0.0.18): the secrets the provider read from
+# the environment reach kubelogin the same way, at use time, and never enter the kubeconfig.
+_ARM_ENV = "--use-azurerm-env-vars"
+_GITHUB_AUDIENCE = "api://AzureADTokenExchange"
+
+
+@dataclass(frozen=True)
+class DeployerLogin:
+    """How the identity running ``pulumi up`` signs in, as the azure-native provider resolves it."""
+
+    method: str
+    """The provider's credential: client-certificate, client-secret, oidc, msi, azure-cli or
+    default-credential."""
+    principal_type: Optional[str]
+    """``principalType`` of the deployer's role assignment: ``ServicePrincipal`` when the credential
+    can only belong to a service principal or managed identity; ``None`` (omitted, Azure looks the
+    principal up) for the Azure CLI and DefaultAzureCredential, which may hold a user or a service
+    principal."""
+    kubelogin: tuple[str, ...]
+    """``kubelogin get-token`` arguments naming the same identity: the login mode and non-secret
+    identifiers (client and tenant ids, file paths); secrets come from the environment at use time."""
+    warnings: tuple[str, ...] = ()
+    """What the kubeconfig cannot carry by itself (logged, and in docs/targets.md)."""
 
 
 def aks_pool_name(pool: NodePoolSpec) -> str:
@@ -67,12 +150,83 @@ def _taint(t: Taint) -> str:
     return f"{t.key}={t.value}:{t.effect}" if t.value else f"{t.key}:{t.effect}"
 
 
-def _vault_name(cluster: str) -> str:
-    """A Key Vault name (3-24 of [a-zA-Z0-9-], globally unique, no double hyphen) that is stable
-    for this project/stack/cluster. Deterministic on purpose: it is known before deployment."""
-    digest = hashlib.sha256(f"{pulumi.get_project()}/{pulumi.get_stack()}/{cluster}".encode()).hexdigest()[:8]
-    compact = re.sub(r"[^a-z0-9]", "", cluster)[:12]
-    return f"{_VAULT_NAME_PREFIX}{compact}-{digest}"
+def vault_name(cluster: str, suffix: str) -> str:
+    """The Key Vault name of ``cluster``: "kv-", up to 12 letters and digits of the cluster name and
+    the stack's random ``suffix``. Vault names are global, "3-24", "Alphanumerics and hyphens. Start
+    with letter. End with letter or digit. Can't contain consecutive hyphens"
+    (https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules#microsoftkeyvault).
+    The suffix lives as long as the stack: after ``pulumi destroy`` the purge-protected vault stays
+    soft-deleted for 90 days under its old name, and the next ``up`` draws a new one."""
+    compact = re.sub(r"[^a-z0-9]", "", cluster.lower())[:12]
+    return f"{_VAULT_NAME_PREFIX}{compact}-{suffix}" if compact else f"{_VAULT_NAME_PREFIX}{suffix}"
+
+
+def deployer_login(setting: Callable[[str], Optional[str]], environ: Mapping[str, str]) -> DeployerLogin:
+    """The identity the azure-native provider signs in as, for its role assignment and kubelogin.
+
+    ``setting``: an ``azure-native:`` config key's value, ``None`` when unset (for
+    :data:`SECRET_SETTINGS` any non-``None`` value means "set"); ``environ``: the environment of
+    ``pulumi up``, which the Kubernetes provider also runs kubelogin in. The provider tries, in this
+    order, DefaultAzureCredential, a client certificate, a client secret, OIDC, a managed identity,
+    then the Azure CLI (pulumi-azure-native ``auth_azidentity.go``, ``newSingleMethodAuthCredential``).
+    kubelogin's matching login modes (https://azure.github.io/kubelogin/concepts/login-modes.html):
+    ``spn`` (secret or certificate), ``workloadidentity`` (a federated token: GitHub Actions'
+    ``ACTIONS_ID_TOKEN_REQUEST_*`` since v0.0.34, or a token file), ``msi`` and ``azurecli``.
+    """
+
+    def get(key: str) -> str:
+        value = setting(key)
+        return value if value is not None else environ.get(_PROVIDER_SETTINGS[key], "")
+
+    def from_config_only(key: str) -> bool:
+        return setting(key) is not None and not environ.get(_PROVIDER_SETTINGS[key])
+
+    client_id, tenant_id = get("clientId"), get("tenantId")
+    ids = (*(("--client-id", client_id) if client_id else ()), *(("--tenant-id", tenant_id) if tenant_id else ()))
+    tenant = ("--tenant-id", tenant_id) if tenant_id else ()
+    warnings: list[str] = []
+    if get("useDefaultAzureCredential") == "true":
+        warnings.append(
+            "azure-native uses DefaultAzureCredential, which kubelogin has no mode for: the kubeconfig signs in "
+            "with the Azure CLI (kubelogin --login azurecli), which must be signed in as the same identity"
+        )
+        return DeployerLogin("default-credential", None, ("--login", "azurecli", *tenant), tuple(warnings))
+    if get("clientCertificatePath"):
+        if from_config_only("clientCertificatePassword"):
+            warnings.append("azure-native:clientCertificatePassword is set only in Pulumi config: kubelogin reads "
+                            "the certificate password from ARM_CLIENT_CERTIFICATE_PASSWORD when it runs")
+        args = ("--login", "spn", *ids, "--client-certificate", get("clientCertificatePath"), _ARM_ENV)
+        return DeployerLogin("client-certificate", SERVICE_PRINCIPAL, args, tuple(warnings))
+    if get("clientSecret"):
+        if from_config_only("clientSecret"):
+            warnings.append("azure-native:clientSecret is set only in Pulumi config: kubelogin reads the client "
+                            "secret from ARM_CLIENT_SECRET when it runs, so export it there too")
+        return DeployerLogin("client-secret", SERVICE_PRINCIPAL, ("--login", "spn", *ids, _ARM_ENV), tuple(warnings))
+    if get("useOidc") == "true":
+        token_file = get("oidcTokenFilePath")
+        github = environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN") and environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")
+        if not token_file and not github and not environ.get("AZURE_FEDERATED_TOKEN_FILE"):
+            warnings.append(
+                "azure-native uses OIDC without GitHub Actions' ACTIONS_ID_TOKEN_REQUEST_TOKEN/URL or a token file: "
+                "kubelogin --login workloadidentity takes the federated token only from those (or "
+                "AZURE_FEDERATED_TOKEN_FILE), not from a token value such as ARM_OIDC_TOKEN"
+            )
+        if get("oidcAudience") not in ("", _GITHUB_AUDIENCE):
+            warnings.append(f"azure-native:oidcAudience is not {_GITHUB_AUDIENCE}, the audience kubelogin requests")
+        args = ("--login", "workloadidentity", *ids, *(("--federated-token-file", token_file) if token_file else ()))
+        return DeployerLogin("oidc", SERVICE_PRINCIPAL, (*args, _ARM_ENV), tuple(warnings))
+    if get("useMsi") == "true":
+        # A user-assigned identity is chosen by client id, as the provider does (msiOpts.ID).
+        args = ("--login", "msi", *(("--client-id", client_id) if client_id else ()), _ARM_ENV)
+        return DeployerLogin("msi", SERVICE_PRINCIPAL, args)
+    return DeployerLogin("azure-cli", None, ("--login", "azurecli", *tenant))
+
+
+def _provider_setting(config: pulumi.Config, key: str) -> Optional[str]:
+    """An ``azure-native:`` key as :func:`deployer_login` wants it (secrets: presence only)."""
+    if key in SECRET_SETTINGS:
+        return "[secret]" if config.get_secret(key) is not None else None
+    return config.get(key)
 
 
 def _role(subscription_id: pulumi.Input[str], role_id: str) -> pulumi.Output[str]:
@@ -94,9 +248,10 @@ def ca_from_user_kubeconfig(result: Any) -> str:
         raise pulumi.RunError(f"the AKS user kubeconfig has no certificate-authority-data: {exc}") from None
 
 
-def exec_kubeconfig(name: str, endpoint: str, ca_data: str) -> str:
-    """A kubeconfig for ``name`` whose credentials come from kubelogin at use time (Entra ID token
-    of the Azure CLI's signed-in identity): nothing long-lived is stored."""
+def exec_kubeconfig(name: str, endpoint: str, ca_data: str, login: Sequence[str] = ("--login", "azurecli")) -> str:
+    """A kubeconfig for ``name`` whose credentials come from kubelogin at use time (an Entra ID
+    token of the identity ``login`` names, see :func:`deployer_login`): nothing long-lived is
+    stored, and no secret is an argument."""
     return json.dumps(
         {
             "apiVersion": "v1",
@@ -110,7 +265,7 @@ def exec_kubeconfig(name: str, endpoint: str, ca_data: str) -> str:
                         "exec": {
                             "apiVersion": "client.authentication.k8s.io/v1beta1",
                             "command": "kubelogin",
-                            "args": ["get-token", "--login", "azurecli", "--server-id", AKS_AAD_SERVER_APP_ID],
+                            "args": ["get-token", *login, "--server-id", AKS_AAD_SERVER_APP_ID],
                             "interactiveMode": "Never",
                             "provideClusterInfo": False,
                         }
@@ -125,6 +280,75 @@ def exec_kubeconfig(name: str, endpoint: str, ca_data: str) -> str:
     )
 
 
+def admin_grant_probe(
+    api_url: str,
+    login: Sequence[str],
+    timeout_seconds: int = ADMIN_GRANT_TIMEOUT_SECONDS,
+    interval_seconds: int = PROBE_INTERVAL_SECONDS,
+) -> str:
+    """A local command that waits, at most ``timeout_seconds``, until the deployer may list
+    namespaces at ``api_url`` with the kubeconfig's own kubelogin ``login``: reachable, signed in,
+    and authorized by the propagated admin grant (403 until then). The CA comes from
+    ``FLEETFORM_API_CA`` (PEM). The token is written to a private file and sent with ``curl -H
+    @file`` ("Starting in 7.55.0, this option can take an argument in @filename style",
+    https://curl.se/docs/manpage.html#-H), never put on a command line; kubelogin prints the
+    ExecCredential as one line of JSON (Azure/kubelogin execCredentialWriter.go, json.Encoder)."""
+    get_token = shlex.join(["kubelogin", "get-token", *login, "--server-id", AKS_AAD_SERVER_APP_ID])
+    url = shlex.quote(f"{api_url}/api/v1/namespaces?limit=1")
+    failed = (
+        f"fleetform: the deploying identity could not list namespaces at {api_url} within {int(timeout_seconds)} s: "
+        "the API is not reachable from here (a private API needs a connected network, controlPlane.privateAccessCidrs) "
+        "or the cluster admin grant has not reached the API server yet (re-run pulumi up)"
+    )
+    return "\n".join([
+        "set -eu",
+        "umask 077",
+        'd="$(mktemp -d)"',
+        "trap 'rm -rf \"$d\"' EXIT",
+        'printf \'%s\' "$FLEETFORM_API_CA" > "$d/ca.crt"',
+        f"deadline=$(( $(date +%s) + {int(timeout_seconds)} ))",
+        "while :; do",
+        f'  if {get_token} > "$d/credential" 2> "$d/error"; then',
+        '    sed -n \'s/.*"token":"\\([^"]*\\)".*/Authorization: Bearer \\1/p\' "$d/credential" > "$d/header"',
+        f'    if curl -sSf --max-time 10 --cacert "$d/ca.crt" -H @"$d/header" -o /dev/null {url} 2> "$d/error"; then',
+        "      echo authorized",
+        "      exit 0",
+        "    fi",
+        "  fi",
+        '  if [ "$(date +%s)" -ge "$deadline" ]; then',
+        f"    echo {shlex.quote(failed)} >&2",
+        '    cat "$d/error" >&2',
+        "    exit 1",
+        "  fi",
+        f"  sleep {int(interval_seconds)}",
+        "done",
+    ])
+
+
+def created_epoch(created_on: Optional[str]) -> Optional[int]:
+    """Seconds since the epoch of a role assignment's ``createdOn`` (UTC, e.g.
+    "2020-05-06T23:55:23.7679147Z" in https://learn.microsoft.com/azure/role-based-access-control/role-assignments-rest),
+    ``None`` when absent or unreadable."""
+    match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)", created_on or "")
+    if not match:
+        return None
+    moment = datetime.datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    return int(moment.timestamp())
+
+
+def grant_propagation_wait(created_on: Optional[str], seconds: int = KMS_GRANT_PROPAGATION_SECONDS) -> str:
+    """A local command that returns once ``seconds`` have passed since a grant was created
+    (``createdOn``; the whole ``seconds`` when unknown): a first deploy waits, a later run of an
+    older grant does not."""
+    start = created_epoch(created_on)
+    if start is None:
+        wait = [f"sleep {int(seconds)}"]
+    else:
+        wait = [f"remaining=$(( {start} + {int(seconds)} - $(date +%s) ))",
+                'if [ "$remaining" -gt 0 ]; then sleep "$remaining"; fi']
+    return "\n".join(["set -eu", *wait, "echo propagated"])
+
+
 class AksCluster(Cluster):
     """An AKS cluster (``target: azure``, ``mode: managed``) with everything it needs.
 
@@ -134,12 +358,17 @@ class AksCluster(Cluster):
     - a user-assigned managed identity for the control plane, with exactly two role assignments:
       Network Contributor on the node subnet (joining it, and internal load balancers whose
       frontends live in it) and Key Vault Crypto User on the etcd encryption key;
-    - a Key Vault (Azure RBAC only, purge protection, 90-day soft delete) and an RSA key used for
-      KMS envelope encryption of Secrets in etcd;
+    - a Key Vault (Azure RBAC only, purge protection, 90-day soft delete) named with a random
+      suffix the stack keeps (``<name>-kv-suffix``, so a stack re-created after ``destroy`` does not
+      collide with its soft-deleted vault) and an RSA key used for KMS envelope encryption of
+      Secrets in etcd; the cluster waits until the key grant has had time to propagate
+      (``<name>-identity-kms-propagation``);
     - a Log Analytics workspace (local auth off) and a diagnostic setting sending the API server
       audit log (``kube-audit-admin``) and Entra ID/Azure RBAC decisions (``guard``) to it;
     - the ManagedCluster: SKU tier Standard (financially backed API server SLA), private API
-      server unless ``controlPlane.publicAccess`` (then only ``apiAllowedCidrs`` and the NAT IP),
+      server unless ``controlPlane.publicAccess`` (then only ``apiAllowedCidrs`` and the NAT IP);
+      with ``controlPlane.privateAccessCidrs`` a private cluster also gets a public DNS name that
+      resolves to its private address, so connected networks need no link to its private zone;
       Entra ID integration with Azure RBAC, local accounts disabled, Kubernetes RBAC, workload
       identity with the OIDC issuer, Azure CNI Overlay with the Cilium dataplane enforcing
       NetworkPolicies, egress only through the NAT gateway, automatic patch upgrades and weekly
@@ -148,20 +377,25 @@ class AksCluster(Cluster):
     - one AgentPool per configured node pool (mode User, autoscaled between min and max, zones,
       labels, taints, spot), so a node-pool change never touches the ManagedCluster;
     - a role assignment making the deploying identity cluster admin (Azure RBAC), so the
-      workloads can be applied with its Entra ID token.
+      workloads can be applied with its Entra ID token (``principalType`` from
+      :func:`deployer_login`), and a gate (``<name>-deployer-admin-ready``) the Kubernetes provider
+      waits for: the deployer can list namespaces through the API with the kubeconfig's login.
 
     Every node pool: no public IPs, the node subnet, encryption at host (needs the subscription
     feature ``Microsoft.Compute/EncryptionAtHost``,
     https://learn.microsoft.com/azure/aks/enable-host-encryption).
 
-    The kubeconfig (secret) holds the API endpoint (the private FQDN for a private cluster), the
-    cluster CA read through listClusterUserCredential (which, with local accounts disabled, returns
-    no credential at all) and kubelogin exec auth. The Kubernetes provider is built from it alone.
+    The kubeconfig (secret) holds the API endpoint (the private FQDN for a private cluster, the
+    public one that resolves to the private address with ``privateAccessCidrs``), the cluster CA
+    read through listClusterUserCredential (which, with local accounts disabled, returns no
+    credential at all) and kubelogin exec auth in the login mode of the identity the azure-native
+    provider uses (:func:`deployer_login`). The Kubernetes provider is built from it alone.
     """
 
     network: AzureNetwork
     identity: managedidentity.UserAssignedIdentity
     vault: keyvault.Vault
+    vault_suffix: random.RandomString
     kms_key: keyvault.Key
     workspace: operationalinsights.Workspace
     managed_cluster: containerservice.ManagedCluster
@@ -187,6 +421,10 @@ class AksCluster(Cluster):
         rg = self.network.resource_group.name
         plan = self.network.plan
         client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        provider_config = pulumi.Config("azure-native")
+        login = deployer_login(lambda key: _provider_setting(provider_config, key), os.environ)
+        for warning in login.warnings:
+            pulumi.log.warn(f"cluster {name}: {warning} (docs/targets.md, AKS)", resource=self)
 
         # --- control-plane identity -------------------------------------------------------------
         # KMS "doesn't work with system-assigned managed identity" (the key must be usable before
@@ -211,7 +449,7 @@ class AksCluster(Cluster):
                 scope=self.network.node_subnet_id,
                 role_definition_id=_role(client.subscription_id, ROLE_NETWORK_CONTRIBUTOR),
                 principal_id=self.identity.principal_id,
-                principal_type="ServicePrincipal",
+                principal_type=SERVICE_PRINCIPAL,
                 description=f"AKS {name}: join the node subnet, internal load balancers",
             ),
             opts=child,
@@ -224,11 +462,20 @@ class AksCluster(Cluster):
         # https://learn.microsoft.com/azure/aks/use-kms-etcd-encryption#limitations. Access is by
         # Entra ID and Azure RBAC only (no access policies), purge protection on: deleting the key
         # would make every Secret unrecoverable.
+        # The name ends in a random suffix the stack keeps (see vault_name). ignore_changes: a stack
+        # whose vault predates the suffix keeps its vault. Renaming would replace the vault and key
+        # and delete the old ones, and AKS: "Deleting the key or the key vault isn't supported and
+        # causes the secrets in the cluster to be unrecoverable"
+        # (https://learn.microsoft.com/azure/aks/use-kms-etcd-encryption).
+        self.vault_suffix = random.RandomString(
+            f"{name}-kv-suffix", length=VAULT_SUFFIX_LENGTH, special=False, upper=False, lower=True, numeric=True,
+            opts=child,
+        )
         self.vault = keyvault.Vault(
             f"{name}-kv",
             keyvault.VaultArgs(
                 resource_group_name=rg,
-                vault_name=_vault_name(name),
+                vault_name=self.vault_suffix.result.apply(lambda suffix: vault_name(name, suffix)),
                 location=location,
                 properties=keyvault.VaultPropertiesArgs(
                     tenant_id=client.tenant_id,
@@ -245,7 +492,7 @@ class AksCluster(Cluster):
                 ),
                 tags=tags,
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["vaultName"]),
         )
         # The KMS plugin calls Encrypt/Decrypt on one key version
         # (https://github.com/Azure/kubernetes-kms, pkg/plugin/keyvault.go), so only those
@@ -269,10 +516,16 @@ class AksCluster(Cluster):
                 scope=self.kms_key.id,
                 role_definition_id=_role(client.subscription_id, ROLE_KEY_VAULT_CRYPTO_USER),
                 principal_id=self.identity.principal_id,
-                principal_type="ServicePrincipal",
+                principal_type=SERVICE_PRINCIPAL,
                 description=f"AKS {name}: KMS encryption of Secrets in etcd",
             ),
             opts=child,
+        )
+        kms_propagated = command.local.Command(
+            f"{name}-identity-kms-propagation",
+            create=kms_role.created_on.apply(grant_propagation_wait),
+            interpreter=["/bin/sh", "-c"],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[kms_role]),
         )
 
         # --- audit logs ----------------------------------------------------------------------------
@@ -293,6 +546,8 @@ class AksCluster(Cluster):
 
         # --- the cluster ---------------------------------------------------------------------------
         public = spec.control_plane.public_access
+        # A public endpoint is reached by its public address: privateAccessCidrs change nothing then.
+        public_fqdn = bool(spec.control_plane.private_access_cidrs) and not public
         if public:
             # Authorized IP ranges: https://learn.microsoft.com/azure/aks/api-server-authorized-ip-ranges.
             # The NAT gateway's IP is added so the nodes themselves (egressing through it) reach
@@ -306,10 +561,17 @@ class AksCluster(Cluster):
         else:
             # Private cluster (https://learn.microsoft.com/azure/aks/private-clusters): the API
             # server has only a private endpoint in the VNet; "system" private DNS zone in the node
-            # resource group; no public FQDN pointing at the private IP.
+            # resource group, which is "linked only to the VNet that the cluster nodes are attached
+            # to" (same page). With privateAccessCidrs, connected networks (peering, VPN) resolve the
+            # API through a public FQDN instead: "only a publicly resolvable DNS name, while API
+            # communication for private clusters still occurs through the private endpoint" (same
+            # page, "Disable a public FQDN on a private AKS cluster"). Without them, no public name.
+            # The system zone needs no Private DNS Zone Contributor grant: privatednszones/* is
+            # "Required if using a private DNS zone in another resource group such as a custom
+            # privateDNSZone" (https://learn.microsoft.com/azure/aks/aks-service-permissions).
             api_access = containerservice.ManagedClusterAPIServerAccessProfileArgs(
                 enable_private_cluster=True,
-                enable_private_cluster_public_fqdn=False,
+                enable_private_cluster_public_fqdn=public_fqdn,
                 private_dns_zone="system",
             )
 
@@ -398,8 +660,9 @@ class AksCluster(Cluster):
             ),
             tags=tags,
             # AKS checks the identity's access to the subnet and the key while it creates the
-            # cluster, so the role assignments come first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[subnet_role, kms_role]),
+            # cluster, so the role assignments come first, and the key grant has had time to
+            # propagate (KMS_GRANT_PROPAGATION_SECONDS).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[subnet_role, kms_role, kms_propagated]),
         )
         cluster = self.managed_cluster
 
@@ -447,12 +710,25 @@ class AksCluster(Cluster):
         # --- access for the deployer ---------------------------------------------------------------
         # With Azure RBAC and no local accounts nobody can use the API until a role says so; the
         # identity running `pulumi up` gets cluster admin so it can apply the workloads.
+        # principalType: a wrong one is refused ("UnmatchedPrincipalType ... has type
+        # 'ServicePrincipal', which is different from specified PrincipalType 'User'",
+        # Azure/modern-web-app-pattern-dotnet#129). It is optional in the API (the request in
+        # https://learn.microsoft.com/azure/role-based-access-control/role-assignments-rest has
+        # none; it only spares a lookup of a principal too new to have replicated), so it is sent
+        # where the provider's credential proves the type and omitted for the Azure CLI, signed in
+        # as a user or a service principal. Omitting takes an Output resolving to None: the SDK
+        # turns a plain None into "User" (pulumi_azure_native/authorization/role_assignment.py,
+        # from the REST spec's default, which Azure/azure-rest-api-specs#21664 says is wrong),
+        # while the Python SDK sends no property whose value is None (pulumi/runtime/rpc.py,
+        # serialize_properties) and the provider adds no default (pulumi-azure-native provider.go,
+        # applyDefaults: names, location and API version only).
         admin = authorization.RoleAssignment(
             f"{name}-deployer-admin",
             authorization.RoleAssignmentArgs(
                 scope=cluster.id,
                 role_definition_id=_role(client.subscription_id, ROLE_AKS_RBAC_CLUSTER_ADMIN),
                 principal_id=client.object_id,
+                principal_type=login.principal_type or pulumi.Output.from_input(None),
                 description=f"AKS {name}: the identity that deploys fleetform's workloads",
             ),
             opts=child,
@@ -472,13 +748,29 @@ class AksCluster(Cluster):
             opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[cluster]),
         )
         ca_data = credentials.apply(ca_from_user_kubeconfig)
-        fqdn = cluster.fqdn if public else cluster.private_fqdn
+        # The public FQDN also names the API server of a private cluster that has one: AKS hands out
+        # kubeconfigs for it (listClusterUserCredential's server-fqdn parameter,
+        # https://learn.microsoft.com/rest/api/aks/managed-clusters/list-cluster-user-credentials).
+        fqdn = cluster.fqdn if public or public_fqdn else cluster.private_fqdn
         self.endpoint = fqdn.apply(lambda host: f"https://{host}:443")
         # The admin role assignment is a dependency (the workloads must wait for it), never a value.
         self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(self.endpoint, ca_data, admin.id).apply(lambda v: exec_kubeconfig(name, v[0], v[1]))
+            pulumi.Output.all(self.endpoint, ca_data, admin.id).apply(
+                lambda v: exec_kubeconfig(name, v[0], v[1], login.kubelogin)
+            )
         )
-        self.provider = self._make_provider(kubeconfig=self.kubeconfig)
+        # The provider's first call must find the grant in force: it takes minutes to reach the API
+        # server (ADMIN_GRANT_TIMEOUT_SECONDS), so a gate polls with the kubeconfig's own login, where
+        # `pulumi up` runs. It runs when created and again when the grant or the endpoint changes.
+        admin_ready = command.local.Command(
+            f"{name}-deployer-admin-ready",
+            create=self.endpoint.apply(lambda url: admin_grant_probe(url, login.kubelogin)),
+            interpreter=["/bin/sh", "-c"],
+            environment={"FLEETFORM_API_CA": ca_data.apply(lambda ca: base64.b64decode(ca).decode())},
+            triggers=[admin.id],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[admin]),
+        )
+        self.provider = self._make_provider(kubeconfig=self.kubeconfig, depends_on=[admin_ready])
 
         self.oidc_issuer = cluster.oidc_issuer_profile.apply(lambda p: (p.issuer_url if p else None) or "")
         self.details = {

@@ -50,13 +50,41 @@ def vnet_address_space(plan: NetworkPlan) -> list[ipaddress.IPv4Network]:
     return sorted(plan.network.address_exclude(pods_and_services))
 
 
+LB_PROBE_PRIORITY = 100
+"""The AzureLoadBalancer allow: the lowest priority number an NSG rule may have (100-4096,
+https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview#security-rules),
+so it is evaluated before the internet deny below."""
+INTERNET_DENY_PRIORITY = 110
+
+
 def aks_security_rules(nodes: ipaddress.IPv4Network) -> list[network.SecurityRuleArgs]:
     """The node subnet NSG rules of an AKS cluster (see :class:`AzureNetwork`)."""
     return [
+        # Load balancer health probes come from 168.63.129.16, the service tag AzureLoadBalancer
+        # ("translates to the virtual IP address of the host (168.63.129.16) where Azure health
+        # probes originate", https://learn.microsoft.com/azure/virtual-network/service-tags-overview).
+        # That is a Microsoft-owned public address, and "if you block this IP address, your probes
+        # fail" (https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16).
+        # Azure's own AllowAzureLoadBalancerInBound sits at 65001
+        # (https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview#default-security-rules),
+        # after the internet deny, so the allow is explicit and comes first. The tag "only includes
+        # probe traffic, not real traffic to your backend resource" (service tags page).
+        network.SecurityRuleArgs(
+            name="allow-azure-load-balancer-probes",
+            description="Azure Load Balancer health probes (168.63.129.16) to the nodes, ahead of the internet deny.",
+            priority=LB_PROBE_PRIORITY,
+            direction="Inbound",
+            access="Allow",
+            protocol="*",
+            source_address_prefix="AzureLoadBalancer",
+            source_port_range="*",
+            destination_address_prefix=str(nodes),
+            destination_port_range="*",
+        ),
         network.SecurityRuleArgs(
             name="deny-internet-to-nodes",
             description="Nothing from the internet reaches a node's own address.",
-            priority=100,
+            priority=INTERNET_DENY_PRIORITY,
             direction="Inbound",
             access="Deny",
             protocol="*",
@@ -125,7 +153,9 @@ class AzureNetwork(pulumi.ComponentResource):
       (self-managed clusters, see :func:`fleetform.cluster.selfmanaged_azure.security_rules`).
 
     Secure defaults: the nodes get no public IPs (set on the node pools) and the NSG denies every
-    packet from the internet addressed to a node, ahead of anything else. Its only internet allow
+    packet from the internet addressed to a node, ahead of every other rule but one: the Azure Load
+    Balancer's health probes (service tag ``AzureLoadBalancer``, 168.63.129.16), allowed first so
+    that a public-address match cannot drop them. Its only internet allow
     rule targets *public* destination addresses (service tag ``Internet``), i.e. the frontends of
     public LoadBalancer Services, on TCP ports other than SSH and RDP: Azure's load balancer keeps the frontend IP as the packet's
     destination (floating IP, which cloud-provider-azure enables by default,
@@ -184,8 +214,9 @@ class AzureNetwork(pulumi.ComponentResource):
 
         # NSG rules: https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview
         # (lower priority number wins; the default rules at 65000+ allow VNet and Azure load
-        # balancer probes and deny the rest). The explicit deny comes first so no later rule, and
-        # no rule added by hand, can open a node's own address to the internet.
+        # balancer probes and deny the rest). The explicit deny comes right after the load balancer
+        # probe allow, so no later rule, and no rule added by hand, can open a node's own address
+        # to the internet.
         self.nsg = network.NetworkSecurityGroup(
             f"{name}-nsg",
             network.NetworkSecurityGroupInitArgs(

@@ -140,6 +140,8 @@ class Registration:
     """Inputs with secret values still wrapped (see :func:`plain`)."""
     aliases: list[str] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
+    """Property names the engine is told to keep from the old state (``ignore_changes``)."""
     _raw: Any = field(default=None, init=False, repr=False, compare=False)
     _marks: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
     _views: dict[tuple[bool, str], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -275,6 +277,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     inputs=self._inputs(request),
                     aliases=[a.spec.name or a.urn for a in request.aliases] if request.aliases else [],
                     dependencies=list(request.dependencies),
+                    ignore_changes=list(request.ignoreChanges),
                 )
             )
         return response
