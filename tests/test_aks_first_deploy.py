@@ -282,6 +282,28 @@ def test_the_cluster_waits_for_the_kms_grant(prod):
     # "up to 10 minutes (600 seconds) after role assignments is changed for role to be applied"
     # (https://learn.microsoft.com/azure/key-vault/general/rbac-guide, "Known limits and performance").
     assert "sleep 600" in inputs(wait)["create"]
+    # ... and for the subnet grant, which the create checks too (the later of the two counts).
+    subnet = one(prod, ROLE, f"{CLUSTER}-identity-subnet")
+    assert subnet.urn in wait.dependencies
+
+
+def test_the_kms_key_goes_with_its_vault_on_destroy(prod):
+    """azure-native deletes a key through the vault's data plane (pulumi-azure-native
+    provider/pkg/resources/customresources/custom_keyvault.go), which an RBAC vault refuses to the
+    deployer's Owner role; deleting the vault soft-deletes its keys
+    (https://learn.microsoft.com/azure/key-vault/general/soft-delete-overview)."""
+    key = one(prod, "azure-native:keyvault:Key", f"{CLUSTER}-kms-key")
+    vault = one(prod, "azure-native:keyvault:Vault")
+    assert key.deleted_with == vault.urn
+
+
+@pytest.mark.parametrize("ci", [{"GITHUB_ACTIONS": "true"}, {"TF_BUILD": "True"}])
+def test_azure_cli_sign_in_inside_ci_is_warned(ci):
+    """azure/login's federated token lasts minutes and az cannot renew it (Azure/login#372,
+    Azure/azure-cli#28708): kubelogin --login azurecli would fail after the cluster is created."""
+    (warning,) = deployer_login({}.get, ci).warnings
+    assert "ARM_USE_OIDC=true" in warning
+    assert deployer_login({}.get, {}).warnings == ()
 
 
 def _stubs(tmp_path: Path, curl_body: str) -> dict:

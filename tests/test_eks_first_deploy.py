@@ -14,8 +14,10 @@ Expected values come from the sources, not from the code under test:
 - vpc-cni: ``{"enableNetworkPolicy": "true"}``, https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html.
 - Private endpoint from a connected network: 443 allowed in the control plane security group,
   https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html#private-access.
-- Exec auth: ``get-token --role-arn/--session-name`` (aws-cli awscli/customizations/eks/get_token.py), the profile as
-  ``AWS_PROFILE`` in the exec env (aws-cli update_kubeconfig.py); ``aws:assumeRoles`` is a list of objects with
+- Exec auth: ``get-token --role-arn`` (aws-cli awscli/customizations/eks/get_token.py: its only options are
+  cluster-name, role-arn and cluster-id; no session name), the profile as the CLI's global ``--profile``
+  (preferred to environment credentials:
+  https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-quickstart.html#cli-configure-quickstart-precedence); ``aws:assumeRoles`` is a list of objects with
   ``roleArn`` (https://www.pulumi.com/registry/packages/aws/installation-configuration/#configuration-options).
 """
 
@@ -84,6 +86,11 @@ def reachable():
     """prod-aws with a VPN range and a peered VPC admitted to the private API, deployed as a profile that
     assumes a role."""
     cfg = with_cluster(controlPlane={"privateAccessCidrs": ["192.168.40.0/24", "172.20.0.0/16"]})
+    # ... each with its route back (a VPN's virtual private gateway, the peering).
+    cfg["fleetform:clusters"][0]["network"]["routes"] = [
+        {"cidr": "192.168.40.0/24", "vpnGatewayId": "vgw-0a1b2c3d"},
+        {"cidr": "172.20.0.0/16", "vpcPeeringConnectionId": "pcx-0a1b2c3d"},
+    ]
     cfg["aws:profile"] = "ops"
     cfg["aws:assumeRoles"] = [{"roleArn": "arn:aws:iam::123456789012:role/fleetform-deployer", "sessionName": "ci"}]
     return plan(STACK, config=cfg)
@@ -255,18 +262,20 @@ def test_kubeconfig_signs_as_the_default_credentials_without_aws_identity_config
 
 def test_kubeconfig_signs_with_the_profile_and_the_assumed_role(reachable):
     for stanza in exec_stanzas(reachable):
-        assert stanza["env"] == [{"name": "AWS_PROFILE", "value": "ops"}]
+        assert "env" not in stanza
         args = stanza["args"]
         assert args[:2] == ["eks", "get-token"]
         assert args[args.index("--role-arn") + 1] == "arn:aws:iam::123456789012:role/fleetform-deployer"
-        assert args[args.index("--session-name") + 1] == "ci"
+        assert args[args.index("--profile") + 1] == "ops"
+        assert "--session-name" not in args  # get-token has no such option: every call would fail
 
 
 def test_kubeconfig_with_a_profile_alone():
     cfg = stack_config(STACK)
     cfg["aws:profile"] = "prod-admin"
     for stanza in exec_stanzas(plan(STACK, config=cfg)):
-        assert stanza["env"] == [{"name": "AWS_PROFILE", "value": "prod-admin"}]
+        assert "env" not in stanza
+        assert stanza["args"][stanza["args"].index("--profile") + 1] == "prod-admin"
         assert "--role-arn" not in stanza["args"]
 
 

@@ -259,7 +259,7 @@ def test_without_private_access_cidrs_no_global_access(inline):
 
 def test_each_cidr_is_authorized_once():
     result, _ = planned(
-        gke_fleet(privateAccessCidrs=["10.40.0.0/16", "198.51.100.0/24"], publicAccess=True,
+        gke_fleet(privateAccessCidrs=["198.51.100.0/24"], publicAccess=True,
                   apiAllowedCidrs=["198.51.100.0/24", "203.0.113.9/32"])
     )
     man = inputs(one(result, CLUSTER_TYPE))["masterAuthorizedNetworksConfig"]

@@ -110,7 +110,11 @@ def test_deployment_spec_rollout_spread_and_pod():
     assert d["selector"] == {"match_labels": sel}
     assert d["strategy"] == {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 0, "max_surge": "25%"}}
     t = d["template"]
-    assert t["metadata"] == {"labels": sel}
+    # The scratch volume does not pin the node (Cluster Autoscaler FAQ, "What types of pods can
+    # prevent CA from removing a node?": pods with local storage, unless this annotation names it).
+    assert t["metadata"] == {"labels": sel,
+                             "annotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes": "tmp"}}
+    assert [v["name"] for v in t["spec"]["volumes"]] == ["tmp"]
     pod = t["spec"]
     assert pod["service_account_name"] == "web"
     assert pod["automount_service_account_token"] is False

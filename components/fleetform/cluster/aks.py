@@ -219,7 +219,18 @@ def deployer_login(setting: Callable[[str], Optional[str]], environ: Mapping[str
         # A user-assigned identity is chosen by client id, as the provider does (msiOpts.ID).
         args = ("--login", "msi", *(("--client-id", client_id) if client_id else ()), _ARM_ENV)
         return DeployerLogin("msi", SERVICE_PRINCIPAL, args)
-    return DeployerLogin("azure-cli", None, ("--login", "azurecli", *tenant))
+    warnings = []
+    if environ.get("GITHUB_ACTIONS") == "true" or environ.get("TF_BUILD"):
+        # azure/login's OIDC sign-in gives az a federated token that lasts minutes and that az cannot
+        # renew (Azure/login#372, Azure/azure-cli#28708): kubelogin --login azurecli fails once the
+        # cluster exists (AADSTS700024). azure-native's own OIDC settings let kubelogin fetch a fresh
+        # token each time (--login workloadidentity).
+        warnings.append(
+            "Pulumi signs in to Azure through the Azure CLI inside CI: if az was signed in with a federated (OIDC) "
+            "token, it expires within minutes and the kubeconfig's kubelogin --login azurecli fails after the cluster "
+            "is created; set ARM_USE_OIDC=true, ARM_CLIENT_ID and ARM_TENANT_ID instead (docs/targets.md, AKS)"
+        )
+    return DeployerLogin("azure-cli", None, ("--login", "azurecli", *tenant), tuple(warnings))
 
 
 def _provider_setting(config: pulumi.Config, key: str) -> Optional[str]:
@@ -508,7 +519,12 @@ class AksCluster(Cluster):
                 properties=keyvault.KeyPropertiesArgs(kty="RSA", key_size=2048, key_ops=["encrypt", "decrypt"]),
                 tags=tags,
             ),
-            opts=child,
+            # azure-native deletes a key through the vault's data plane (customresources/custom_keyvault.go),
+            # where the deployer's Owner/Contributor role grants nothing in an RBAC vault: the delete would
+            # get 403 and strand the destroy. Deleting the vault soft-deletes its keys with it
+            # (https://learn.microsoft.com/azure/key-vault/general/soft-delete-overview), so the key goes
+            # with the vault.
+            opts=pulumi.ResourceOptions(parent=self, deleted_with=self.vault),
         )
         kms_role = authorization.RoleAssignment(
             f"{name}-identity-kms",
@@ -521,11 +537,14 @@ class AksCluster(Cluster):
             ),
             opts=child,
         )
+        # Counted from the later of the two grants the cluster's create checks (KMS key, subnet).
         kms_propagated = command.local.Command(
             f"{name}-identity-kms-propagation",
-            create=kms_role.created_on.apply(grant_propagation_wait),
+            create=pulumi.Output.all(kms_role.created_on, subnet_role.created_on).apply(
+                lambda v: grant_propagation_wait(max((c for c in v if c), default=None, key=lambda c: created_epoch(c) or 0))
+            ),
             interpreter=["/bin/sh", "-c"],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[kms_role]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[kms_role, subnet_role]),
         )
 
         # --- audit logs ----------------------------------------------------------------------------

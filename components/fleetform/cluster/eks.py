@@ -192,13 +192,14 @@ class ExecIdentity:
     matches the deployer's access entry (which is for that identity)."""
 
     profile: Optional[str] = None
-    """``aws:profile``: the shared-config profile, passed as ``AWS_PROFILE`` in the exec stanza (as
-    ``aws eks update-kubeconfig --profile`` writes it, aws-cli ``awscli/customizations/eks/update_kubeconfig.py``)."""
+    """``aws:profile``: the shared-config profile, passed as the CLI's global ``--profile`` option,
+    which botocore prefers to credentials in the environment (an ``AWS_PROFILE`` variable, as
+    ``aws eks update-kubeconfig --profile`` writes it, loses to ``AWS_ACCESS_KEY_ID``:
+    https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-quickstart.html#cli-configure-quickstart-precedence)."""
     role_arn: Optional[str] = None
     """The last role of ``aws:assumeRoles``, passed as ``get-token --role-arn`` (aws-cli
-    ``awscli/customizations/eks/get_token.py``: the CLI assumes it with its base credentials)."""
-    session_name: Optional[str] = None
-    """That role's ``sessionName``, passed as ``--session-name``."""
+    ``awscli/customizations/eks/get_token.py``: the CLI assumes it with its base credentials, under a
+    session name of its own; get-token has no session-name option)."""
 
 
 def exec_identity(config: Optional[pulumi.Config] = None) -> ExecIdentity:
@@ -234,8 +235,12 @@ def exec_identity(config: Optional[pulumi.Config] = None) -> ExecIdentity:
             f"aws:assumeRoles[{len(roles) - 1}].externalId: aws eks get-token cannot pass an external ID; give the kubeconfig "
             "a profile (aws:profile) whose role_arn and external_id assume that role instead"
         )
-    session = last.get("sessionName")
-    return ExecIdentity(profile=profile, role_arn=role_arn, session_name=session if isinstance(session, str) else None)
+    if last.get("sessionName"):
+        pulumi.log.warn(
+            f"aws:assumeRoles[{len(roles) - 1}].sessionName: aws eks get-token assumes the role under a session "
+            "name of its own (it has no option for one); CloudTrail shows the kubeconfig's calls under that name"
+        )
+    return ExecIdentity(profile=profile, role_arn=role_arn)
 
 
 def kubeconfig_yaml(name: str, endpoint: str, ca_data: str, region: str, identity: ExecIdentity = ExecIdentity()) -> str:
@@ -247,16 +252,14 @@ def kubeconfig_yaml(name: str, endpoint: str, ca_data: str, region: str, identit
     args = ["eks", "get-token", "--cluster-name", name, "--region", region, "--output", "json"]
     if identity.role_arn:
         args += ["--role-arn", identity.role_arn]
-        if identity.session_name:
-            args += ["--session-name", identity.session_name]
+    if identity.profile:
+        args += ["--profile", identity.profile]
     exec_: dict[str, Any] = {
         "apiVersion": "client.authentication.k8s.io/v1beta1",
         "command": "aws",
         "args": args,
         "interactiveMode": "Never",
     }
-    if identity.profile:
-        exec_["env"] = [{"name": "AWS_PROFILE", "value": identity.profile}]
     doc = {
         "apiVersion": "v1",
         "kind": "Config",

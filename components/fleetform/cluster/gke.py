@@ -206,12 +206,16 @@ def kubeconfig_yaml(cluster_name: str, server: str, ca_data: str, auth: PluginAu
 def authorized_networks(spec: ClusterSpec) -> list[tuple[str, str]]:
     """(label, CIDR) pairs allowed to the API endpoints, each CIDR once, in this order: the VPC's
     range (nodes, Pods, Services and every other subnet fleetform carves from it), then
-    ``controlPlane.privateAccessCidrs``, then ``controlPlane.apiAllowedCidrs``. The label is the
-    config key the CIDR came from, shown in GKE as the block's display name."""
+    ``controlPlane.privateAccessCidrs``, then, only with a public endpoint, ``controlPlane.apiAllowedCidrs``
+    (a private endpoint refuses public ranges: "is not a reserved network, which is required for
+    private endpoints", terraform-google-kubernetes-engine docs/private_clusters.md; the config keeps
+    privateAccessCidrs private). The label is the config key the CIDR came from, shown in GKE as the
+    block's display name."""
     plane = spec.control_plane
     candidates = [("network.cidr", spec.network.cidr)]
     candidates += [(f"privateAccessCidrs[{i}]", c) for i, c in enumerate(plane.private_access_cidrs)]
-    candidates += [(f"apiAllowedCidrs[{i}]", c) for i, c in enumerate(plane.api_allowed_cidrs)]
+    if plane.public_access:
+        candidates += [(f"apiAllowedCidrs[{i}]", c) for i, c in enumerate(plane.api_allowed_cidrs)]
     seen: set[str] = set()
     out = []
     for label, cidr in candidates:

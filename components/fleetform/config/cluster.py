@@ -56,9 +56,10 @@ class ControlPlaneSpec(_Model):
     private_access_cidrs: list[ipaddress.IPv4Network] = Field(
         default_factory=list,
         description="Networks outside the cluster's VPC/VNet that reach the private API endpoint (VPN ranges, "
-        "peered networks, a CI runner's network): EKS admits them to the API security group, GKE to the master "
-        "authorized networks (with global access), AKS gets a public DNS name resolving to the private address. "
-        "The endpoint stays private.",
+        "peered networks, a self-hosted runner's network): EKS admits them to the API security group, GKE to the "
+        "master authorized networks (with global access), AKS gets a public DNS name resolving to the private "
+        "address. The endpoint stays private. Private ranges only (RFC 1918 or 100.64.0.0/10): a runner on a "
+        "public address reaches the API through publicAccess and apiAllowedCidrs.",
     )
 
     @field_validator("api_allowed_cidrs", "private_access_cidrs", mode="after")
@@ -66,6 +67,17 @@ class ControlPlaneSpec(_Model):
     def _not_everyone(cls, v: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
         if any(c.prefixlen == 0 for c in v):
             raise _problem("CIDRs narrower than 0.0.0.0/0 (the API is never open to everyone)")
+        return v
+
+    @field_validator("private_access_cidrs", mode="after")
+    @classmethod
+    def _private_ranges(cls, v: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+        # What reaches a private endpoint comes over a peering, a VPN or an interconnect with
+        # private addresses; GKE refuses public ranges in a private endpoint's authorized networks.
+        shared = ipaddress.IPv4Network("100.64.0.0/10")
+        if any(not (c.is_private or c.subnet_of(shared)) for c in v):
+            raise _problem("private ranges (RFC 1918 or 100.64.0.0/10); a runner on a public address reaches the "
+                           "API through publicAccess and apiAllowedCidrs")
         return v
 
     @field_validator("count", mode="after")
@@ -282,6 +294,12 @@ class ClusterSpec(_Model):
             for key, is_set, shown in unused:
                 if is_set:
                     found.append((key, shown, f"nothing for target {t} ({why})"))
+        plane = self.control_plane
+        if t in CLOUD_TARGETS and self.effective_mode == "managed" and plane.api_allowed_cidrs and not plane.public_access:
+            found.append(("controlPlane.apiAllowedCidrs", "[...]", "nothing while publicAccess is false on a managed "
+                          "cluster (they are the public endpoint's sources; list private networks in privateAccessCidrs)"))
+        if t in CLOUD_TARGETS and self.effective_mode == "managed":
+            found += self._private_access_problems()
         if t in ("gcp", "azure") and self.network.routes:
             found.append(("network.routes", "[...]", f"nothing for target {t} (a peering exchanges routes itself; "
                                                      "routes are for aws, whose route tables need them)"))
@@ -316,6 +334,25 @@ class ClusterSpec(_Model):
             problem = capacity_problem(t, self.network.cidr, self.network.zones, max_nodes)
             if problem and not any(key == "network.cidr" for key, _, _ in found):
                 found.append(("network.cidr", str(self.network.cidr), problem))
+        return found
+
+    def _private_access_problems(self) -> list[tuple[Any, Any, str]]:
+        """privateAccessCidrs of a managed cluster: outside its VPC/VNet (which reaches the endpoint
+        already), each once, and on AWS each with a route back (a private subnet's reply to any
+        other range takes NAT's default route, https://docs.aws.amazon.com/vpc/latest/userguide/VPC_Route_Tables.html)."""
+        found: list[tuple[Any, Any, str]] = []
+        seen: set[ipaddress.IPv4Network] = set()
+        for i, cidr in enumerate(self.control_plane.private_access_cidrs):
+            key = f"controlPlane.privateAccessCidrs[{i}]"
+            if cidr.overlaps(self.network.cidr):
+                found.append((key, str(cidr), f"a range outside the cluster's network {self.network.cidr} "
+                                              "(which reaches the private endpoint already)"))
+            elif cidr in seen:
+                found.append((key, str(cidr), "a range not listed before"))
+            elif self.target == "aws" and not any(cidr.subnet_of(r.cidr) for r in self.network.routes):
+                found.append((key, str(cidr), "a range inside one of network.routes (on AWS the private subnets "
+                                              "need a route back to it: add a network.routes entry)"))
+            seen.add(cidr)
         return found
 
     def _onprem_problems(self) -> list[tuple[Any, Any, str]]:

@@ -142,6 +142,8 @@ class Registration:
     dependencies: list[str] = field(default_factory=list)
     ignore_changes: list[str] = field(default_factory=list)
     """Property names the engine is told to keep from the old state (``ignore_changes``)."""
+    deleted_with: str = ""
+    """URN of the resource whose deletion deletes this one (``deleted_with``), or empty."""
     _raw: Any = field(default=None, init=False, repr=False, compare=False)
     _marks: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
     _views: dict[tuple[bool, str], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -278,6 +280,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     aliases=[a.spec.name or a.urn for a in request.aliases] if request.aliases else [],
                     dependencies=list(request.dependencies),
                     ignore_changes=list(request.ignoreChanges),
+                    deleted_with=request.deletedWith,
                 )
             )
         return response

@@ -144,7 +144,14 @@ def deployment_spec(service: ServiceSpec) -> DeploymentSpecArgsDict:
             "rolling_update": {"max_unavailable": 0, "max_surge": "25%"},
         },
         "template": {
-            "metadata": {"labels": selector},
+            "metadata": {
+                "labels": selector,
+                # The only local volume is the /tmp scratch emptyDir: without this the Cluster
+                # Autoscaler never removes a node running one of these pods
+                # (--skip-nodes-with-local-storage defaults to true; the annotation names the volumes
+                # it may evict anyway: https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/FAQ.md#what-types-of-pods-can-prevent-ca-from-removing-a-node).
+                "annotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes": "tmp"},
+            },
             "spec": {
                 "service_account_name": service.name,
                 "automount_service_account_token": False,
