@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .errors import _problem, _raise_all
 from .nodes import Taint, _node_labels
-from .network import NetworkSpec, RouteSpec
+from .network import NetworkSpec, RouteSpec, private_access_problems
 from .onprem import HostSpec, InstallSpec, SshSpec, _ApiAddress
 from .values import (
     CLOUD_TARGETS,
@@ -299,7 +299,7 @@ class ClusterSpec(_Model):
             found.append(("controlPlane.apiAllowedCidrs", "[...]", "nothing while publicAccess is false on a managed "
                           "cluster (they are the public endpoint's sources; list private networks in privateAccessCidrs)"))
         if t in CLOUD_TARGETS and self.effective_mode == "managed":
-            found += self._private_access_problems()
+            found += private_access_problems(self.control_plane.private_access_cidrs, self.network, self.target)
         if t in ("gcp", "azure") and self.network.routes:
             found.append(("network.routes", "[...]", f"nothing for target {t} (a peering exchanges routes itself; "
                                                      "routes are for aws, whose route tables need them)"))
@@ -334,25 +334,6 @@ class ClusterSpec(_Model):
             problem = capacity_problem(t, self.network.cidr, self.network.zones, max_nodes)
             if problem and not any(key == "network.cidr" for key, _, _ in found):
                 found.append(("network.cidr", str(self.network.cidr), problem))
-        return found
-
-    def _private_access_problems(self) -> list[tuple[Any, Any, str]]:
-        """privateAccessCidrs of a managed cluster: outside its VPC/VNet (which reaches the endpoint
-        already), each once, and on AWS each with a route back (a private subnet's reply to any
-        other range takes NAT's default route, https://docs.aws.amazon.com/vpc/latest/userguide/VPC_Route_Tables.html)."""
-        found: list[tuple[Any, Any, str]] = []
-        seen: set[ipaddress.IPv4Network] = set()
-        for i, cidr in enumerate(self.control_plane.private_access_cidrs):
-            key = f"controlPlane.privateAccessCidrs[{i}]"
-            if cidr.overlaps(self.network.cidr):
-                found.append((key, str(cidr), f"a range outside the cluster's network {self.network.cidr} "
-                                              "(which reaches the private endpoint already)"))
-            elif cidr in seen:
-                found.append((key, str(cidr), "a range not listed before"))
-            elif self.target == "aws" and not any(cidr.subnet_of(r.cidr) for r in self.network.routes):
-                found.append((key, str(cidr), "a range inside one of network.routes (on AWS the private subnets "
-                                              "need a route back to it: add a network.routes entry)"))
-            seen.add(cidr)
         return found
 
     def _onprem_problems(self) -> list[tuple[Any, Any, str]]:

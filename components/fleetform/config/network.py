@@ -1,5 +1,6 @@
 """The network of a cloud cluster: :class:`NetworkSpec` (its VPC/VNet's CIDR and zones) and
-:class:`RouteSpec` (AWS routes back to peered and VPN networks)."""
+:class:`RouteSpec` (AWS routes back to peered and VPN networks), and the checks of the private
+endpoint's outside networks against them (:func:`private_access_problems`)."""
 
 from __future__ import annotations
 
@@ -81,3 +82,23 @@ class NetworkSpec(_Model):
         if not v.is_private or v.prefixlen > 20 or v.prefixlen < 8:
             raise _problem("a private IPv4 CIDR (RFC 1918) with a prefix from /8 to /20, e.g. 10.10.0.0/16")
         return v
+
+
+def private_access_problems(cidrs: list[ipaddress.IPv4Network], network: NetworkSpec, target: str) -> list[tuple[Any, Any, str]]:
+    """controlPlane.privateAccessCidrs of a managed cluster: outside its VPC/VNet (which reaches the
+    endpoint already), each once, and on AWS each with a route back (a private subnet's reply to any
+    other range takes NAT's default route, https://docs.aws.amazon.com/vpc/latest/userguide/VPC_Route_Tables.html)."""
+    found: list[tuple[Any, Any, str]] = []
+    seen: set[ipaddress.IPv4Network] = set()
+    for i, cidr in enumerate(cidrs):
+        key = f"controlPlane.privateAccessCidrs[{i}]"
+        if cidr.overlaps(network.cidr):
+            found.append((key, str(cidr), f"a range outside the cluster's network {network.cidr} "
+                                          "(which reaches the private endpoint already)"))
+        elif cidr in seen:
+            found.append((key, str(cidr), "a range not listed before"))
+        elif target == "aws" and not any(cidr.subnet_of(r.cidr) for r in network.routes):
+            found.append((key, str(cidr), "a range inside one of network.routes (on AWS the private subnets "
+                                          "need a route back to it: add a network.routes entry)"))
+        seen.add(cidr)
+    return found
