@@ -122,6 +122,18 @@ def test_first_master_inits_etcd_and_the_others_join_the_vip(regs):
     assert "--node-taint=CriticalAddonsOnly=true:NoExecute" not in agent
 
 
+def test_joining_hosts_wait_for_the_vip_and_fail_clearly_if_it_never_answers(regs):
+    """Over SSH a failed bootstrap is run again by the next `pulumi up`, so a host whose server
+    never answers k3s' /ping fails with one line instead of installing a k3s that cannot join."""
+    for name in ("dc-master-dc-m2", "dc-master-dc-m3", "dc-worker-dc-w1"):
+        script = _raw(regs[name])["stdin"]
+        assert f"ping_url={URL}/ping" in script
+        assert 'log "giving up: $ping_url did not answer within 900 s ($attempt attempts)"\n    exit 1' in script
+        assert "installing anyway" not in script
+        assert script.index("ping_url=") < script.index('sh "$INSTALLER"')
+    assert "ping_url=" not in _raw(regs["dc-master-dc-m1"])["stdin"]  # the first master waits for no one
+
+
 def test_masters_join_one_at_a_time_and_workers_after_them(regs):
     urn = {n: r.urn for n, r in regs.items()}
     assert urn["dc-master-dc-m1"] in regs["dc-master-dc-m2"].dependencies
@@ -334,6 +346,22 @@ def test_no_secret_in_any_plan_output(cli_outputs, result):
 # ------------------------------------------------------------------------------ config errors
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMgKCvDeCFjbxSWnegh4QZ9OtMRv5xD8Iy7tzTeyKNib"
+# Real public keys (ssh-keygen -t ecdsa -b 256/384/521, -t rsa -b 2048; private halves discarded).
+ECDSA_HOST_KEYS = (
+    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBIGm94w369NxnQlzg1J5fRvaffmVltK2O4kYdeEL"
+    "+O/6/segzj5Wgd874guaRwTusNznI1hlZrV8Dfq6epk1KUk=",
+    "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBBHly+87CXJlXwEUEeuw5C8PZmP271gOR+4wlHIb"
+    "bNre6XZqxq7RvMXbDNBGJHfWo7dGi/ly+hP6bT/7WcAcOKoFJI2sUcutqu/TGYXAR3o9WV90PWuRl157cXxhf3AEBg==",
+    "ecdsa-sha2-nistp521 AAAAE2VjZHNhLXNoYTItbmlzdHA1MjEAAAAIbmlzdHA1MjEAAACFBAFfSX2RN9mEq4isef2pnMmarUJ2iGZm/4Y6Cer0"
+    "qoCFbQtzIQrUb2SlrDMN0fi6WHdpxA8YYOh4lMr6bHvAh1bo4ACqLihjRkhZC8cBWJ61cJfMYhQzlrUO2Q664AvfKz7m1e/DsdgcGU/5hpmBfMFxB"
+    "ZnXykxPMhi9/b2M5g2cJXoCcQ==",
+)
+RSA_HOST_KEY = (
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCcKUYblOwNiWv2wo7tdKnB6oD1voI3zLHzhLo+P9q4C+eTjPL86zJA1Ho2iL2uTeLqKlHn4t2W"
+    "up40chl5D/+DlrJraXvYZSp3fuCny1X1HwEy05en7+CCrNdNleoJnHeJD/SylzpGKx0V7fGYw85v7S/KMM9kvtN907tibb6KuWvexsGH0hAL3YgZS"
+    "KDrzo1N+ETaWPzC/eOGQrj05ty/tzbudqn6ccEtVhhLplLQ0EEvhJA4LVdAZ1jWfwmH2W7TzKqrr4lJOiJLYgru3wzWFXNYL6YovsjkrfeOlCyBRbe"
+    "B7dXwHmnWz39kXcwbH32lrhjucNZQO5paGSB4fiC1"
+)
 
 
 def _host(name, address, role="master", **extra):
@@ -441,14 +469,41 @@ ERRORS = [
      "kubelet.kubernetes.io/..., topology.kubernetes.io/zone, ...)"),
     ("control plane count true", _onprem(controlPlane={"count": True}),
      "fleetform:clusters[0].controlPlane.count: got true; allowed: a whole number"),
+    ("ssh-rsa host key", _onprem(hosts=[_host("m1", "192.0.2.11", hostKey=RSA_HOST_KEY)]),
+     'fleetform:clusters[0].hosts[0].hostKey: got "ssh-rsa AAAAB3NzaC1yc2EAAAADA...wbH32lrhjucNZQO5paGSB4fiC1"; '
+     "allowed: an ssh-ed25519 or "
+     "ecdsa-sha2-nistp256/384/521 host key, not ssh-rsa: with an RSA host key the SSH client of pulumi-command offers "
+     "only the SHA-1 'ssh-rsa' signature, which OpenSSH 8.8 and later refuse; take the host's ed25519 key with "
+     "ssh-keyscan -t ed25519 <address>"),
+    ("host key whose blob is another type", _onprem(hosts=[_host("m1", "192.0.2.11", hostKey="ssh-ed25519 " + ECDSA_HOST_KEYS[0].split()[1])]),
+     'fleetform:clusters[0].hosts[0].hostKey: got "ssh-ed25519 AAAAE2VjZHNhLXNoY...TusNznI1hlZrV8Dfq6epk1KUk="; '
+     "allowed: an SSH public key line such as 'ssh-ed25519 AAAA...' (ssh-keyscan output without the address)"),
 ]
+
+
+@pytest.mark.parametrize("key", [HOST_KEY, *ECDSA_HOST_KEYS, ECDSA_HOST_KEYS[0] + " root@dc-m1"],
+                         ids=["ed25519", "ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "with-comment"])
+def test_ed25519_and_ecdsa_host_keys_are_accepted_and_reach_the_connection(key):
+    """Both kinds are verified without SHA-1 (ed25519: RFC 8709; ECDSA: RFC 5656 with SHA-2); the
+    key is kept as written, without surrounding white space (the connection gets it as is)."""
+    hosts = load_spec(_onprem(hosts=[_host("m1", "192.0.2.11", hostKey="  " + key + "\n")])).clusters[0].hosts
+    assert hosts is not None and hosts[0].host_key == key
+
+
+def test_rsa_host_key_is_refused_even_when_host_keys_are_not_verified():
+    """The key would be passed on only with verifyHostKeys; a config naming one is refused all the
+    same, so turning verification back on never meets it."""
+    with pytest.raises(FleetConfigError) as info:
+        load_spec(_onprem(hosts=[_host("m1", "192.0.2.11", hostKey=RSA_HOST_KEY)], ssh={"verifyHostKeys": False}))
+    (line,) = info.value.problems
+    assert line.startswith("fleetform:clusters[0].hosts[0].hostKey: ") and "ssh-keyscan -t ed25519" in line
 
 
 def test_node_labels_the_kubelet_may_set_are_accepted():
     labels = {"node.kubernetes.io/pool": "edge", "topology.kubernetes.io/zone": "rack-1", "example.com/team": "a",
               "sub.kubelet.kubernetes.io/x": "y"}
-    spec = load_spec(_onprem(hosts=[_host("m1", "192.0.2.11", labels=labels)]))
-    assert dict(spec.clusters[0].hosts[0].labels) == labels
+    hosts = load_spec(_onprem(hosts=[_host("m1", "192.0.2.11", labels=labels)])).clusters[0].hosts
+    assert hosts is not None and dict(hosts[0].labels) == labels
 
 
 @pytest.mark.parametrize("config,expected", [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS])

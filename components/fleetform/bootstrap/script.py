@@ -30,8 +30,13 @@ from typing import Literal, Optional
 
 import yaml
 
+from . import fragments
+
 Role = Literal["init", "join", "agent"]
 """init: the first master (``--cluster-init``); join: another master; agent: a worker."""
+
+ProviderIdSource = Literal["aws", "gcp"]
+"""The instance metadata service a node reads its providerID from (:attr:`NodeBootstrap.provider_id_from`)."""
 
 K3S_TLS_DIR = "/var/lib/rancher/k3s/server/tls"
 CUSTOM_CA_FILES = (
@@ -55,6 +60,8 @@ SYSCTL_FILE = "/etc/sysctl.d/90-kubelet.conf"
 REGISTRIES_FILE = "/etc/rancher/k3s/registries.yaml"
 CLOUD_INIT_SCRIPT = "/var/lib/fleetform/bootstrap.sh"
 API_PORT = 6443
+PROVIDER_ID_ARG = "--kubelet-arg=provider-id=${PROVIDER_ID}"
+"""The one installer argument expanded on the node: the providerID read from instance metadata."""
 
 # Kernel parameters the kubelet refuses to start without under --protect-kernel-defaults: the
 # desired state of kubernetes/kubernetes pkg/kubelet/cm/container_manager_linux.go
@@ -114,6 +121,31 @@ class NodeBootstrap:
     """Packaged components not installed (masters). fleetform exposes services with LoadBalancer
     Services, so it needs no ingress controller."""
     pod_security_exempt_namespaces: tuple[str, ...] = ("kube-system",)
+    cloud_provider_external: bool = False
+    """The cloud's own cloud-controller-manager runs in the cluster: servers start without k3s's
+    embedded one (``--disable-cloud-controller``) and every kubelet in external cloud-provider
+    mode (``--kubelet-arg=cloud-provider=external``), so the CCM initialises each Node
+    (providerID, zone and region labels) and deletes the Nodes of terminated instances. Set it
+    on every node of the cluster alike. k3s's ServiceLB still runs unless ``disable`` names
+    ``servicelb``."""
+    provider_id_from: Optional[ProviderIdSource] = None
+    """With ``cloud_provider_external``: read the node's providerID from the instance metadata
+    service at boot and register the Node with it (``--kubelet-arg=provider-id=...``):
+    ``aws:///<zone>/<instance id>`` or ``gce://<project>/<zone>/<instance name>``. The AWS and GCP
+    CCMs otherwise find the instance by the node's *name*, which fails for host names that are
+    not the EC2 private DNS name / GCE instance name, and for every ``with_node_id`` name."""
+    with_node_id: bool = False
+    """``--with-node-id``: k3s appends ``-<8 hex digits>``, random and kept in
+    ``/etc/rancher/node/id``, to the node name, so a new machine that reuses an old host name
+    (and so meets the old node's password Secret) still joins."""
+    join_wait_seconds: int = 900
+    """join and agent nodes: how long the bootstrap waits for ``<server_url>/ping`` to answer
+    before it installs k3s, logging each attempt."""
+    join_retry_seconds: int = 5
+    join_wait_fatal: bool = False
+    """When the wait runs out: fail, saying so (on-prem: the next ``pulumi up`` runs the
+    bootstrap again), or say so and install anyway (default, for cloud-init, which runs the
+    bootstrap once: an installed k3s keeps retrying its server)."""
     install: InstallSource = field(default_factory=InstallSource)
     token: str = field(default="", repr=False)
     """Secret: the join token (secure ``K10<CA hash>::<user>:<password>`` format)."""
@@ -162,6 +194,21 @@ def k3s_args(node: NodeBootstrap) -> list[str]:
         args.append(f"--node-name={node.node_name}")
     if node.node_ip:
         args.append(f"--node-ip={node.node_ip}")
+    if node.with_node_id:
+        # k3s appends "-" + an id of 4 random bytes in hex, created once in /etc/rancher/node/id,
+        # to the node name (k3s-io/k3s pkg/agent/config/config.go, ensureNodeID); node password
+        # Secrets are per node name (https://docs.k3s.io/architecture#how-agent-node-registration-works).
+        args.append("--with-node-id")
+    if node.cloud_provider_external:
+        # k3s gives the kubelet cloud-provider=external only while its embedded CCM runs
+        # (k3s-io/k3s pkg/daemons/agent/agent_linux.go, kubeletArgsAndConfig: `if cfg.DisableCCM`
+        # sets no cloud-provider), so with --disable-cloud-controller it must be asked for, or no
+        # Node waits for the cloud's CCM (node.cloudprovider.kubernetes.io/uninitialized taint).
+        args.append("--kubelet-arg=cloud-provider=external")
+        if node.provider_id_from:
+            args.append(PROVIDER_ID_ARG)
+    elif node.provider_id_from:
+        raise ValueError("provider_id_from needs cloud_provider_external: k3s's embedded CCM sets its own providerID")
     args += [f"--node-label={k}={v}" for k, v in node.labels]
     args += [f"--node-taint={t}" for t in node.taints]
     # The kubelet exits rather than run with kernel parameters other than its defaults.
@@ -194,6 +241,10 @@ def k3s_args(node: NodeBootstrap) -> list[str]:
         "--kube-controller-manager-arg=terminated-pod-gc-threshold=100",
     ]
     args += [f"--disable={component}" for component in node.disable]
+    if node.cloud_provider_external:
+        # "Before deploying an external CCM, you must start all K3s servers with the
+        # --disable-cloud-controller flag" (https://docs.k3s.io/networking/networking-services#deploying-an-external-cloud-controller-manager).
+        args.append("--disable-cloud-controller")
     return args
 
 
@@ -322,6 +373,11 @@ def _body(node: NodeBootstrap, config_sha256: str) -> str:
     if node.is_server:
         # The audit log directory is created root-only before the API server starts (hardening guide).
         out += ['mkdir -p "$ROOT/var/lib/rancher/k3s/server/logs"', 'chmod 0700 "$ROOT/var/lib/rancher/k3s/server/logs"', ""]
+    if node.role != "init":
+        out += fragments.join_wait(node.server_url or "", node.join_wait_seconds, node.join_retry_seconds,
+                                   node.join_wait_fatal)
+    if node.cloud_provider_external and node.provider_id_from:
+        out += fragments.provider_id(node.provider_id_from)
     if src.airgap_dir:
         # https://docs.k3s.io/installation/airgap: images tarball in agent/images, the binary in
         # /usr/local/bin, then the install script with INSTALL_K3S_SKIP_DOWNLOAD.
@@ -366,8 +422,9 @@ def _body(node: NodeBootstrap, config_sha256: str) -> str:
         f'log "installing k3s $K3S_VERSION ({"server" if node.is_server else "agent"})"',
         'sh "$INSTALLER" \\',
     ]
-    args = k3s_args(node)
-    out += [f"  {q(a)} \\" for a in args[:-1]] + [f"  {q(args[-1])}"]
+    # Every argument is a literal but the providerID, which the node read from its metadata.
+    args = [f'"{a}"' if a == PROVIDER_ID_ARG else q(a) for a in k3s_args(node)]
+    out += [f"  {a} \\" for a in args[:-1]] + [f"  {args[-1]}"]
     out += [
         'mkdir -p "$(dirname "$STAMP")"',
         'printf \'%s\\n\' "$CONFIG_SHA256" > "$STAMP"',

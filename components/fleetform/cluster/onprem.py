@@ -108,6 +108,11 @@ class OnPremCluster(Cluster):
             # ServiceLB and MetalLB must not both answer for LoadBalancer Services.
             disable=("traefik", "servicelb") if metallb else ("traefik",),
             pod_security_exempt_namespaces=("kube-system", "metallb-system") if metallb else ("kube-system",),
+            # Over SSH a bootstrap that fails is run again by the next `pulumi up` (the command
+            # is kept with initialization errors, which the engine retries:
+            # https://github.com/pulumi/pulumi/pull/1836), so a host whose server never answered
+            # fails with one clear line instead of installing k3s that cannot join.
+            join_wait_fatal=True,
         )
         masters_dedicated = bool(spec.workers)
 

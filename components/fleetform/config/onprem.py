@@ -8,6 +8,7 @@ The checks across hosts (unique names and addresses, the masters' quorum, the vi
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
 from typing import Annotated, Any, Literal, Optional
@@ -23,10 +24,35 @@ SSH_PRIVATE_KEY_DESCRIPTION = (
     "set it as a secret: pulumi config set --secret fleetform:sshPrivateKey < key."
 )
 
-_HOST_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( [^\s]+)?$")
+_HOST_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) ([A-Za-z0-9+/]+={0,3})( [^\s]+)?$")
+_RSA_HOST_KEY = re.compile(r"^ssh-rsa [A-Za-z0-9+/]+={0,3}( [^\s]+)?$")
+RSA_HOST_KEY_PROBLEM = (
+    "an ssh-ed25519 or ecdsa-sha2-nistp256/384/521 host key, not ssh-rsa: with an RSA host key the "
+    "SSH client of pulumi-command offers only the SHA-1 'ssh-rsa' signature, which OpenSSH 8.8 and "
+    "later refuse; take the host's ed25519 key with ssh-keyscan -t ed25519 <address>"
+)
+"""Why: pulumi-command (provider/pkg/provider/remote/connection.go, SSHConfig) sets
+``HostKeyAlgorithms = []string{publicKey.Type()}`` for a fixed host key, i.e. ``["ssh-rsa"]`` for
+an RSA key; golang.org/x/crypto/ssh (ssh/handshake.go) then offers exactly that list, and
+"ssh-rsa" is the SHA-1 signature algorithm (RFC 8332 names the SHA-2 ones rsa-sha2-256/512).
+OpenSSH 8.8 "disables RSA signatures using the SHA-1 hash algorithm by default"
+(https://www.openssh.com/txt/release-8.8). The connection offers no option to choose algorithms."""
 _SAFE_URL = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/+-]*)?$")
 _SAFE_PATH = re.compile(r"^(/[A-Za-z0-9._-]+)+/?$")
 _UNIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+
+
+def _key_blob_type(blob: str) -> Optional[str]:
+    """The algorithm name a public key blob starts with (RFC 4253 §6.6: a string, length-prefixed),
+    which must repeat the line's first word; None if the blob is not such."""
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except ValueError:
+        return None
+    size = int.from_bytes(raw[:4], "big")
+    if len(raw) < 4 + size:
+        return None
+    return raw[4:4 + size].decode("ascii", "replace")
 
 
 class SshSpec(_Model):
@@ -84,7 +110,9 @@ class HostSpec(_Model):
     port: Optional[int] = Field(default=None, ge=1, le=65535, description="SSH port for this host; default: ssh.port.")
     host_key: Optional[str] = Field(
         default=None,
-        description="The host's SSH public host key, e.g. from ssh-keyscan -t ed25519 <address>; required unless ssh.verifyHostKeys is false.",
+        description="The host's SSH public host key, ssh-ed25519 or ecdsa-sha2-nistp256/384/521, e.g. from "
+        "ssh-keyscan -t ed25519 <address>; required unless ssh.verifyHostKeys is false. ssh-rsa keys are refused: "
+        "the SSH client would offer only SHA-1 ssh-rsa signatures, which OpenSSH 8.8 and later refuse.",
     )
     labels: dict[str, str] = Field(default_factory=dict, description="Kubernetes labels put on this node.")
     taints: list[Taint] = Field(default_factory=list, description="Taints put on this node.")
@@ -104,9 +132,14 @@ class HostSpec(_Model):
     @field_validator("host_key", mode="after")
     @classmethod
     def _host_key(cls, v: Optional[str]) -> Optional[str]:
-        if v is not None and not _HOST_KEY.fullmatch(v.strip()):
+        if v is None:
+            return v
+        if _RSA_HOST_KEY.fullmatch(v.strip()):
+            raise _problem(RSA_HOST_KEY_PROBLEM)
+        m = _HOST_KEY.fullmatch(v.strip())
+        if not m or _key_blob_type(m.group(3)) != m.group(1):
             raise _problem("an SSH public key line such as 'ssh-ed25519 AAAA...' (ssh-keyscan output without the address)")
-        return v.strip() if v is not None else v
+        return v.strip()
 
     @field_validator("labels", mode="after")
     @classmethod
