@@ -1,4 +1,7 @@
-"""Every rule of the policy pack against its pass and fail fixtures, exact messages."""
+"""Every rule of the policy pack against its pass and fail fixtures, exact messages, through both
+paths the rules run on: in-process (``fleetform plan``'s :func:`evaluate`) and the Pulumi engine's
+(the real ``pulumi_policy`` analyzer servicer, fed a protobuf ``Struct`` as ``pulumi preview
+--policy-pack`` feeds it: every number a double, the policy config with the schema's defaults)."""
 
 from __future__ import annotations
 
@@ -8,9 +11,13 @@ from typing import Any
 
 import pytest
 import yaml
+from google.protobuf import struct_pb2
+from pulumi.runtime.proto import analyzer_pb2
+from pulumi_policy.policy import EnforcementLevel, _PolicyAnalyzerServicer
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from fleetform_policies.rules import RULES, StackResource, evaluate
+from fleetform_policies.pack import PACK_NAME, policy
+from fleetform_policies.rules import RULES, Rule, StackResource, evaluate
 
 FIXTURES = Path(__file__).parent / "policy_fixtures"
 BASELINES = yaml.safe_load((FIXTURES / "_baselines.yaml").read_text())
@@ -35,7 +42,13 @@ def _unset(doc: Any, path: str) -> None:
     del doc[last]
 
 
-def build(case: dict[str, Any], index: int = 0) -> StackResource:
+def _urn(rtype: str, name: str) -> str:
+    return f"urn:pulumi:test::fleetform::{rtype}::{name}"
+
+
+def build(case: dict[str, Any], index: int = 0, siblings: tuple[dict[str, Any], ...] = ()) -> StackResource:
+    """One fixture resource: a baseline (or ``type`` + ``props``) with ``set`` and ``unset`` applied;
+    ``dependsOn`` lists the indexes of ``siblings`` (the case's other resources) it depends on."""
     if "base" in case:
         base = BASELINES[case["base"]]
         rtype, props = base["type"], copy.deepcopy(base["props"])
@@ -46,21 +59,77 @@ def build(case: dict[str, Any], index: int = 0) -> StackResource:
     for path, value in (case.get("set") or {}).items():
         _set(props, path, value)
     name = f"{case.get('base', 'r')}{index}"
-    return StackResource(rtype, f"urn:pulumi:test::fleetform::{rtype}::{name}", name, props)
+    deps = tuple(_urn(_type_of(siblings[i]), f"{siblings[i].get('base', 'r')}{i}") for i in case.get("dependsOn", []))
+    return StackResource(rtype, _urn(rtype, name), name, props, deps)
+
+
+def _type_of(case: dict[str, Any]) -> str:
+    return BASELINES[case["base"]]["type"] if "base" in case else case["type"]
+
+
+def resources_of(case: dict[str, Any]) -> list[StackResource]:
+    if "resources" in case:
+        siblings = tuple(case["resources"])
+        return [build(c, i, siblings) for i, c in enumerate(siblings)]
+    return [build(case)]
+
+
+def _struct(value: Any) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(value)
+    return struct
+
+
+def through_the_engine(rule: Rule, resources: list[StackResource], config: dict[str, Any] | None) -> tuple[list[str], list[str]]:
+    """``rule``'s messages and "can't run" notes as ``pulumi preview --policy-pack`` gets them: the
+    pack's own policy in pulumi_policy's analyzer servicer, configured and fed over protobuf."""
+    servicer = _PolicyAnalyzerServicer(PACK_NAME, "0.1.0", [policy(rule)], EnforcementLevel.ADVISORY,
+                                       None, None, None, None, None, None, None)
+    configure = analyzer_pb2.ConfigureAnalyzerRequest()
+    entry = configure.policyConfig[rule.name]
+    entry.enforcementLevel = analyzer_pb2.MANDATORY if rule.enforcement == "mandatory" else analyzer_pb2.ADVISORY
+    # The engine sends every setting, the schema's defaults filled in (numbers as doubles).
+    entry.properties.update(rule.settings(config))
+    servicer.Configure(configure, None)
+    if rule.stack_check is not None:
+        request = analyzer_pb2.AnalyzeStackRequest(resources=[
+            analyzer_pb2.AnalyzerResource(type=r.type, properties=_struct(r.props), urn=r.urn, name=r.name,
+                                          dependencies=list(r.dependencies))
+            for r in resources])
+        diagnostics = list(servicer.AnalyzeStack(request, None).diagnostics)
+    else:
+        diagnostics = []
+        for r in resources:
+            request = analyzer_pb2.AnalyzeRequest(type=r.type, properties=_struct(r.props), urn=r.urn, name=r.name)
+            diagnostics += servicer.Analyze(request, None).diagnostics
+    messages, undecided = [], []
+    for d in diagnostics:
+        assert d.policyName == rule.name
+        if d.message.startswith(f"can't run policy '{rule.name}'"):
+            undecided.append(d.message)
+        else:
+            # pulumi_policy puts the policy's description on the message's first line.
+            messages.append(d.message.split("\n", 1)[1])
+    return messages, undecided
 
 
 def run(rule_name: str, case: dict[str, Any]) -> list[str]:
     rule = BY_NAME[rule_name]
-    resources = [build(c, i) for i, c in enumerate(case["resources"])] if "resources" in case else [build(case)]
-    config = {rule.name: case["config"]} if "config" in case else None
+    resources = resources_of(case)
+    user = case.get("config")
+    config = {rule.name: user} if user is not None else None
     findings, undecided = evaluate(resources, config, rules=[rule])
     assert undecided == []
     messages = [f.message for f in findings]
     # Under `pulumi preview --policy-pack` every rule reads pulumi_policy's proxies (Mapping and
     # Sequence, not dict and list): the same fixture must give the same verdict through them.
-    proxied = [StackResource(r.type, r.urn, r.name, unknown_checking_proxy(copy.deepcopy(dict(r.props)))) for r in resources]
+    proxied = [StackResource(r.type, r.urn, r.name, unknown_checking_proxy(copy.deepcopy(dict(r.props))), r.dependencies)
+               for r in resources]
     through_proxy, undecided = evaluate(proxied, config, rules=[rule])
     assert undecided == [] and [f.message for f in through_proxy] == messages
+    # ... and the engine's wire form: the very pack policy, over protobuf (0 arrives as 0.0).
+    over_the_wire, undecided = through_the_engine(rule, resources, user)
+    assert undecided == [] and over_the_wire == messages
     return messages
 
 
@@ -97,8 +166,7 @@ def test_pack_size_and_metadata():
 
 
 def test_enforcement_is_configurable():
-    case = CASES["k8s-no-privilege"]["fail"][0]
-    resource = build(case)
+    resource = build({"base": "deployment", "set": {"spec.template.spec.containers.0.securityContext.privileged": True}})
     rule = BY_NAME["k8s-no-privilege"]
     findings, _ = evaluate([resource], {"k8s-no-privilege": "advisory"}, rules=[rule])
     assert [f.enforcement for f in findings] == ["advisory"]
@@ -126,10 +194,10 @@ def test_unknown_values_are_not_violations(rule_name, base, path, value):
     assert len(undecided) == 1 and "can't be known during preview" in undecided[0]
 
 
-@pytest.mark.parametrize("stack,masters", [("onprem", 3), ("selfmanaged-aws", 3)])
+@pytest.mark.parametrize("stack,masters", [("onprem", 3), ("selfmanaged-aws", 3), ("selfmanaged-gcp", 3), ("selfmanaged-azure", 3)])
 def test_k3s_rule_reads_the_real_bootstrap_carriers(monkeypatch, stack, masters):
     """Dropping --secrets-encryption from the real bootstrap is caught on every master, whether the
-    script travels as SSH stdin or as gzip+base64 cloud-init user data."""
+    script travels as SSH stdin, gzip+base64 EC2 user data, a Secret Manager secret or Azure customData."""
     import fleetform.bootstrap.script as script
     from fleetform.plan.engine import plan
 
@@ -186,9 +254,11 @@ def test_rules_never_test_props_for_dict_or_list():
     scan over plain data before any proxy, and parsed cloud-init YAML in the k3s rule."""
     import ast
 
-    allowed = {("__init__.py", "_has_unknown"), ("k3s.py", "_decoded")}
+    allowed = {("__init__.py", "_has_unknown"), ("__init__.py", "_guarded"), ("k3s.py", "_decoded")}
     found = []
-    for path in sorted((Path(__file__).parents[1] / "components" / "fleetform" / "policy" / "rules").glob("*.py")):
+    paths = sorted((Path(__file__).parents[1] / "policies" / "fleetform_policies" / "rules").glob("*.py"))
+    assert len(paths) >= 5  # the rules are where this test looks
+    for path in paths:
         tree = ast.parse(path.read_text())
         for func in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
             for call in [n for n in ast.walk(func) if isinstance(n, ast.Call)]:
@@ -215,3 +285,26 @@ def test_stack_rules_judge_a_workload_by_its_own_namespace_despite_unknowns_else
     del same_namespace["set"]["metadata.namespace"]
     findings, undecided = evaluate([build({"base": "deployment"}, 0), build(same_namespace, 2)], rules=[BY_NAME[rule_name]])
     assert findings == [] and len(undecided) == 1 and "can't be known during preview" in undecided[0]
+
+
+def test_k3s_rule_reads_only_the_script_carriers():
+    """An unknown value where no script travels (a subnet ID during preview) leaves the verdict
+    decided; an unknown script is "cannot judge yet"."""
+    rule = BY_NAME["k3s-secrets-encryption"]
+    for path in ("subnetId", "tags.Name", "ami"):
+        findings, undecided = evaluate([build({"base": "k3s-ec2", "set": {path: UNKNOWN_STRING}})], rules=[rule])
+        assert findings == [] and undecided == [], path
+    findings, undecided = evaluate([build({"base": "k3s-ec2", "set": {"userDataBase64": UNKNOWN_STRING}})], rules=[rule])
+    assert findings == [] and len(undecided) == 1 and "userDataBase64" in undecided[0]
+
+
+@pytest.mark.parametrize("rule_name,case", [
+    # The setting takes resourceUri from the cluster: tied by the dependency, not the (unknown) value.
+    ("aks-audit-logs", {"resources": [{"base": "aks"}, {"base": "aks-diagnostics", "set": {"resourceUri": UNKNOWN_STRING},
+                                                         "dependsOn": [0]}]}),
+    ("eks-irsa", {"resources": [{"base": "eks"}, {"base": "oidc", "set": {"url": UNKNOWN_STRING}, "dependsOn": [0]}]}),
+    ("flow-logs", {"resources": [{"base": "vpc"}, {"base": "flow-log", "set": {"vpcId": UNKNOWN_STRING}, "dependsOn": [0]}]}),
+])
+def test_cross_resource_rules_tie_by_dependency_while_ids_are_unknown(rule_name, case):
+    findings, undecided = evaluate(resources_of(case), rules=[BY_NAME[rule_name]])
+    assert findings == [] and undecided == []

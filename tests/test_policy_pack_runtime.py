@@ -74,7 +74,7 @@ def test_analyze_configured_enforcement_level():
 
 def test_analyze_unknown_value_is_cannot_judge_not_violation():
     props = {"vpcConfig": {"endpointPrivateAccess": True, "endpointPublicAccess": UNKNOWN_BOOL},
-             "version": "1.32", "enabledClusterLogTypes": ["api", "audit", "authenticator"],
+             "version": "1.35", "enabledClusterLogTypes": ["api", "audit", "authenticator", "controllerManager", "scheduler"],
              "encryptionConfig": {"provider": {"keyArn": "k"}, "resources": ["secrets"]}}
     response = analyze(servicer(), "aws:eks/cluster:Cluster", props)
     (diag,) = response.diagnostics

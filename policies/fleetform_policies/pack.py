@@ -34,6 +34,7 @@ def _metadata(rule: Rule) -> dict[str, Any]:
         "enforcement_level": EnforcementLevel(rule.enforcement),
         "severity": Severity(rule.severity),
         "config_schema": PolicyConfigSchema(properties={k: dict(v) for k, v in rule.schema.items()}),
+        "url": rule.urls[0] if rule.urls else None,
     }
 
 
@@ -65,7 +66,8 @@ def _stack_policy(rule: Rule) -> StackValidationPolicy:
     assert stack_check is not None
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        resources = [StackResource(r.resource_type, r.urn, r.name, r.props) for r in args.resources]
+        resources = [StackResource(r.resource_type, r.urn, r.name, r.props, tuple(d.urn for d in r.dependencies))
+                     for r in args.resources]
         by_urn = {r.urn: r for r in resources}
         settings = _settings(rule, args.get_config())
         for urn, message in stack_check(resources, settings):
@@ -76,7 +78,12 @@ def _stack_policy(rule: Rule) -> StackValidationPolicy:
     return StackValidationPolicy(validate=validate, **_metadata(rule))
 
 
+def policy(rule: Rule):
+    """One rule as a pulumi_policy policy (nothing started)."""
+    return _stack_policy(rule) if rule.stack_check is not None else _resource_policy(rule)
+
+
 def policies() -> list:
     """Every rule as a pulumi_policy policy (nothing started)."""
-    return [_stack_policy(r) if r.stack_check is not None else _resource_policy(r) for r in RULES]
+    return [policy(r) for r in RULES]
 

@@ -267,12 +267,15 @@ def run_policies(capture: Capture, config: Optional[Mapping[str, Any]] = None) -
     (checks that met an unknown value)."""
     from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-    from fleetform_policies.rules import RULES, StackResource, evaluate
+    from fleetform_policies.rules import RULES, StackResource, evaluate, on_the_wire
 
     # An unknown input reaches the rules as pulumi_policy's own sentinel, so they report it as
-    # "cannot judge yet" exactly as under `pulumi preview`, never as a violation.
+    # "cannot judge yet" exactly as under `pulumi preview`, never as a violation. Numbers reach them
+    # as the engine sends them (every one a double: the mocks' plain() turned them back into ints),
+    # and each resource with what it depends on, so plan and preview give the same verdicts.
     resources = [
-        StackResource(r.type, r.urn, r.name, r.plain_inputs(mask=False, unknown=UNKNOWN_STRING_VALUE))
+        StackResource(r.type, r.urn, r.name, on_the_wire(r.plain_inputs(mask=False, unknown=UNKNOWN_STRING_VALUE)),
+                      tuple(r.dependencies))
         for r in capture.registrations
         if r.custom and not r.type.startswith("pulumi:providers:")
     ]

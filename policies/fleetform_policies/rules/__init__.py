@@ -28,6 +28,22 @@ class Finding:
     """The reason of the waiver that covers the resource (then it is no violation), else None."""
 
 
+def on_the_wire(value: Any) -> Any:
+    """``value`` as the Pulumi engine hands it to a policy pack: through a protobuf ``Struct``, whose
+    only number is a double, so every integer arrives as a float (``0`` as ``0.0``) and tuples as
+    lists. ``fleetform plan`` feeds the rules this, so that it judges what ``pulumi preview
+    --policy-pack`` judges (the plan's own mocks turn the engine's floats back into integers)."""
+    if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {k: on_the_wire(v) for k, v in value.items()}
+    if isinstance(value, Sequence):
+        return [on_the_wire(v) for v in value]
+    return value
+
+
 def _has_unknown(value: Any, sentinels: frozenset[str]) -> bool:
     if isinstance(value, str):
         return value in sentinels
@@ -45,8 +61,9 @@ def _guarded(props: Mapping[str, Any], sentinels: frozenset[str]) -> Mapping[str
     of known values need not pay for)."""
     from pulumi_policy.proxy import unknown_checking_proxy
 
-    plain = dict(props)
-    return unknown_checking_proxy(plain) if _has_unknown(plain, sentinels) else plain
+    if not isinstance(props, dict):
+        return props  # already behind a proxy (the pack's own, or a caller's)
+    return unknown_checking_proxy(dict(props)) if _has_unknown(props, sentinels) else props
 
 
 def _enforcement(rule: Rule, config: Mapping[str, Any]) -> str:
@@ -126,7 +143,7 @@ def evaluate(resources: Sequence[StackResource], config: Optional[Mapping[str, A
     config = config or {}
     findings: list[Finding] = []
     undecided: list[str] = []
-    proxied = [StackResource(r.type, r.urn, r.name, _guarded(r.props, sentinels)) for r in resources]
+    proxied = [StackResource(r.type, r.urn, r.name, _guarded(r.props, sentinels), r.dependencies) for r in resources]
     by_urn = {r.urn: r for r in proxied}
     types = {r.type for r in resources}
     for rule in rules if rules is not None else RULES:
@@ -166,4 +183,4 @@ def effective_levels(config: Optional[Mapping[str, Any]] = None) -> dict[str, st
 
 
 __all__ = ["LEVELS", "RULES", "Enforcement", "Finding", "Rule", "StackResource", "config_problems", "effective_levels",
-           "evaluate", "waiver_for"]
+           "evaluate", "on_the_wire", "waiver_for"]

@@ -8,9 +8,12 @@ So rules read only what they need, with ``Mapping``/``Sequence`` checks (never `
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
+
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 Enforcement = Literal["advisory", "mandatory", "disabled"]
 Severity = Literal["low", "medium", "high", "critical"]
@@ -27,6 +30,10 @@ class StackResource:
     urn: str
     name: str
     props: Mapping[str, Any]
+    dependencies: tuple[str, ...] = ()
+    """URNs of the resources this one depends on (its inputs' and ``depends_on``): how a stack rule
+    ties a diagnostic setting or an OIDC provider to *its* cluster even while the cluster's ID is
+    unknown (``pulumi_policy``'s ``PolicyResource.dependencies``; the plan's registrations)."""
 
 
 StackCheck = Callable[[Sequence[StackResource], Mapping[str, Any]], Iterable[tuple[str, str]]]
@@ -98,6 +105,17 @@ class Rule:
     stack_check: Optional[StackCheck] = None
     types: tuple[str, ...] = ()
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    refs: tuple[str, ...] = ()
+    """URLs of the sources ``source`` names that :mod:`.sources` cannot derive from an id (CIS
+    items, provider and cloud documentation)."""
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every source as a URL: the checkov / kube-linter / kube-score / Polaris checks named in
+        ``source`` (from :mod:`.sources`), then ``refs``."""
+        from .sources import urls_in
+
+        return (*urls_in(self.source), *self.refs)
 
     def applies_to(self, resource_type: str) -> bool:
         return any(resource_type == t or (t.endswith(":") and resource_type.startswith(t)) for t in self.types)
@@ -147,11 +165,61 @@ def items(value: Any) -> list[Any]:
     return []
 
 
-OPEN_CIDRS = ("0.0.0.0/0", "::/0", "*", "Internet", "Any", "any")
+# What "the internet" is written as, besides CIDRs: Azure's service tag and wildcards (compared
+# case-insensitively, as checkov CKV_AZURE_9/10 do:
+# https://github.com/bridgecrewio/checkov/blob/main/checkov/terraform/checks/resource/azure/NSGRulePortAccessRestricted.py).
+INTERNET_TAGS = frozenset({"*", "internet", "any", "<nw>/0", "/0", "0.0.0.0"})
+_WHOLE = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 
 
-def is_open(cidr: Any) -> bool:
-    return isinstance(cidr, str) and cidr.strip() in OPEN_CIDRS
+def network(value: Any) -> Optional[IPNetwork]:
+    """``value`` as an IP network (host bits ignored, IPv6 in any spelling), or None."""
+    try:
+        return ipaddress.ip_network(str(value).strip(), strict=False)
+    except ValueError:
+        return None
+
+
+def internet_in(sources: Iterable[Any]) -> Optional[str]:
+    """How ``sources`` (CIDRs, and Azure tags) let in the whole internet, or None: an Azure tag
+    (``Internet``, ``*``, ``Any`` in any case), a /0 in any spelling, or CIDRs that together
+    cover all of IPv4 or IPv6 (``0.0.0.0/1`` + ``128.0.0.0/1``). Address space, not strings."""
+    texts = [str(s).strip() for s in sources if s is not None]
+    for text in texts:
+        if text.lower() in INTERNET_TAGS:
+            return text
+    parsed = [(t, network(t)) for t in texts]
+    for whole in _WHOLE:
+        same = [(t, n) for t, n in parsed if n is not None and n.version == whole.version]
+        zero = [t for t, n in same if n.prefixlen == 0]
+        if zero:
+            return zero[0]
+        if same and list(ipaddress.collapse_addresses([n for _, n in same])) == [whole]:  # type: ignore[arg-type]
+            return f"{' + '.join(t for t, _ in same)} (together {whole})"
+    return None
+
+
+def num(value: Any) -> str:
+    """A number as the user wrote it: the engine sends every number as a double (a protobuf
+    Struct has no integers), so ``1`` arrives as ``1.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def is_zero(value: Any) -> bool:
+    """An int-or-string quantity (``maxUnavailable``) that is zero: ``0``, ``0.0`` (the wire's
+    double), ``"0"`` or ``"0%"``."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return value == 0
+    return str(value).strip() in ("0", "0%")
+
+
+def truthy(value: Any) -> bool:
+    """A boolean that some providers model as a string (``"true"`` in EC2 launch templates)."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def port_in(port: int, from_port: Any, to_port: Any) -> bool:
@@ -167,7 +235,7 @@ def port_in(port: int, from_port: Any, to_port: Any) -> bool:
 def port_range_includes(spec: Any, port: int) -> bool:
     """Azure/GCP port specs: "22", "20-30", "*", or a list of them."""
     for entry in items(spec) if not isinstance(spec, str) else [spec]:
-        text = str(entry).strip()
+        text = num(entry).strip()
         if text in ("*", ""):
             return True
         if "-" in text:
@@ -181,8 +249,9 @@ def port_range_includes(spec: Any, port: int) -> bool:
 
 # ------------------------------------------------------------------------------ kubernetes
 
-WORKLOAD_KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "ReplicationController")
-WORKLOAD_TYPES = tuple(
+WORKLOAD_KINDS = ("Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "ReplicationController",
+                  "PodTemplate")
+WORKLOAD_OBJECTS = tuple(
     f"kubernetes:{gv}:{kind}"
     for gv, kind in (
         ("core/v1", "Pod"),
@@ -193,18 +262,43 @@ WORKLOAD_TYPES = tuple(
         ("batch/v1", "Job"),
         ("batch/v1", "CronJob"),
         ("core/v1", "ReplicationController"),
+        ("core/v1", "PodTemplate"),
     )
 )
+"""Kubernetes objects that carry a pod spec."""
+
+POD_OWNERS = tuple(t for t in WORKLOAD_OBJECTS if not t.endswith(":PodTemplate"))
+"""The objects that run pods (what stack rules match NetworkPolicies against): neither a
+PodTemplate nor a ``*Patch`` creates pods of its own."""
+
+
+def with_patches(types: Iterable[str]) -> tuple[str, ...]:
+    """``types`` and their server-side-apply patch resources (``kubernetes:apps/v1:DeploymentPatch``):
+    a patch that sets a forbidden value changes the live object as much as the object would."""
+    return tuple(t for base in types for t in (base, base + "Patch"))
+
+
+WORKLOAD_TYPES = with_patches(WORKLOAD_OBJECTS)
+"""Every resource that sets a pod spec: the objects and their ``*Patch`` resources."""
+
+
+def is_patch(resource_type: str) -> bool:
+    """A server-side-apply patch: it changes only what it sets, so what it leaves out is not
+    missing (rules report only values it sets)."""
+    return resource_type.endswith("Patch")
 
 
 def kind_of(resource_type: str) -> str:
-    return resource_type.rsplit(":", 1)[-1]
+    kind = resource_type.rsplit(":", 1)[-1]
+    return kind[: -len("Patch")] if kind.endswith("Patch") else kind
 
 
 def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
     kind = kind_of(resource_type)
     if kind == "Pod":
         return dig(props, "spec")
+    if kind == "PodTemplate":
+        return dig(props, "template", "spec")
     if kind == "CronJob":
         return dig(props, "spec", "jobTemplate", "spec", "template", "spec")
     return dig(props, "spec", "template", "spec")
@@ -214,6 +308,8 @@ def pod_metadata(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, A
     kind = kind_of(resource_type)
     if kind == "Pod":
         return dig(props, "metadata", default={})
+    if kind == "PodTemplate":
+        return dig(props, "template", "metadata", default={})
     if kind == "CronJob":
         return dig(props, "spec", "jobTemplate", "spec", "template", "metadata", default={})
     return dig(props, "spec", "template", "metadata", default={})

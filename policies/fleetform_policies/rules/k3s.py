@@ -14,15 +14,38 @@ import yaml
 
 from .base import Rule, dig
 
-CARRIERS = (
-    "command:remote:Command",
-    "gcp:secretmanager/secretVersion:SecretVersion",
-    "aws:ec2/instance:Instance",
-    "aws:ec2/launchTemplate:LaunchTemplate",
-    "azure-native:compute:VirtualMachine",
-    "azure-native:compute:VirtualMachineScaleSet",
-)
+CARRIERS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "command:remote:Command": (("stdin",), ("create",), ("update",)),
+    "gcp:secretmanager/secretVersion:SecretVersion": (("secretData",),),
+    "aws:ec2/instance:Instance": (("userData",), ("userDataBase64",)),
+    "aws:ec2/launchTemplate:LaunchTemplate": (("userData",),),
+    "azure-native:compute:VirtualMachine": (("osProfile", "customData"), ("userData",)),
+    "azure-native:compute:VirtualMachineScaleSet": (("virtualMachineProfile", "osProfile", "customData"),
+                                                   ("virtualMachineProfile", "userData")),
+}
+"""Where each carrier holds a bootstrap script: the rule reads these properties and no other, so an
+unknown value elsewhere (a subnet ID during preview) never leaves it undecided."""
 _SERVER = re.compile(r"^# role: (init|join);", re.MULTILINE)
+# k3s's flags are urfave/cli booleans: `--secrets-encryption` or `--secrets-encryption=<bool>`
+# (Go's strconv.ParseBool); the config file form is `secrets-encryption: <bool>`
+# (https://docs.k3s.io/installation/configuration#configuration-file).
+_FLAG = re.compile(r"(?:^|[\s'\"])--secrets-encryption(?:=([^\s'\"\\]*))?(?=$|[\s'\"\\])")
+_CONFIG = re.compile(r"^\s*[\"']?secrets-encryption[\"']?\s*:\s*[\"']?([^\s\"'#]*)", re.MULTILINE)
+_TRUE = ("1", "t", "T", "true", "TRUE", "True")
+
+
+def _encrypts(script: str) -> bool:
+    """Whether the last word on secrets encryption in ``script`` turns it on (shell comment lines
+    are not commands)."""
+    verdict = False
+    for line in script.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        for match in _FLAG.finditer(line):
+            verdict = match.group(1) is None or match.group(1) in _TRUE
+        for match in _CONFIG.finditer(line):
+            verdict = match.group(1) in _TRUE
+    return verdict
 
 
 def _strings(value: Any) -> Iterable[str]:
@@ -70,14 +93,15 @@ def _from_base64(text: str, depth: int) -> Iterable[str]:
 
 
 def _secrets_encryption(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
-    for text in _strings(p):
-        if len(text) < 64:
-            continue
-        for script in _decoded(text):
-            match = _SERVER.search(script)
-            if match and "--secrets-encryption" not in script:
-                yield f"k3s server bootstrap (role {match.group(1)}) without --secrets-encryption"
-                return
+    for path in CARRIERS.get(t, ()):
+        for text in _strings(dig(p, *path)):
+            if len(text) < 16:
+                continue
+            for script in _decoded(text):
+                match = _SERVER.search(script)
+                if match and not _encrypts(script):
+                    yield f"k3s server bootstrap (role {match.group(1)}) without --secrets-encryption"
+                    return
 
 
 def _host_key(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
@@ -98,9 +122,13 @@ def _host_key(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[s
 
 RULES = [
     Rule("k3s-secrets-encryption", "Self-managed k3s servers encrypt Secrets at rest (--secrets-encryption).", "high",
-         "k3s hardening guide (secrets-encryption); CIS Kubernetes API server --encryption-provider-config", "mandatory", _secrets_encryption,
-         types=CARRIERS),
+         "k3s hardening guide (secrets-encryption); CIS Kubernetes API server --encryption-provider-config",
+         "mandatory", _secrets_encryption, types=tuple(CARRIERS),
+         refs=("https://docs.k3s.io/security/secrets-encryption", "https://docs.k3s.io/security/hardening-guide",
+               "https://docs.k3s.io/cli/server#cluster-options")),
     Rule("ssh-host-key-verified", "SSH connections to hosts verify the host key (no verifyHostKeys: false outside labs).",
          "high", "CWE-322 (key exchange without entity authentication); OpenSSH StrictHostKeyChecking", "mandatory",
-         _host_key, types=("command:remote:Command", "command:remote:CopyToRemote", "command:remote:CopyFile")),
+         _host_key, types=("command:remote:Command", "command:remote:CopyToRemote", "command:remote:CopyFile"),
+         refs=("https://www.pulumi.com/registry/packages/command/api-docs/remote/command/#connection",
+               "https://cwe.mitre.org/data/definitions/322.html")),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional
 
-from .base import WORKLOAD_TYPES, Rule, StackResource, dig, items, pod_metadata
+from .base import POD_OWNERS, Rule, StackResource, dig, items, pod_metadata
 
 
 def _selects(selector: Any, pod_labels: Mapping[str, Any]) -> bool:
@@ -49,7 +49,7 @@ def _by_namespace(resources: Sequence[StackResource], type_: str) -> dict[str, l
 def _workload_netpol(resources: Sequence[StackResource], _c: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
     policies: Optional[dict[str, list[StackResource]]] = None  # read only once a workload needs them
     for r in resources:
-        if r.type not in WORKLOAD_TYPES:
+        if r.type not in POD_OWNERS:  # a *Patch or PodTemplate runs no pods of its own
             continue
         if policies is None:
             policies = _by_namespace(resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
@@ -81,7 +81,7 @@ def _pdb_per_deployment(resources: Sequence[StackResource], _c: Mapping[str, Any
 RULES = [
     Rule("k8s-workload-network-policy", "Every workload is selected by a NetworkPolicy of its own (not only a "
          "namespace-wide default deny).", "medium", "kube-score pod-networkpolicy", "mandatory",
-         stack_check=_workload_netpol, types=WORKLOAD_TYPES),
+         stack_check=_workload_netpol, types=POD_OWNERS),
     Rule("k8s-pdb-per-workload", "Every Deployment/StatefulSet is covered by a PodDisruptionBudget.", "low",
          "kube-score deployment-has-poddisruptionbudget", "advisory", stack_check=_pdb_per_deployment,
          types=("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet")),
