@@ -203,9 +203,10 @@ def test_stack_plans_clean(result):
         LISTENER: 1 + len(exposed),
         ATTACHMENT: spec["controlPlane"]["count"],
     }
-    # No EKS, and no IAM identity beyond the network's flow-logs role.
+    # No EKS, and no IAM identity beyond the network's flow-logs role and the masters' role (for
+    # cloud-provider-aws and the Cluster Autoscaler: tests/test_selfmanaged_aws_lifecycle.py).
     assert not [r for r in result.capture.registrations if r.type.startswith("aws:eks/")]
-    assert [r.name for r in regs(result, "aws:iam/role:Role")] == [f"{STACK}-network-flow-logs-role"]
+    assert sorted(r.name for r in regs(result, "aws:iam/role:Role")) == [f"{STACK}-masters-role", f"{STACK}-network-flow-logs-role"]
 
 
 def test_details_published(result):
@@ -259,14 +260,15 @@ def test_three_masters_behind_the_internal_api_load_balancer(result):
     assert not [d for d in n[f"{STACK}-master-1"].dependencies if "::" + STACK + "-master-" in d]
 
 
-def test_masters_and_workers_hardened_without_public_ips_or_identity(result):
+def test_masters_and_workers_hardened_without_public_ips_or_ssh(result):
     for m in regs(result, INSTANCE):
         i = raw(m)
         assert i["associatePublicIpAddress"] is False, m.name
         assert i["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1,
                                         "instanceMetadataTags": "disabled"}
         assert i["rootBlockDevice"]["encrypted"] is True and i["rootBlockDevice"]["volumeType"] == "gp3"
-        assert "iamInstanceProfile" not in i and "keyName" not in i  # no identity, no SSH key
+        assert "keyName" not in i  # no SSH key
+        assert i["iamInstanceProfile"] == f"{STACK}-masters-profile"  # the only identity (lifecycle tests)
         assert i["ami"].startswith("ami-")  # Canonical's Ubuntu AMI from the public SSM parameter
         assert sorted(i["vpcSecurityGroupIds"]) == [f"{STACK}-masters-sg-id", f"{STACK}-nodes-sg-id"]
     pools = {p["name"]: p for p in cluster_cfg()["nodePools"]}
@@ -281,7 +283,7 @@ def test_masters_and_workers_hardened_without_public_ips_or_identity(result):
         (nic,) = t["networkInterfaces"]
         assert nic["associatePublicIpAddress"] == "false"
         assert sorted(nic["securityGroups"]) == [f"{STACK}-nodes-sg-id", f"{STACK}-workers-sg-id"]
-        assert "iamInstanceProfile" not in t and "keyName" not in t
+        assert "iamInstanceProfile" not in t and "keyName" not in t  # workers: no identity, no SSH key
         assert t["imageId"] == f"resolve:ssm:{ubuntu_ami_parameter(pool['size'])}"
         assert t["instanceType"] == pool["size"]
     for subnet in regs(result, "aws:ec2/subnet:Subnet"):
@@ -537,8 +539,12 @@ def test_provider_waits_for_the_readiness_gate(result):
     assert f"{url}/readyz" in create and "--cacert" in create and "--cert" in create
     assert plain(gate.inputs, mask=True)["environment"] == SECRET
     assert raw(provider)["clusterIdentifier"] == STACK
-    workloads = [r for r in result.capture.registrations if r.type.startswith("kubernetes:") and r.custom]
+    # Workloads on the cluster's provider; the cluster add-ons (Helm releases) on the system one.
+    workloads = [r for r in result.capture.registrations if r.type.startswith("kubernetes:") and r.custom
+                 and r.type != "kubernetes:helm.sh/v3:Release"]
     assert workloads and all(r.provider.startswith(provider.urn + "::") for r in workloads)
+    releases = [r for r in result.capture.registrations if r.type == "kubernetes:helm.sh/v3:Release"]
+    assert len(releases) == 2 and all(r.provider.startswith(n[f"{STACK}-k8s-system"].urn + "::") for r in releases)
 
 
 def test_node_pool_and_tag_changes_leave_provider_and_workloads_alone(result, changed):

@@ -1,7 +1,8 @@
 """Self-managed k3s on Azure (target azure, mode self-managed), planned offline: masters behind the
-API load balancer, worker scale sets with autoscale, fleetform's own service load balancers, the
-NSG, the bootstrap each VM receives, the kubeconfig, and a provider that node pools and tags
-leave alone.
+API load balancer, worker scale sets sized by the Cluster Autoscaler, fleetform's own service load
+balancers, the NSG, the bootstrap each VM receives, the kubeconfig, and a provider that node pools
+and tags leave alone. The cloud's controllers, their identity and the scale sets' upgrade policy
+are in tests/test_selfmanaged_azure_lifecycle.py.
 
 Expected values come from the stack file (stacks/Pulumi.selfmanaged-azure.yaml), from the
 Kubernetes Services the plan renders (the NodePorts), from Azure's and k3s's documentation (links
@@ -37,7 +38,7 @@ CLUSTER = "sm-azure"
 REGION = "westeurope"
 TAGS = {"env": "prod", "fleetform-cluster": CLUSTER}
 # 10.45.0.0/16 carved for 3 zones: the private /19s come first, the node subnet is the first one.
-NODES = ipaddress.ip_network("10.45.0.0/19")
+NODES = ipaddress.IPv4Network("10.45.0.0/19")
 # Azure reserves a subnet's last address (and the first four); the fixed addresses are taken from
 # the top: the API frontend is 10.45.31.254, the masters the three below it.
 API_IP = "10.45.31.254"
@@ -65,6 +66,13 @@ def by_name(result):
 
 def raw(reg):
     return plain(reg.inputs, mask=False)
+
+
+def raw_outputs_principal(reg):
+    """The principalId the plan's canned answers give an identity (plan/canned/azure_native.py)."""
+    from fleetform.plan.canned.azure_native import _guid
+
+    return _guid("principal", raw(reg)["resourceGroupName"], raw(reg)["resourceName"])
 
 
 def mock_id(reg):
@@ -177,7 +185,8 @@ def test_plans_cleanly(sm):
         "fleetform:cluster:SelfManagedAzureCluster"
     ]
     assert {m.cluster for m in sm.manifests} == {CLUSTER}
-    assert {m.name for m in sm.manifests if m.kind == "Deployment"} == {"web", "api"}
+    workloads = {m.name for m in sm.manifests if m.kind == "Deployment" and m.object["metadata"]["namespace"] != "kube-system"}
+    assert workloads == {"web", "api"}
 
 
 def test_fleetform_plan_of_the_stack_file_exits_0(capsys):
@@ -190,15 +199,19 @@ def test_fleetform_plan_of_the_stack_file_exits_0(capsys):
 def test_expected_resources(sm):
     count = lambda t: len(regs(sm, t))  # noqa: E731
     assert count(VM) == 3 and count(NIC) == 3
-    assert count(VMSS) == 2 and count(AUTOSCALE) == 2
-    assert count(UAI) == 1
+    # No Azure autoscale setting: the Cluster Autoscaler owns the scale sets' size (two autoscalers
+    # would fight over the capacity).
+    assert count(VMSS) == 2 and count(AUTOSCALE) == 0
+    assert count(UAI) == 2  # the workers' (no role) and the masters' (the controllers')
     assert sorted(raw(r)["loadBalancerName"] for r in regs(sm, LB)) == [
         f"{CLUSTER}-api", f"{CLUSTER}-services-internal", f"{CLUSTER}-services-public",
     ]
     assert count("fleetform:network:AzureNetwork") == 1
-    # No managed Kubernetes, and no role assignment of any kind.
+    # No managed Kubernetes; one custom role and its one assignment (the masters' identity).
     assert count("azure-native:containerservice:ManagedCluster") == 0
-    assert not [r for r in sm.capture.registrations if r.type.startswith("azure-native:authorization:")]
+    assert sorted(r.type for r in sm.capture.registrations if r.type.startswith("azure-native:authorization:")) == [
+        "azure-native:authorization:RoleAssignment", "azure-native:authorization:RoleDefinition",
+    ]
 
 
 def test_children_hang_off_the_cluster_component(sm):
@@ -265,7 +278,9 @@ def test_each_master_boots_its_k3s_role_with_the_api_address(sm):
     assert not any(a.startswith("--server=") for a in init)
     for i in (2, 3):
         join = installer_args(master_script(sm, i))
-        assert join[0] == "server" and f"--server={API_URL}" in join and "--cluster-init" not in join
+        # Joining masters register with the first master, not the API load balancer that holds
+        # their own NIC (see tests/test_selfmanaged_azure_lifecycle.py).
+        assert join[0] == "server" and f"--server=https://{MASTER_IPS[0]}:6443" in join and "--cluster-init" not in join
         assert f"--tls-san={API_IP}" in join and f"--node-ip={MASTER_IPS[i - 1]}" in join
     for args in (init, join):
         assert "--node-taint=CriticalAddonsOnly=true:NoExecute" in args  # control plane only
@@ -303,26 +318,20 @@ def test_custom_data_is_secret_and_fits_azures_limit(sm):
 # ------------------------------------------------------------------------------ workers
 
 
-def test_one_scale_set_per_pool_with_autoscale_bounds_from_config(sm):
-    # From the stack file: general Standard_D4s_v5 3..9, spot Standard_D8s_v5 1..6.
+def test_one_scale_set_per_pool_with_bounds_for_the_cluster_autoscaler(sm):
+    # From the stack file: general Standard_D4s_v5 3..9, spot Standard_D8s_v5 1..6. The Cluster
+    # Autoscaler reads the bounds from the scale set's "min"/"max" tags (cloudprovider/azure
+    # azure_manager.go, getFilteredScaleSets); the tag details are in the lifecycle tests.
     expected = {"general": ("Standard_D4s_v5", 3, 9), "spot": ("Standard_D8s_v5", 1, 6)}
     names = by_name(sm)
     for pool, (size, lo, hi) in expected.items():
-        vmss_reg = names[f"{CLUSTER}-pool-{pool}"]
-        vmss = raw(vmss_reg)
+        vmss = raw(names[f"{CLUSTER}-pool-{pool}"])
         assert vmss["sku"] == {"name": size, "tier": "Standard", "capacity": lo}
         assert vmss["zones"] == ["1", "2", "3"]
         assert vmss["overprovision"] is False  # extra VMs would join the cluster as ghost nodes
-        assert vmss["orchestrationMode"] == "Uniform" and vmss["upgradePolicy"] == {"mode": "Manual"}
-        setting = raw(names[f"{CLUSTER}-pool-{pool}-autoscale"])
-        assert setting["enabled"] is True and setting["targetResourceUri"] == mock_id(vmss_reg)
-        (profile,) = setting["profiles"]
-        assert profile["capacity"] == {"minimum": str(lo), "maximum": str(hi), "default": str(lo)}
-        directions = {r["scaleAction"]["direction"] for r in profile["rules"]}
-        assert directions == {"Increase", "Decrease"}
-        for r in profile["rules"]:
-            assert r["metricTrigger"]["metricResourceUri"] == mock_id(vmss_reg)
-            assert r["metricTrigger"]["metricName"] == "Percentage CPU"
+        assert vmss["orchestrationMode"] == "Uniform" and vmss["upgradePolicy"]["mode"] == "Rolling"
+        assert (vmss["tags"]["min"], vmss["tags"]["max"]) == (str(lo), str(hi))
+        assert {k: v for k, v in vmss["tags"].items() if k in TAGS} == TAGS
 
 
 def test_spot_only_where_asked(sm):
@@ -392,14 +401,17 @@ def test_the_ssh_private_key_goes_nowhere(sm):
         assert body not in everything.replace("\\n", "") and base64.b64encode(pem.encode()).decode() not in everything
 
 
-def test_nodes_run_as_an_identity_without_permissions(sm):
-    identity = one(sm, UAI)
-    expected = {"type": "UserAssigned", "userAssignedIdentities": [mock_id(identity)]}
-    for r in regs(sm, VM):
-        assert raw(r)["identity"] == expected
+def test_workers_run_as_an_identity_without_permissions(sm):
+    workers = one(sm, UAI, f"{CLUSTER}-node-identity")
+    masters = one(sm, UAI, f"{CLUSTER}-control-plane-identity")
     for r in regs(sm, VMSS):
-        assert raw(r)["identity"] == expected
-    assert not [r for r in sm.capture.registrations if r.type == "azure-native:authorization:RoleAssignment"]
+        assert raw(r)["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [mock_id(workers)]}
+    for r in regs(sm, VM):
+        assert raw(r)["identity"] == {"type": "UserAssigned", "userAssignedIdentities": [mock_id(masters)]}
+    # The only role assignment is the masters' identity's (principalId: the mock's canned GUID).
+    (assignment,) = regs(sm, "azure-native:authorization:RoleAssignment")
+    assert raw(assignment)["principalId"] == raw_outputs_principal(masters)
+    assert raw(assignment)["principalId"] != raw_outputs_principal(workers)
 
 
 # ------------------------------------------------------------------------------ NSG
@@ -667,4 +679,6 @@ def test_security_rules_without_exposed_services_open_nothing_to_the_internet():
     rules = security_rules(addressing, ())
     for r in rules:
         if r.access == "Allow":
-            assert r.source_address_prefix not in OPEN and not set(r.source_address_prefixes or []) & OPEN
+            sources = r.source_address_prefixes
+            assert isinstance(sources, (list, type(None)))
+            assert r.source_address_prefix not in OPEN and not set(sources or []) & OPEN

@@ -56,8 +56,10 @@ ETCD = {("tcp", "2379-2380")}
 
 INSTANCE = "gcp:compute/instance:Instance"
 TEMPLATE = "gcp:compute/instanceTemplate:InstanceTemplate"
-MIG = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
+MIG = "gcp:compute/instanceGroupManager:InstanceGroupManager"
+REGIONAL_MIG = "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"
 AUTOSCALER = "gcp:compute/regionAutoscaler:RegionAutoscaler"
+RELEASE = "kubernetes:helm.sh/v3:Release"
 GROUP = "gcp:compute/instanceGroup:InstanceGroup"
 ADDRESS = "gcp:compute/address:Address"
 RULE = "gcp:compute/forwardingRule:ForwardingRule"
@@ -178,18 +180,27 @@ def test_expected_resources(result):
         HEALTH: 1 + 2,
         PROXY: 2,
         TEMPLATE: 2,
-        MIG: 2,
-        AUTOSCALER: 2,
+        # One zonal group per zone a pool has room in: general 3..9 and spot 1..6 over 3 zones.
+        MIG: 3 + 3,
+        # The Cluster Autoscaler owns the groups' sizes; no regional group, no CPU autoscaler
+        # (kubernetes/autoscaler FAQ: CPU-based instance group autoscalers are "NOT compatible").
+        REGIONAL_MIG: 0,
+        AUTOSCALER: 0,
         SECRET_TYPE: 3 + 2,  # one bootstrap per master, one per pool
         VERSION_TYPE: 3 + 2,
         SECRET_IAM: 3 + 2,
         ACCOUNT: 2,
         FIREWALL: 5,
         SUBNET: 2,  # nodes + proxy-only
-        "gcp:projects/iAMMember:IAMMember": 0,  # no project role for any node identity
+        # One project role, the masters' custom one (the workers' account holds none).
+        "gcp:projects/iAMMember:IAMMember": 1,
+        "gcp:projects/iAMCustomRole:IAMCustomRole": 1,
+        "gcp:projects/service:Service": 4,
         "gcp:container/cluster:Cluster": 0,
         "command:local:Command": 1,
-        "pulumi:providers:kubernetes": 1,
+        "pulumi:providers:kubernetes": 2,  # the add-ons' and the workloads'
+        RELEASE: 1,  # the Cluster Autoscaler
+        "kubernetes:apps/v1:DaemonSet": 1,  # cloud-provider-gcp
     }
     assert {t: counts.get(t, 0) for t in expected} == expected
     cluster = next(r for r in result.capture.registrations if r.type == "fleetform:cluster:SelfManagedGcpCluster")
@@ -323,13 +334,14 @@ def test_user_data_fetches_the_bootstrap_and_holds_no_secret(result):
 
 def test_workers_join_under_a_unique_node_name_and_masters_under_their_own(result):
     # A managed instance group recreates a VM (preempted Spot VM, repair) under its old name;
-    # k3s would refuse a second node password for that name, so agents append a node id.
-    for reg in regs(result, TEMPLATE):
-        files = {f["path"]: f for f in cloud_config(reg)["write_files"]}
-        k3s_config = yaml.safe_load(files["/etc/rancher/k3s/config.yaml"]["content"])
-        assert k3s_config == {"with-node-id": True}
-        assert files["/etc/rancher/k3s/config.yaml"]["permissions"] == "0600"
-    for reg in regs(result, INSTANCE):
+    # k3s would refuse a second node password for that name, so agents append a node id
+    # (k3s agent --with-node-id, https://docs.k3s.io/cli/agent#node), now a bootstrap flag rather
+    # than a k3s config file written by cloud-init.
+    for pool in ("general", "spot"):
+        assert "--with-node-id" in installer_args(script_of(result, f"pool-{pool}"))
+    for i in range(3):
+        assert "--with-node-id" not in installer_args(script_of(result, f"master-{i}"))
+    for reg in regs(result, INSTANCE) + regs(result, TEMPLATE):
         paths = [f["path"] for f in cloud_config(reg)["write_files"]]
         assert paths == ["/var/lib/fleetform/fetch-bootstrap.py"]
 
@@ -350,8 +362,9 @@ def test_each_bootstrap_secret_is_readable_by_its_role_only(result):
     grant_urn = {raw(g)["secretId"]: g.urn for g in regs(result, SECRET_IAM)}
     master0 = one(result, INSTANCE, f"{CLUSTER}-master-0")
     assert grant_urn[mock_id(one(result, SECRET_TYPE, f"{CLUSTER}-master-0-bootstrap"))] in master0.dependencies
-    mig = one(result, MIG, f"{CLUSTER}-spot-mig")
-    assert grant_urn[mock_id(one(result, SECRET_TYPE, f"{CLUSTER}-pool-spot-bootstrap"))] in mig.dependencies
+    for j in range(3):
+        mig = one(result, MIG, f"{CLUSTER}-spot-mig-{j}")
+        assert grant_urn[mock_id(one(result, SECRET_TYPE, f"{CLUSTER}-pool-spot-bootstrap"))] in mig.dependencies
 
 
 # ------------------------------------------------------------------------------ API load balancer
@@ -376,6 +389,10 @@ def test_masters_are_behind_the_internal_api_load_balancer(result):
     assert raw(hc)["tcpHealthCheck"] == {"port": 6443}
     rule = raw(one(result, RULE, f"{CLUSTER}-api-rule"))
     assert rule["loadBalancingScheme"] == "INTERNAL" and rule["ports"] == ["6443"] and rule["ipProtocol"] == "TCP"
+    # Global access: clients in any region of a connected network reach the API ("If the field is
+    # set to TRUE, clients can access ILB from all regions", gcp.compute.ForwardingRule
+    # allowGlobalAccess; https://cloud.google.com/load-balancing/docs/internal#client_access).
+    assert rule["allowGlobalAccess"] is True
     assert rule["backendService"] == mock_id(one(result, BACKEND, f"{CLUSTER}-api-backend"))
     address = raw(one(result, ADDRESS, f"{CLUSTER}-api-ip"))
     assert address["addressType"] == "INTERNAL" and address["subnetwork"] == rule["subnetwork"]
@@ -389,22 +406,45 @@ def regs_named(result, type_, part):
 # ------------------------------------------------------------------------------ workers
 
 
-def test_worker_pools_scale_within_the_configured_bounds(result):
+def ca_groups(result):
+    """The Cluster Autoscaler's node groups: its chart's ``autoscalingGroups`` (``--nodes=min:max:URL``)."""
+    values = raw(one(result, RELEASE, f"{CLUSTER}-cluster-autoscaler"))["values"]
+    return {g["name"]: (g["minSize"], g["maxSize"]) for g in values["autoscalingGroups"]}
+
+
+def group_url_of(result, reg):
+    """The ``.../zones/<zone>/instanceGroups/<name>`` URL the autoscaler names ``reg`` by."""
+    props = raw(reg)
+    (url,) = [u for u in ca_groups(result) if u.endswith(f"/zones/{props['zone']}/instanceGroups/{props['name']}")]
+    return url
+
+
+def test_worker_pools_are_zonal_groups_sharing_the_pool_bounds(result):
     spec = load_spec(stack_config(STACK)).clusters[0]
+    groups = ca_groups(result)
+    seen = set()
     for pool in spec.effective_node_pools:
-        mig = one(result, MIG, f"{CLUSTER}-{pool.name}-mig")
-        scaler = raw(one(result, AUTOSCALER, f"{CLUSTER}-{pool.name}-autoscaler"))
-        assert scaler["target"] == mock_id(mig)
-        policy = scaler["autoscalingPolicy"]
-        assert (policy["minReplicas"], policy["maxReplicas"]) == (pool.min, pool.max)
-        props = raw(mig)
-        assert "targetSize" not in props  # the autoscaler owns the size
-        assert props["distributionPolicyZones"] == ZONES
-        assert props["updatePolicy"]["type"] == "OPPORTUNISTIC"
+        migs = [m for m in regs(result, MIG) if m.name.startswith(f"{CLUSTER}-{pool.name}-mig-")]
+        # The autoscaler's GCE provider manages zonal groups only
+        # (kubernetes/autoscaler cloudprovider/gce/gce_url.go ParseMigUrl: projects/<p>/zones/<z>/instanceGroups/<n>).
+        assert sorted(raw(m)["zone"] for m in migs) == ZONES  # both pools have room in every zone
+        bounds = [groups[group_url_of(result, m)] for m in migs]
+        seen |= {group_url_of(result, m) for m in migs}
+        # The pool's min/max are totals: the zones' shares add up to them, as evenly as VMs go.
+        assert sum(lo for lo, _ in bounds) == pool.min and sum(hi for _, hi in bounds) == pool.max
+        assert all(lo <= hi for lo, hi in bounds)
+        assert max(hi for _, hi in bounds) - min(hi for _, hi in bounds) <= 1
+        assert max(lo for lo, _ in bounds) - min(lo for lo, _ in bounds) <= 1
         template = one(result, TEMPLATE, f"{CLUSTER}-{pool.name}-tpl")
-        (version,) = props["versions"]
-        assert version["instanceTemplate"].split("?")[0].endswith("/instanceTemplates/" + template.name)
-        assert "?uniqueId=" in version["instanceTemplate"]  # pinned with selfLinkUnique
+        for mig, (lo, _hi) in zip(migs, bounds):
+            props = raw(mig)
+            assert props["targetSize"] == lo  # the first size; then the autoscaler's
+            assert "targetSize" in mig.ignore_changes
+            assert props["updatePolicy"]["type"] == "OPPORTUNISTIC"
+            assert len(props["name"]) <= 63
+            (version,) = props["versions"]
+            assert version["instanceTemplate"].split("?")[0].endswith("/instanceTemplates/" + template.name)
+            assert "?uniqueId=" in version["instanceTemplate"]  # pinned with selfLinkUnique
         t = raw(template)
         assert t["machineType"] == pool.size
         (disk,) = t["disks"]
@@ -419,6 +459,7 @@ def test_worker_pools_scale_within_the_configured_bounds(result):
             assert sched["automaticRestart"] is False and sched["instanceTerminationAction"] == "DELETE"
         else:
             assert sched["provisioningModel"] == "STANDARD" and sched.get("preemptible") in (None, False)
+    assert seen == set(groups)  # the autoscaler manages exactly the pools' groups (no master group)
     bounds = {(p.name, p.min, p.max) for p in spec.effective_node_pools}
     assert bounds == {("general", 3, 9), ("spot", 1, 6)}  # the stack file's
 
@@ -493,10 +534,8 @@ def test_each_exposed_service_gets_a_proxy_load_balancer_from_its_port_to_its_no
         # The backend's named port is the NodePort on every worker group.
         for mig in migs:
             assert {p["name"]: p["port"] for p in mig["namedPorts"]}[b["portName"]] == node_port
-        # Every worker pool's regional group is a backend.
-        assert sorted(x["group"].rsplit("/instanceGroups/", 1)[1] for x in b["backends"]) == sorted(
-            m.name for m in regs(result, MIG)
-        )
+        # Every worker group of every pool is a backend, as the same URL the autoscaler scales.
+        assert sorted(x["group"] for x in b["backends"]) == sorted(group_url_of(result, m) for m in regs(result, MIG))
         assert {x["balancingMode"] for x in b["backends"]} == {"UTILIZATION"}
         assert b["logConfig"]["enable"] is True
         proxy = one(result, PROXY, f"{CLUSTER}-{svc.name}-lb-proxy")
@@ -583,7 +622,7 @@ def test_node_pool_and_tag_changes_leave_the_provider_masters_and_workloads_alon
     # The change is real on the cloud side ...
     tpl = lambda r, p: raw(one(r, TEMPLATE, f"{CLUSTER}-{p}-tpl"))  # noqa: E731
     assert tpl(before, "general")["machineType"] != tpl(after, "general")["machineType"]
-    assert raw(one(before, AUTOSCALER, f"{CLUSTER}-spot-autoscaler")) != raw(one(after, AUTOSCALER, f"{CLUSTER}-spot-autoscaler"))
+    assert ca_groups(before) != ca_groups(after)
     labels = lambda r: raw(one(r, INSTANCE, f"{CLUSTER}-master-0"))["labels"]  # noqa: E731
     assert labels(before) != labels(after)  # labels are updated in place ...
     # ... while what only applies when a master is created stays as it was.
@@ -593,6 +632,12 @@ def test_node_pool_and_tag_changes_leave_the_provider_masters_and_workloads_alon
             assert raw(one(before, INSTANCE, name))[key] == raw(one(after, INSTANCE, name))[key], (name, key)
     # ... and invisible to the Kubernetes side, the readiness gate and the masters' bootstraps.
     k8s_before, k8s_after = k8s_side(before), k8s_side(after)
+    # ... but for the autoscaler's node groups, which follow the pools by design.
+    (ca,) = [urn for urn in k8s_before if urn.endswith(f"::{CLUSTER}-cluster-autoscaler")]
+    ca_before, ca_after = k8s_before.pop(ca), k8s_after.pop(ca)
+    ca_before["values"].pop("autoscalingGroups")
+    ca_after["values"].pop("autoscalingGroups")
+    assert ca_before == ca_after
     assert len(k8s_before) > 10 and k8s_before == k8s_after
     gate = lambda r: raw(one(r, "command:local:Command", f"{CLUSTER}-api-ready"))  # noqa: E731
     assert gate(before) == gate(after)

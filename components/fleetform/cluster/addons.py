@@ -115,3 +115,133 @@ def cluster_autoscaler_image(kubernetes_version: str) -> Optional[Pin]:
     """The Cluster Autoscaler image for a cluster of ``kubernetes_version`` ("1.35"), or None when no
     release of that minor is pinned."""
     return CLUSTER_AUTOSCALER_IMAGES.get(kubernetes_version)
+
+
+# ------------------------------------------------------------------------------ self-managed aws: cloud-provider-aws
+
+AWS_CCM = Pin(
+    kind="helm-chart",
+    name="aws-cloud-controller-manager",
+    repo="https://kubernetes.github.io/cloud-provider-aws",
+    version="0.0.11",
+    app_version="v1.35.0",
+    source="https://github.com/kubernetes/cloud-provider-aws/blob/helm-chart-aws-cloud-controller-manager-0.0.11/charts/aws-cloud-controller-manager/Chart.yaml",
+    note="Latest chart release (2026-03-25, listed in the repository's gh-pages index.yaml; repo URL from the chart's "
+    "Readme.md). The image is set per cluster from AWS_CCM_IMAGES: a cloud-provider-aws release is compatible only with "
+    "its own Kubernetes minor (https://github.com/kubernetes/cloud-provider-aws#compatibility-with-kubernetes).",
+)
+
+AWS_CCM_IMAGE = "registry.k8s.io/provider-aws/cloud-controller-manager"
+"""The chart's ``image.repository`` default (values.yaml at chart 0.0.11)."""
+
+
+def _aws_ccm(version: str, promoted: str) -> Pin:
+    return Pin(
+        kind="image",
+        name=AWS_CCM_IMAGE,
+        version=version,
+        source=f"https://github.com/kubernetes/cloud-provider-aws/releases/tag/{version}",
+        note=f"On registry.k8s.io: promoted by {promoted}. A tag alone is not enough: several tagged builds "
+        "(v1.33.3, v1.34.1, v1.35.1, v1.36.0) were never promoted (kubernetes/cloud-provider-aws#1450).",
+    )
+
+
+_PROMOTED_9580 = "https://github.com/kubernetes/k8s.io/pull/9580 (merged; approved 2026-06-25)"
+AWS_CCM_IMAGES: dict[str, Pin] = {
+    "1.32": _aws_ccm("v1.32.8", _PROMOTED_9580),
+    "1.33": _aws_ccm("v1.33.4", _PROMOTED_9580),
+    "1.34": _aws_ccm("v1.34.3", _PROMOTED_9580),
+    "1.35": _aws_ccm("v1.35.2", _PROMOTED_9580),
+    "1.36": _aws_ccm("v1.36.1", "https://github.com/kubernetes/k8s.io/pull/9796 (merged; approved 2026-07-30)"),
+}
+"""Kubernetes minor -> the newest promoted cloud-provider-aws release of that minor (tags ``v<minor>.<patch>``
+of kubernetes/cloud-provider-aws; registry.k8s.io/images/k8s-staging-provider-aws/images.yaml of kubernetes/k8s.io).
+No 1.37 release (no tag, no release-1.37 branch) when checked: a 1.37 self-managed AWS cluster is refused."""
+
+PINS = (*PINS, AWS_CCM, *AWS_CCM_IMAGES.values())
+
+
+def aws_ccm_image(kubernetes_version: str) -> Optional[Pin]:
+    """The cloud-provider-aws image for a cluster of ``kubernetes_version``, or None when none is pinned."""
+    return AWS_CCM_IMAGES.get(kubernetes_version)
+
+
+# ------------------------------------------------- cloud-provider-azure (target azure, self-managed)
+
+AZURE_CLOUD_PROVIDER_REGISTRY = "mcr.microsoft.com/oss/v2/kubernetes"
+"""Where cloud-provider-azure publishes its images for Kubernetes 1.32 and later: the chart switches
+to ``mcr.microsoft.com/oss/v2/kubernetes`` from minor 32 on (helm/cloud-provider-azure/templates/
+cloud-provider-azure.yaml and README.md at master, read 2026-12-02)."""
+
+
+def _azure_cloud_provider(image: str, version: str) -> Pin:
+    return Pin(
+        kind="image",
+        name=f"{AZURE_CLOUD_PROVIDER_REGISTRY}/{image}",
+        version=version,
+        source=f"https://github.com/kubernetes-sigs/cloud-provider-azure/releases/tag/{version}",
+        note="The newest tag of the minor in kubernetes-sigs/cloud-provider-azure (repository snapshot of "
+        "2026-08-19, read 2026-12-02); its minor is the Kubernetes minor (README 'Version matrix').",
+    )
+
+
+_AZURE_CLOUD_PROVIDER_RELEASES = {
+    "1.32": "v1.32.20", "1.33": "v1.33.17", "1.34": "v1.34.13", "1.35": "v1.35.8", "1.36": "v1.36.5",
+}
+AZURE_CLOUD_CONTROLLER_MANAGER_IMAGES: dict[str, Pin] = {
+    minor: _azure_cloud_provider("azure-cloud-controller-manager", v) for minor, v in _AZURE_CLOUD_PROVIDER_RELEASES.items()
+}
+"""Kubernetes minor -> cloud-controller-manager image. No v1.37.x tag existed in the snapshot read: a
+1.37 self-managed Azure cluster is refused until one (and a 1.37 Cluster Autoscaler) is pinned."""
+AZURE_CLOUD_NODE_MANAGER_IMAGES: dict[str, Pin] = {
+    minor: _azure_cloud_provider("azure-cloud-node-manager", v) for minor, v in _AZURE_CLOUD_PROVIDER_RELEASES.items()
+}
+"""Kubernetes minor -> cloud-node-manager image (released together with the controller manager)."""
+
+PINS = (*PINS, *AZURE_CLOUD_CONTROLLER_MANAGER_IMAGES.values(), *AZURE_CLOUD_NODE_MANAGER_IMAGES.values())
+
+
+# ------------------------------------------------------------------------------ GCP self-managed (cloud-provider-gcp)
+
+GCP_CCM_IMAGE = "registry.k8s.io/cloud-provider-gcp/cloud-controller-manager"
+"""The image kubernetes/cloud-provider-gcp promotes (docs/RELEASE.md, "Promote Image"; its own
+deploy/packages/default/manifest.yaml names this repository). Tags are ``v<k8s minor>.<k8s
+patch>.<ccm patch>``, one release branch per Kubernetes minor (docs/RELEASE.md, "Version Schema")."""
+
+
+def _gcp_ccm(version: str, evidence: str, git_tag: str = "") -> Pin:
+    return Pin(
+        kind="image",
+        name=GCP_CCM_IMAGE,
+        version=version,
+        source=f"https://github.com/kubernetes/cloud-provider-gcp/releases/tag/{git_tag or version}",
+        note="Tag on the project's release branch of the minor (repository snapshot of 2026-08-21). A git tag "
+        "only pushes to the staging registry; promotion to registry.k8s.io is a separate pull request to "
+        f"kubernetes/k8s.io, so the pin is a tag seen on registry.k8s.io in use: {evidence}.",
+    )
+
+
+_KUBEONE_IMAGES = "https://github.com/kubermatic/kubeone/blob/{}/pkg/templates/images/images.go"
+GCP_CCM_IMAGES: dict[str, Pin] = {
+    "1.32": _gcp_ccm("v32.2.4", "kubermatic/kubeone " + _KUBEONE_IMAGES.format("ecde5445")),
+    # The 1.33 line was tagged ccm/v33.1.1 in git (the image tag has no prefix).
+    "1.33": _gcp_ccm("v33.1.1", "kubermatic/kubeone " + _KUBEONE_IMAGES.format("9c5dde29"), "ccm/v33.1.1"),
+    # No v34 tag was seen promoted; the Kubernetes skew policy lets cloud-controller-manager be one
+    # minor older than kube-apiserver (https://kubernetes.io/releases/version-skew-policy/), and
+    # kubeone ran 1.34 clusters with this very image (commit 9c5dde29, "support k8s 1.34").
+    "1.34": _gcp_ccm("v33.1.1", "kubermatic/kubeone " + _KUBEONE_IMAGES.format("9c5dde29") + ", for Kubernetes 1.34",
+                     "ccm/v33.1.1"),
+    "1.35": _gcp_ccm("v35.0.2", "kubermatic/kubeone " + _KUBEONE_IMAGES.format("096e6d93")),
+    "1.36": _gcp_ccm("v36.0.7", "kubermatic/kubeone " + _KUBEONE_IMAGES.format("ce6bae0a")),
+}
+"""Kubernetes minor -> cloud-provider-gcp image. Newer tags exist (v35.1.3, v36.3.8) but none was
+seen on registry.k8s.io; no release-1.37 branch existed. A 1.37 self-managed GCP cluster is also
+refused for want of a 1.37 Cluster Autoscaler (:data:`CLUSTER_AUTOSCALER_IMAGES`)."""
+
+
+def gcp_ccm_image(kubernetes_version: str) -> Optional[Pin]:
+    """The cloud-provider-gcp image for a cluster of ``kubernetes_version`` ("1.35"), or None."""
+    return GCP_CCM_IMAGES.get(kubernetes_version)
+
+
+PINS = (*PINS, *GCP_CCM_IMAGES.values())

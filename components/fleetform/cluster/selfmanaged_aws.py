@@ -16,7 +16,11 @@ Lifecycle (also in :class:`SelfManagedAwsCluster`'s docstring):
   (https://docs.k3s.io/upgrades/automated). Never replace the first master: its bootstrap
   initialises etcd (``--cluster-init``);
 - **workers** are cattle: a changed launch template (k3s release, labels, taints, size) rolls each
-  pool's Auto Scaling group through an instance refresh, launching before terminating.
+  pool's Auto Scaling group through an instance refresh, launching before terminating;
+- **Nodes follow EC2** (:mod:`.selfmanaged_aws_addons`): cloud-provider-aws gives each Node its
+  providerID and zone/region labels and deletes the Node of a terminated instance; the Cluster
+  Autoscaler moves each pool between ``min`` and ``max``. Worker pools are in
+  :mod:`.selfmanaged_aws_workers`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import hashlib
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Optional
+from typing import Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -36,21 +40,20 @@ import pulumi_command as command
 from ..bootstrap import NodeBootstrap, api_url, config_sha256, k3s_release, readiness_probe, render_cloud_init
 from ..bootstrap.identity import ClusterIdentity, api_access
 from ..bootstrap.script import API_PORT
-from ..config import ClusterSpec, NodePoolSpec, Taint
+from ..config import ClusterSpec
 from ..network.aws import AwsNetwork, AwsNetworkArgs
+from . import selfmanaged_aws_addons as lifecycle
 from .base import Cluster, ClusterContext, FrontedService
-from .eks import ami_type_for, cluster_tags
+from .eks import cluster_tags, partition_of
+from .selfmanaged_aws_workers import (  # noqa: F401  (re-exported: the module's names before the split)
+    ROOT_DEVICE, UBUNTU_RELEASE, WORKER_WARMUP_SECONDS, imds_options, ubuntu_ami_parameter, worker_pool,
+)
 
 MASTER_SIZE = "m6i.large"
 """Default master size: 2 vCPU / 8 GiB, k3s's sizing row for up to 350 agents
 (https://docs.k3s.io/installation/requirements#server-sizing-guide)."""
 MASTER_DISK_GB = 50
 """Masters' encrypted gp3 root volume (etcd lives on it)."""
-UBUNTU_RELEASE = "24.04"
-"""The OS of every node: Ubuntu LTS, which ships cloud-init and the tools the bootstrap uses."""
-ROOT_DEVICE = "/dev/sda1"
-"""Root device name of Canonical's Ubuntu AMIs (a launch template mapping another name would add a
-second volume instead of configuring the root one)."""
 USER_DATA_LIMIT = 16 * 1024
 """EC2 takes at most 16 KB of user data before base64
 (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-add-user-data.html)."""
@@ -58,8 +61,6 @@ READY_TIMEOUT_SECONDS = 1200
 """How long the readiness gate waits for the API (instances boot, then k3s installs)."""
 HEALTH_CHECK_INTERVAL, HEALTHY_THRESHOLD, UNHEALTHY_THRESHOLD = 10, 3, 3
 """Load balancer health check cadence (the same numbers the EKS target's NLB annotations use)."""
-WORKER_WARMUP_SECONDS = 300
-"""Seconds an instance refresh waits after a new worker is in service before replacing the next."""
 
 # k3s's documented taint for servers that run no workloads ("dedicated control plane"); the
 # packaged components (CoreDNS, metrics-server) tolerate it. Every cloud cluster has worker pools.
@@ -70,13 +71,6 @@ DEDICATED_MASTER_TAINT = "CriticalAddonsOnly=true:NoExecute"
 # Spegel, so their ports stay closed. Everything else reaches nodes only from a load balancer.
 ALL_NODES_PORTS = (("udp", 8472, 8472, "Flannel VXLAN"), ("tcp", 10250, 10250, "kubelet metrics and API"))
 MASTER_PORTS = (("tcp", 2379, 2380, "embedded etcd (servers only)"),)
-
-
-def ubuntu_ami_parameter(instance_type: str) -> str:
-    """Canonical's public SSM parameter holding the current Ubuntu LTS AMI for the instance type's
-    architecture (https://discourse.ubuntu.com/t/finding-ubuntu-images-with-the-aws-ssm-parameter-store/15507)."""
-    arch = "arm64" if ami_type_for(instance_type).startswith("AL2023_ARM") else "amd64"
-    return f"/aws/service/canonical/ubuntu/server/{UBUNTU_RELEASE}/stable/current/{arch}/hvm/ebs-gp3/ami-id"
 
 
 def elb_name(*parts: str) -> str:
@@ -121,10 +115,6 @@ def _health_check(protocol: str, path: Optional[str] = None) -> aws.lb.TargetGro
     )
 
 
-def _taint(t: Taint) -> str:
-    return f"{t.key}={t.value}:{t.effect}" if t.value else f"{t.key}:{t.effect}"
-
-
 def _cidr_label(cidr: str) -> str:
     return cidr.replace(".", "-").replace("/", "-")
 
@@ -140,16 +130,18 @@ class SelfManagedAwsCluster(Cluster):
       and probe certificates, join tokens, all minted by Pulumi;
     - ``controlPlane.count`` masters (EC2 instances, ``controlPlane.size``, default ``m6i.large``)
       spread over the private subnets: no public IP, IMDSv2 required with hop limit 1, encrypted
-      gp3 root volume, *no* instance profile (k3s without AWS's cloud provider calls no AWS API),
-      no SSH key and no SSH rule; the first master initialises embedded etcd, the others join;
-      dedicated to the control plane (``CriticalAddonsOnly`` taint);
+      gp3 root volume, no SSH key and no SSH rule; the first master initialises embedded etcd, the
+      others join; dedicated to the control plane (``CriticalAddonsOnly`` taint); the cluster's
+      only AWS identity, an instance role for cloud-provider-aws and the Cluster Autoscaler with
+      their documented least-privilege actions (writes only on this cluster's tagged groups);
     - the API load balancer: an NLB, internal unless ``controlPlane.publicAccess`` (then
       internet-facing), TCP 6443 to the masters; its security group admits 6443 only from the VPC
       and ``apiAllowedCidrs`` (and, when public, the NAT addresses the nodes register from); its
       DNS name is the registration address every node joins and is in the API certificate;
     - one Auto Scaling group per node pool with a launch template (same hardening as the masters,
-      no public IP on the network interface), min/max from config, labels and taints passed to the
-      k3s agent, spot through a mixed instances policy, rolling instance refresh on changes;
+      no public IP on the network interface, no identity), min/max from config, labels and taints
+      passed to the k3s agent (and as the autoscaler's node-template tags), node names made unique
+      by ``--with-node-id``, spot through a mixed instances policy, rolling instance refresh on changes;
     - per public/internal service (``ClusterContext.services``): an NLB (internet-facing in the
       public subnets, or internal), a TCP listener on the service port forwarding to a target group
       of every pool's workers on the service's NodePort, HTTP health check on its health path;
@@ -157,8 +149,11 @@ class SelfManagedAwsCluster(Cluster):
       masters), masters take 6443 from the API load balancer and the nodes, workers take each
       NodePort only from that service's load balancer; the only rule open to 0.0.0.0/0 is a public
       service load balancer's listener port;
-    - the readiness gate (``<name>-api-ready``) polling ``/readyz`` through the API load balancer,
-      which the Kubernetes provider waits for.
+    - the readiness gate (``<name>-api-ready``) polling ``/readyz`` through the API load balancer;
+    - on a provider that waits for the gate (``<name>-k8s-system``): cloud-provider-aws (service and
+      route controllers off: fleetform owns the load balancers) and the Cluster Autoscaler, pinned
+      per Kubernetes minor; the workloads' provider waits for the CCM. Kubernetes 1.37 is refused
+      (neither has a 1.37 release yet).
 
     The kubeconfig (secret) uses the minted CA and admin certificate against
     ``https://<API NLB>:6443``; the provider is built from it alone (name, address, CA), so node
@@ -168,8 +163,9 @@ class SelfManagedAwsCluster(Cluster):
     reachable (a runner inside it, VPN or peering listed in ``apiAllowedCidrs``). Masters are never
     replaced by a changed bootstrap or AMI (see the module docstring); lowering ``controlPlane.count``
     terminates the last masters without removing their etcd members first (delete their Node
-    objects beforehand: k3s then removes the members). Worker replacement does not drain nodes, and
-    no cloud controller removes the Node objects of terminated workers.
+    objects beforehand: k3s then removes the members). Worker replacement does not drain nodes (the
+    CCM deletes a terminated worker's Node). A cluster deployed before cloud-provider-aws was added
+    keeps k3s's embedded CCM on its masters (they never re-run their bootstrap): recreate it.
     """
 
     network: AwsNetwork
@@ -183,6 +179,7 @@ class SelfManagedAwsCluster(Cluster):
             raise pulumi.RunError(
                 f"cluster {name}: controlPlane.apiAllowedCidrs contains {open_to_all[0]}; the API is never open to everyone"
             )
+        ccm_image, ca_image = lifecycle.check_kubernetes_version(name, ctx.kubernetes_version)
         super().__init__("fleetform:cluster:SelfManagedAwsCluster", name, opts)
         assert spec.region is not None  # config validation requires a region on clouds
         region = spec.region
@@ -283,7 +280,13 @@ class SelfManagedAwsCluster(Cluster):
         ami = aws.ssm.get_parameter_output(
             name=ubuntu_ami_parameter(master_size), region=region, opts=pulumi.InvokeOutputOptions(parent=self)
         )
-        template = NodeBootstrap(role="agent", version=version, disable=("traefik", "servicelb"))
+        masters_identity = lifecycle.MastersIdentity(self, name, region, partition_of(region), tags)
+        # cloud-provider-aws initialises every Node (see selfmanaged_aws_addons.py): k3s without its
+        # own CCM, kubelets in external mode, each Node registered with its providerID read from
+        # the instance metadata (aws:///<zone>/<instance id>), which the CCM looks up first
+        # (getProviderID in pkg/providers/v1/instances_v2.go), whatever the node's name.
+        template = NodeBootstrap(role="agent", version=version, disable=("traefik", "servicelb"),
+                                 cloud_provider_external=True, provider_id_from="aws")
         masters: list[aws.ec2.Instance] = []
         attachments: list[aws.lb.TargetGroupAttachment] = []
         master_hashes: list[pulumi.Output[str]] = []
@@ -314,14 +317,16 @@ class SelfManagedAwsCluster(Cluster):
                 subnet_id=network.private_subnet_ids[i % spec.network.zones],
                 vpc_security_group_ids=[nodes_sg.id, masters_sg.id],
                 associate_public_ip_address=False,
-                metadata_options=aws.ec2.InstanceMetadataOptionsArgs(**self._imds()),
+                # The only AWS identity of the cluster (selfmanaged_aws_addons.MastersIdentity).
+                iam_instance_profile=masters_identity.profile.name,
+                metadata_options=aws.ec2.InstanceMetadataOptionsArgs(**imds_options()),
                 root_block_device=aws.ec2.InstanceRootBlockDeviceArgs(
                     volume_size=MASTER_DISK_GB, volume_type="gp3", encrypted=True, delete_on_termination=True
                 ),
                 user_data_base64=pulumi.Output.secret(data),
                 volume_tags={**tags, "Name": f"{name}-master-{n}"},
                 region=region,
-                tags={**tags, "Name": f"{name}-master-{n}", "fleetform:role": "master"},
+                tags={**tags, "Name": f"{name}-master-{n}", "fleetform:role": "master", **lifecycle.cluster_tag(name)},
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     # One master after the other (k3s retries joining until the API answers):
@@ -351,7 +356,8 @@ class SelfManagedAwsCluster(Cluster):
 
         # ---------------------------------------------------------------- workers
         for pool in pools:
-            self._pool(pool, url, identity, version, network, nodes_sg, workers_sg, service_groups)
+            worker_pool(self, name, region, tags, pool, url, identity, version, network, nodes_sg, workers_sg,
+                        service_groups, self._user_data)
 
         # ---------------------------------------------------------------- readiness, kubeconfig, provider
         # Workloads must not be applied before the API answers: the gate polls /readyz through
@@ -364,7 +370,11 @@ class SelfManagedAwsCluster(Cluster):
             depends_on=[*masters, *attachments, api_listener],
         )
         self.endpoint = url
-        self.provider = self._make_provider(kubeconfig=self.kubeconfig, depends_on=[self.ready])
+        system = lifecycle.system_provider(self, name, self.kubeconfig, self.ready)
+        ccm = lifecycle.ccm_release(self, name, ccm_image, system, depends_on=[masters_identity.policy])
+        # The autoscaler waits for the CCM: it runs on the masters, which are tainted uninitialised until then.
+        lifecycle.cluster_autoscaler_release(self, name, region, ca_image, system, depends_on=[masters_identity.policy, ccm])
+        self.provider = self._make_provider(kubeconfig=self.kubeconfig, depends_on=[self.ready, ccm])
         self.details = {
             "name": name,
             "region": region,
@@ -377,22 +387,6 @@ class SelfManagedAwsCluster(Cluster):
         self._publish()
 
     # ------------------------------------------------------------------------------ pieces
-
-    @staticmethod
-    def _imds() -> dict[str, Any]:
-        # IMDSv2 only, hop limit 1: cloud-init on the host reads the user data, but the token a
-        # request needs cannot come back to a pod behind the node's network namespace (one hop
-        # more), so pods cannot read the metadata service at all
-        # (https://docs.aws.amazon.com/eks/latest/best-practices/identity-and-access-management.html);
-        # host-network pods are refused by Pod Security "restricted" outside kube-system.
-        # That is why carrying the join token (and, on the first master, the cluster CAs) in user
-        # data is acceptable here: on the node only host processes can read it (no SSH, no login
-        # users; workloads run in pods), and the host keeps those same secrets on disk for k3s
-        # anyway. Outside the node, user data is readable by IAM
-        # principals allowed ec2:DescribeInstanceAttribute / ec2:DescribeLaunchTemplateVersions:
-        # keep those permissions as narrow as cluster-admin (AWS's advice is to keep secrets out of
-        # user data: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-add-user-data.html).
-        return {"http_endpoint": "enabled", "http_tokens": "required", "http_put_response_hop_limit": 1, "instance_metadata_tags": "disabled"}
 
     def _user_data(self, cloud_config: str, what: str) -> str:
         try:
@@ -508,101 +502,3 @@ class SelfManagedAwsCluster(Cluster):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return tg, lb.dns_name
-
-    def _pool(
-        self, pool: NodePoolSpec, url: pulumi.Output[str], identity: ClusterIdentity, version: str, network: AwsNetwork,
-        nodes_sg: aws.ec2.SecurityGroup, workers_sg: aws.ec2.SecurityGroup, service_groups: list[aws.lb.TargetGroup],
-    ) -> aws.autoscaling.Group:
-        """One node pool: a launch template and the Auto Scaling group of its k3s agents."""
-        name, region, tags = self._name, self._region, self._tags
-        node = NodeBootstrap(
-            role="agent",
-            version=version,
-            labels=tuple(sorted(pool.labels.items())),
-            taints=tuple(_taint(t) for t in pool.taints),
-        )
-        data = pulumi.Output.all(url, identity.agent_token).apply(
-            lambda v: self._user_data(render_cloud_init(replace(node, server_url=v[0], token=v[1])), f"pool {pool.name}")
-        )
-        template = aws.ec2.LaunchTemplate(
-            f"{name}-{pool.name}-lt",
-            description=f"k3s agents of pool {pool.name} of {name}",
-            # Resolved at each launch: new workers get Canonical's current image, with no template
-            # change (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/create-launch-template.html#use-an-ssm-parameter-instead-of-an-ami-id).
-            image_id=f"resolve:ssm:{ubuntu_ami_parameter(pool.size)}",
-            instance_type=pool.size,
-            update_default_version=True,
-            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(**self._imds()),
-            block_device_mappings=[
-                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name=ROOT_DEVICE,
-                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=pool.disk_gb, volume_type="gp3", encrypted="true", delete_on_termination="true"
-                    ),
-                )
-            ],
-            network_interfaces=[
-                aws.ec2.LaunchTemplateNetworkInterfaceArgs(
-                    device_index=0,
-                    associate_public_ip_address="false",
-                    delete_on_termination="true",
-                    security_groups=[nodes_sg.id, workers_sg.id],
-                )
-            ],
-            user_data=pulumi.Output.secret(data),
-            tag_specifications=[
-                aws.ec2.LaunchTemplateTagSpecificationArgs(
-                    resource_type=kind, tags={**tags, "Name": f"{name}-{pool.name}", "fleetform:pool": pool.name}
-                )
-                for kind in ("instance", "volume", "network-interface")
-            ],
-            region=region,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        version_ref = template.latest_version.apply(str)
-        if pool.spot:
-            placement: dict[str, Any] = {
-                "mixed_instances_policy": aws.autoscaling.GroupMixedInstancesPolicyArgs(
-                    instances_distribution=aws.autoscaling.GroupMixedInstancesPolicyInstancesDistributionArgs(
-                        on_demand_base_capacity=0,
-                        on_demand_percentage_above_base_capacity=0,
-                        spot_allocation_strategy="price-capacity-optimized",
-                    ),
-                    launch_template=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateArgs(
-                        launch_template_specification=aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecificationArgs(
-                            launch_template_id=template.id, version=version_ref
-                        ),
-                        overrides=[aws.autoscaling.GroupMixedInstancesPolicyLaunchTemplateOverrideArgs(instance_type=pool.size)],
-                    ),
-                ),
-                # Replace a spot worker AWS announces it will reclaim before it is reclaimed.
-                "capacity_rebalance": True,
-            }
-        else:
-            placement = {"launch_template": aws.autoscaling.GroupLaunchTemplateArgs(id=template.id, version=version_ref)}
-        group_tags = {**tags, "Name": f"{name}-{pool.name}", "k8s.io/cluster-autoscaler/enabled": "true",
-                      f"k8s.io/cluster-autoscaler/{name}": "owned"}
-        return aws.autoscaling.Group(
-            f"{name}-{pool.name}-workers",
-            min_size=pool.min,
-            max_size=pool.max,
-            vpc_zone_identifiers=network.private_subnet_ids,
-            target_group_arns=[tg.arn for tg in service_groups],
-            # EC2 status only: a service failing its own health check must not get workers killed.
-            health_check_type="EC2",
-            # A changed template rolls the pool, launching replacements before terminating
-            # (https://docs.aws.amazon.com/autoscaling/ec2/userguide/asg-instance-refresh.html).
-            instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
-                strategy="Rolling",
-                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
-                    min_healthy_percentage=100, max_healthy_percentage=150, instance_warmup=str(WORKER_WARMUP_SECONDS),
-                    skip_matching=True,
-                ),
-            ),
-            # Instances are tagged by the launch template; these tag the group itself.
-            tags=[aws.autoscaling.GroupTagArgs(key=k, value=v, propagate_at_launch=False) for k, v in group_tags.items()],
-            region=region,
-            opts=pulumi.ResourceOptions(parent=self),
-            **placement,
-        )

@@ -6,6 +6,10 @@ bootstrap is the one of every self-managed cluster (:mod:`fleetform.bootstrap`),
 VM as cloud-init custom data; the cluster identity (CAs, admin certificate, join tokens) is minted
 by Pulumi, so the kubeconfig is assembled from Pulumi's own outputs.
 
+Split by concern: addresses, NSG rules and load balancers in :mod:`.selfmanaged_azure_lb`; the
+cloud's controllers (cloud-provider-azure, Cluster Autoscaler) and their identity in
+:mod:`.selfmanaged_azure_cloud`; the machines here.
+
 Only the azure-native submodules used here are loaded (the package loads each one lazily, on
 first attribute access); no other cloud's SDK is imported.
 """
@@ -13,15 +17,13 @@ first attribute access); no other cloud's SDK is imported.
 from __future__ import annotations
 
 import base64
-import hashlib
-import ipaddress
-from dataclasses import dataclass, replace
-from typing import Optional, Sequence
+from dataclasses import replace
+from typing import Optional
 
 import pulumi
 import pulumi_command as command
 import pulumi_tls as tls
-from pulumi_azure_native import authorization, compute, managedidentity, monitor, network
+from pulumi_azure_native import authorization, compute, managedidentity, network
 
 from ..bootstrap import (
     InstallSource,
@@ -29,14 +31,28 @@ from ..bootstrap import (
     api_url,
     config_sha256,
     k3s_release,
-    readiness_probe,
     render_cloud_init,
 )
 from ..bootstrap.identity import ClusterIdentity, api_access
-from ..bootstrap.script import API_PORT
 from ..config import ClusterSpec, NodePoolSpec, Taint
 from ..network.azure import MAX_AZURE_ZONES, AzureNetwork, AzureNetworkArgs, network_plan, node_range
-from .base import Cluster, ClusterContext, FrontedService
+from . import selfmanaged_azure_cloud as cloud
+from .base import Cluster, ClusterContext
+from .selfmanaged_azure_lb import (
+    ETCD_PORTS,
+    KUBELET_PORT,
+    VXLAN_PORT,
+    Addressing,
+    LoadBalancing,
+    api_dns_label,
+    api_fqdn,
+    security_rules,
+)
+
+__all__ = [
+    "ETCD_PORTS", "KUBELET_PORT", "VXLAN_PORT", "Addressing", "SelfManagedAzureCluster", "api_dns_label", "api_fqdn",
+    "security_rules",
+]
 
 DEFAULT_MASTER_SIZE = "Standard_D2s_v5"
 """2 vCPU / 8 GiB: a k3s server with embedded etcd serves up to ~350 agents on 2 cores and 4 GB
@@ -57,130 +73,45 @@ READY_TIMEOUT_SECONDS = 1200
 # k3s's documented taint for servers that run no workloads; CoreDNS and metrics-server tolerate it.
 DEDICATED_MASTER_TAINT = "CriticalAddonsOnly=true:NoExecute"
 
-# Inbound ports between k3s nodes (https://docs.k3s.io/installation/requirements#inbound-rules-for-k3s-nodes):
-# etcd between servers (HA embedded etcd), the supervisor/API from agents, kubelet between all
-# nodes, Flannel VXLAN between all nodes ("should not be exposed to the world").
-ETCD_PORTS = "2379-2380"
-KUBELET_PORT = 10250
-VXLAN_PORT = 8472
+KUBELET_HEALTHZ_PORT = 10248
+"""The kubelet's own health endpoint, ``http://127.0.0.1:10248/healthz`` (KubeletConfiguration
+``healthzBindAddress`` default 127.0.0.1, ``healthzPort`` default 10248,
+https://kubernetes.io/docs/reference/config-api/kubelet-config.v1beta1/)."""
 
-AUTOSCALE_CPU_OUT = 70
-AUTOSCALE_CPU_IN = 25
+HEALTH_EXTENSION = compute.VirtualMachineScaleSetExtensionArgs(
+    # The Application Health extension reports each instance's health from inside it, probing a
+    # local endpoint (https://learn.microsoft.com/azure/virtual-machine-scale-sets/virtual-machine-scale-sets-health-extension):
+    # here the kubelet's, so an instance whose kubelet does not answer is "Unhealthy" and a rolling
+    # upgrade stops at it.
+    name="kubelet-health",
+    publisher="Microsoft.ManagedServices",
+    type="ApplicationHealthLinux",
+    type_handler_version="1.0",
+    auto_upgrade_minor_version=True,
+    settings={"protocol": "http", "port": KUBELET_HEALTHZ_PORT, "requestPath": "/healthz"},
+)
 
-
-# ------------------------------------------------------------------------------------ addressing
-
-
-@dataclass(frozen=True)
-class Addressing:
-    """The fixed private addresses of a self-managed Azure cluster, all in the node subnet.
-
-    Azure reserves the first four and the last address of a subnet
-    (https://learn.microsoft.com/azure/virtual-network/virtual-networks-faq#are-there-any-restrictions-on-using-ip-addresses-within-these-subnets),
-    and hands dynamic addresses out from the bottom; the fixed ones are taken from the top: the
-    API load balancer's frontend is the last usable address, the masters the ones below it.
-    Known before deployment, so the registration address, TLS SANs and kubeconfig never wait for
-    (or change with) a cloud output.
-    """
-
-    nodes: ipaddress.IPv4Network
-    api: str
-    masters: tuple[str, ...]
-
-    @classmethod
-    def of(cls, nodes: ipaddress.IPv4Network, masters: int) -> "Addressing":
-        last = nodes.broadcast_address - 1
-        return cls(nodes, str(last), tuple(str(last - 1 - i) for i in range(masters)))
-
-
-def api_dns_label(cluster: str) -> str:
-    """The public API address's DNS label: stable for this project/stack/cluster and unique enough
-    for Azure's per-region label namespace, so its FQDN is known before deployment."""
-    digest = hashlib.sha256(f"{pulumi.get_project()}/{pulumi.get_stack()}/{cluster}".encode()).hexdigest()[:8]
-    return f"api-{cluster}-{digest}"
-
-
-def api_fqdn(cluster: str, region: str) -> str:
-    """``<label>.<region>.cloudapp.azure.com``, the FQDN Azure gives a public IP with a DNS label
-    (https://learn.microsoft.com/azure/virtual-network/ip-services/public-ip-addresses#dns-name-label)."""
-    return f"{api_dns_label(cluster)}.{region}.cloudapp.azure.com"
-
-
-# ------------------------------------------------------------------------------------ NSG rules
-
-
-def _rule(name: str, priority: int, description: str, **kwargs) -> network.SecurityRuleArgs:
-    return network.SecurityRuleArgs(
-        name=name, priority=priority, description=description, direction="Inbound", source_port_range="*", **kwargs
-    )
-
-
-def security_rules(
-    addressing: Addressing, services: Sequence[FrontedService], api_allowed_cidrs: Sequence[str] = ()
-) -> list[network.SecurityRuleArgs]:
-    """The node subnet's inbound rules: exactly what k3s, the load balancers and the services need,
-    then deny everything else (including the VNet, whose default allow rule would let any VNet
-    address reach SSH). No rule mentions port 22 or 3389.
-
-    Azure load balancers are pass-through: a load-balanced packet reaches the VM with the
-    *client's* source address and the *backend* port (the rule's backendPort, here the NodePort);
-    only health probes come from the ``AzureLoadBalancer`` service tag (168.63.129.16)
-    (https://learn.microsoft.com/azure/load-balancer/load-balancer-custom-probe-overview#probe-source-ip-address,
-    https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview#security-rules).
-    So a public service needs ``Internet`` allowed on its NodePort, and nothing else is ever
-    open to the internet: the nodes have no public IPs, so only the public load balancer's
-    frontends can deliver such packets. A Standard load balancer passes nothing an NSG does not
-    allow (https://learn.microsoft.com/azure/load-balancer/skus).
-    """
-    nodes = str(addressing.nodes)
-    masters = list(addressing.masters)
-    public = sorted({s.node_port for s in services if s.expose == "public"})
-    internal = sorted({s.node_port for s in services if s.expose == "internal"})
-    rules = [
-        _rule("allow-lb-health-probes", 100,
-              "Azure load balancer health probes: API on the masters, NodePorts on the workers.",
-              access="Allow", protocol="Tcp", source_address_prefix="AzureLoadBalancer",
-              destination_address_prefix=nodes,
-              destination_port_ranges=[str(p) for p in [API_PORT, *public, *internal]]),
-        _rule("allow-api-from-vnet", 110,
-              "Kubernetes API and k3s supervisor on the masters, from the VNet (nodes, operators).",
-              access="Allow", protocol="Tcp", source_address_prefix="VirtualNetwork",
-              destination_address_prefixes=masters, destination_port_range=str(API_PORT)),
-        _rule("allow-etcd-between-masters", 120, "Embedded etcd client and peer traffic, masters only.",
-              access="Allow", protocol="Tcp", source_address_prefixes=masters,
-              destination_address_prefixes=masters, destination_port_range=ETCD_PORTS),
-        _rule("allow-kubelet-between-nodes", 130, "Kubelet API between the cluster's nodes.",
-              access="Allow", protocol="Tcp", source_address_prefix=nodes,
-              destination_address_prefix=nodes, destination_port_range=str(KUBELET_PORT)),
-        _rule("allow-flannel-vxlan-between-nodes", 140, "Pod network (Flannel VXLAN) between the cluster's nodes.",
-              access="Allow", protocol="Udp", source_address_prefix=nodes,
-              destination_address_prefix=nodes, destination_port_range=str(VXLAN_PORT)),
-    ]
-    if api_allowed_cidrs:
-        rules.append(_rule(
-            "allow-api-from-allowed-cidrs", 150, "controlPlane.publicAccess: the API, only from apiAllowedCidrs.",
-            access="Allow", protocol="Tcp", source_address_prefixes=list(api_allowed_cidrs),
-            destination_address_prefixes=masters, destination_port_range=str(API_PORT)))
-    if internal:
-        rules.append(_rule(
-            "allow-internal-services-from-vnet", 200,
-            "Internal services' NodePorts, behind the internal load balancer.",
-            access="Allow", protocol="Tcp", source_address_prefix="VirtualNetwork",
-            destination_address_prefix=nodes, destination_port_ranges=[str(p) for p in internal]))
-    if public:
-        rules.append(_rule(
-            "allow-public-services-from-internet", 210,
-            "Public services' NodePorts only: the public load balancer keeps the client's address.",
-            access="Allow", protocol="Tcp", source_address_prefix="Internet",
-            destination_address_prefix=nodes, destination_port_ranges=[str(p) for p in public]))
-    rules.append(_rule(
-        "deny-all-other-inbound", 4096, "Everything not allowed above, from anywhere (VNet included): no SSH, no RDP.",
-        access="Deny", protocol="*", source_address_prefix="*", destination_address_prefix="*",
-        destination_port_range="*"))
-    return rules
-
-
-# ------------------------------------------------------------------------------------ the cluster
+ROLLING_UPGRADE = compute.UpgradePolicyArgs(
+    # Rolling, not Manual: the scale set model holds the load balancers' backend pools, and under
+    # Manual "changes made to the scale set model won't be applied automatically" to existing VMs
+    # (https://learn.microsoft.com/azure/virtual-machine-scale-sets/virtual-machine-scale-sets-upgrade-policy),
+    # so a service load balancer added after the first deploy had no backends. Not Automatic: it
+    # "might take down all virtual machines at the same time" (same page); a size change would
+    # restart every worker at once. Rolling needs "a health probe or ... the Application Health
+    # Extension" (https://learn.microsoft.com/azure/virtual-machine-scale-sets/virtual-machine-scale-sets-configure-rolling-upgrades):
+    # HEALTH_EXTENSION. Batches of at most 20 % (at least one VM); with one of three workers in
+    # flight a third of the pool is unhealthy, so up to half may be before the upgrade aborts
+    # (checked "prior to starting any batch"), and an upgraded VM that stays unhealthy stops it
+    # (RollingUpgradePolicy, Azure compute API; maxBatchInstancePercent <= maxUnhealthyInstancePercent).
+    mode=compute.UpgradeMode.ROLLING,
+    rolling_upgrade_policy=compute.RollingUpgradePolicyArgs(
+        max_batch_instance_percent=20,
+        max_unhealthy_instance_percent=50,
+        max_unhealthy_upgraded_instance_percent=20,
+        pause_time_between_batches="PT30S",
+        prioritize_unhealthy_instances=True,
+    ),
+)
 
 
 def _taint(t: Taint) -> str:
@@ -206,7 +137,8 @@ def _custom_data(node: NodeBootstrap, token, agent_token, tls_files) -> pulumi.O
     return pulumi.Output.secret(rendered)
 
 
-class SelfManagedAzureCluster(Cluster):
+
+class SelfManagedAzureCluster(LoadBalancing, Cluster):
     """A k3s cluster on Azure VMs (``target: azure``, ``mode: self-managed``).
 
     Builds, in the cluster's own resource group (:class:`~fleetform.network.azure.AzureNetwork`:
@@ -214,46 +146,66 @@ class SelfManagedAzureCluster(Cluster):
 
     - the cluster identity (:class:`~fleetform.bootstrap.identity.ClusterIdentity`) and an
       ED25519 SSH key pair (``pulumi_tls``) whose public half Azure requires on Linux VMs;
-    - a user-assigned managed identity for every node, with **no role assignment at all**: pods
-      can ask the instance metadata service for its token, which then opens nothing;
+    - two user-assigned managed identities: the workers' (``<name>-node-identity``), with **no role
+      assignment at all**, and the masters' (``<name>-control-plane-identity``) with one custom role
+      on the cluster's resource group (``<name>-control-plane-role``: read the VMs and scale sets,
+      resize the scale sets and delete their instances, nothing else; see
+      :mod:`.selfmanaged_azure_cloud`) for the controllers that run on the masters;
     - ``controlPlane.count`` master VMs (``<name>-master-<i>``), one per availability zone in
       turn, each with a NIC holding a fixed private address (:class:`Addressing`), behind an
       internal Standard load balancer on TCP 6443 (``<name>-api-lb``) whose fixed frontend
-      address is the registration address every node joins and the API's TLS SAN; with
+      address is the registration address workers join and the API's TLS SAN; with
       ``controlPlane.publicAccess`` also a public Standard load balancer with a static public IP
-      and a DNS name, reachable only from ``apiAllowedCidrs`` (NSG);
-    - one VM scale set per node pool (``<name>-pool-<pool>``, Uniform orchestration, zones,
-      spot where asked) with an autoscale setting between the pool's min and max;
+      and a DNS name, reachable only from ``apiAllowedCidrs`` (NSG). Joining masters register with
+      the *first master's* address, not the internal load balancer whose pool holds their own NIC:
+      an internal load balancer does not answer a backend that sends to its frontend a flow mapped
+      back to itself (https://learn.microsoft.com/azure/load-balancer/load-balancer-troubleshoot-backend-traffic,
+      "cause 4");
+    - one VM scale set per node pool (``<name>-pool-<pool>``, Uniform orchestration, zones, spot
+      where asked, Rolling upgrades with the kubelet's health, :data:`ROLLING_UPGRADE`), sized by
+      the Kubernetes Cluster Autoscaler between the pool's min and max (tags, pools from 0 too);
     - for the services exposed ``public`` / ``internal``: one public and one internal Standard
       load balancer, with a frontend, a rule ``servicePort -> NodePort`` and an HTTP probe on the
       health path per service (see :meth:`_service_load_balancers` for why not one per service);
     - the ``<name>-api-ready`` gate (polls ``/readyz`` with the minted CA and probe certificate)
-      and the Kubernetes provider, which waits for it.
+      and the Kubernetes provider, which waits for it;
+    - on the cluster: cloud-provider-azure (cloud-controller-manager with node lifecycle only,
+      cloud-node-manager on every node) and the Cluster Autoscaler (:mod:`.selfmanaged_azure_cloud`).
+      k3s runs without its embedded cloud controller and every kubelet in external cloud-provider
+      mode, so each Node gets its providerID, zone and region from Azure and the Node of a deleted
+      VM is removed. fleetform keeps owning the load balancers (the service controller does not run).
 
     Secure defaults: no public IP on any VM; SSH closed (no rule opens it, the NSG denies all other
     inbound, VNet included; password authentication off); encryption at host (temp disk and caches,
     https://learn.microsoft.com/azure/virtual-machines/disk-encryption#encryption-at-host---end-to-end-encryption-for-your-vm-data)
     on top of the managed disks' default encryption at rest; Trusted Launch with Secure Boot and
-    vTPM; the node identity has no permissions; the k3s hardening of the bootstrap (secrets
-    encrypted at rest, audit log, Pod Security "restricted", anonymous auth off).
+    vTPM; workers' identity has no permissions and the masters' only its custom role on this
+    resource group; no credential anywhere (managed identity); the k3s hardening of the bootstrap
+    (secrets encrypted at rest, audit log, Pod Security "restricted", anonymous auth off).
 
     Operating notes: the readiness gate runs where ``pulumi up`` runs, so with a private API that
     must be inside the VNet (peering, VPN, a self-hosted runner); with ``publicAccess`` its address
-    must be in ``apiAllowedCidrs``. A master's bootstrap only ever runs at its first boot (Azure
-    refuses changes to customData), so changes to it do not touch running masters (see
-    ``_masters``). Scale sets use the Manual upgrade policy: new instances get the current model,
-    existing ones keep running until they are reimaged or replaced on purpose.
+    must be in ``apiAllowedCidrs``. The deployer needs ``Microsoft.Authorization/roleDefinitions/write``
+    and ``roleAssignments/write`` on the resource group (Owner or User Access Administrator). A
+    master's bootstrap only ever runs at its first boot (Azure refuses changes to customData), so
+    changes to it do not touch running masters (see ``_masters``). A worker scale set's model
+    changes (load balancer pools, size) reach running workers in rolling batches; a changed
+    bootstrap reaches only workers created from then on (custom data runs at provisioning).
     """
 
     network: AzureNetwork
     identity: ClusterIdentity
     node_identity: managedidentity.UserAssignedIdentity
+    control_plane_identity: managedidentity.UserAssignedIdentity
+    control_plane_role: authorization.RoleDefinition
+    control_plane_role_assignment: authorization.RoleAssignment
     api_lb: network.LoadBalancer
     masters: list[compute.VirtualMachine]
     scale_sets: dict[str, compute.VirtualMachineScaleSet]
-    autoscale: dict[str, monitor.AutoscaleSetting]
     service_lbs: dict[str, network.LoadBalancer]
     ready: command.local.Command
+    cloud_provider: cloud.CloudProviderAzure
+    cluster_autoscaler: pulumi.Resource
 
     def __init__(
         self, name: str, spec: ClusterSpec, ctx: ClusterContext, opts: Optional[pulumi.ResourceOptions] = None
@@ -264,6 +216,8 @@ class SelfManagedAzureCluster(Cluster):
         self.kubernetes_version = ctx.kubernetes_version
         if spec.region is None:  # unreachable: config validation requires a region on clouds
             raise pulumi.RunError(f"cluster {name}: a region is required")
+        ccm_pin, cnm_pin, ca_pin = cloud.controller_pins(name, ctx.kubernetes_version)
+        cloud.check_pool_labels(spec)
         self._name, self._spec, self._location = name, spec, spec.region
         self._zones = _zones(spec)
         self._tags = {**spec.tags, "fleetform-cluster": name}
@@ -274,9 +228,11 @@ class SelfManagedAzureCluster(Cluster):
         public_api = cp.public_access
         fqdn = api_fqdn(name, spec.region) if public_api else None
         api_address = fqdn or addressing.api
-        # Nodes always register through the internal frontend: their traffic stays in the VNet
-        # and needs no NSG rule for the NAT gateway's address.
+        # Workers register through the internal frontend: their traffic stays in the VNet and
+        # needs no NSG rule for the NAT gateway's address. Joining masters use the first master
+        # (see the class docstring).
         registration_url = api_url(addressing.api)
+        join_url = api_url(addressing.masters[0])
         url = api_url(api_address)
         services = tuple(s for s in ctx.services if s.expose in ("public", "internal"))
 
@@ -293,9 +249,8 @@ class SelfManagedAzureCluster(Cluster):
         )
         self._rg = self.network.resource_group.name
         self._subnet_id = self.network.node_subnet_id
-        self._subscription = authorization.get_client_config_output(
-            opts=pulumi.InvokeOutputOptions(parent=self)
-        ).subscription_id
+        client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        self._subscription = client.subscription_id
 
         self.identity = ClusterIdentity(f"{name}-identity", name, opts=self._child)
         self._ssh_public_key = self._ssh_key()
@@ -308,18 +263,31 @@ class SelfManagedAzureCluster(Cluster):
             tags=self._tags,
             opts=self._child,
         )
+        self.control_plane_identity = managedidentity.UserAssignedIdentity(
+            f"{name}-control-plane-identity",
+            resource_group_name=self._rg,
+            resource_name_=f"{name}-control-plane",
+            location=self._location,
+            tags=self._tags,
+            opts=self._child,
+        )
+        self.control_plane_role, self.control_plane_role_assignment = cloud.control_plane_role(
+            name, self.network.resource_group.id, self.control_plane_identity.principal_id, self._child
+        )
 
         # What every node shares; each node is this with its role. ServiceLB is off: Services
-        # are NodePorts behind fleetform's own load balancers, never type LoadBalancer.
+        # are NodePorts behind fleetform's own load balancers, never type LoadBalancer. The
+        # cloud's controller manager replaces k3s's embedded one.
         template = NodeBootstrap(
             role="agent",
             version=version,
             install=InstallSource(),
             disable=("traefik", "servicelb"),
+            cloud_provider_external=True,
         )
 
         self.api_lb, api_pools = self._api_load_balancers(addressing, fqdn)
-        master_nodes = self._masters(addressing, api_pools, template, registration_url, fqdn)
+        master_nodes = self._masters(addressing, api_pools, template, join_url, fqdn)
         self.service_lbs, service_pools, service_addresses = self._service_load_balancers(services)
         self._workers(template, registration_url, service_pools)
 
@@ -335,6 +303,22 @@ class SelfManagedAzureCluster(Cluster):
         )
         self.endpoint = pulumi.Output.from_input(url)
         self.provider = self._make_provider(kubeconfig=self.kubeconfig, depends_on=[self.ready])
+
+        on_cluster = pulumi.ResourceOptions(
+            parent=self, provider=self.provider, depends_on=[self.control_plane_role_assignment]
+        )
+        self.cloud_provider = cloud.CloudProviderAzure(
+            name, ccm=ccm_pin, cnm=cnm_pin, masters=addressing.masters, opts=on_cluster,
+            config=cloud.cloud_config_json(
+                tenant_id=client.tenant_id, subscription_id=client.subscription_id, resource_group=self._rg,
+                location=self._location, vnet=self.network.vnet.name, subnet=self.network.node_subnet.name,
+                security_group=self.network.nsg.name, identity_client_id=self.control_plane_identity.client_id,
+            ),
+        )
+        self.cluster_autoscaler = cloud.cluster_autoscaler(name, cloud.cluster_autoscaler_values(
+            name, ca_pin, subscription_id=client.subscription_id, tenant_id=client.tenant_id,
+            resource_group=self._rg, identity_client_id=self.control_plane_identity.client_id,
+        ), on_cluster)
         self.details = {
             "name": name,
             "region": spec.region,
@@ -344,9 +328,12 @@ class SelfManagedAzureCluster(Cluster):
             "k3sVersion": version,
             "masters": cp.count,
             "nodePools": [p.name for p in spec.effective_node_pools],
+            "cloudControllerManager": ccm_pin.version,
+            "clusterAutoscaler": ca_pin.version,
         }
         self.service_addresses = dict(service_addresses)
         self._publish()
+
 
     # ------------------------------------------------------------------ identity
 
@@ -381,118 +368,10 @@ class SelfManagedAzureCluster(Cluster):
         )
 
     # ------------------------------------------------------------------ helpers
-
-    def _lb_child(self, lb_name: str, kind: str, child: str) -> pulumi.Output[str]:
-        """The ARM id of a load balancer's own sub-resource (frontend, pool, probe): the rules that
-        reference them are part of the same resource, so the id is spelled out."""
-        return pulumi.Output.concat(
-            "/subscriptions/", self._subscription, "/resourceGroups/", self.network.resource_group_name,
-            "/providers/Microsoft.Network/loadBalancers/", lb_name, "/", kind, "/", child,
-        )
-
-    def _load_balancer(
-        self, resource: str, lb_name: str, frontends: list[network.FrontendIPConfigurationArgs],
-        rules: list[tuple[str, str, int, int, str, network.ProbeArgs]], pool: str, public: bool,
-    ) -> network.LoadBalancer:
-        """A Standard load balancer: ``rules`` are (rule name, frontend name, frontend port,
-        backend port, probe name, probe), all into one backend pool."""
-        return network.LoadBalancer(
-            resource,
-            network.LoadBalancerArgs(
-                resource_group_name=self._rg,
-                load_balancer_name=lb_name,
-                location=self._location,
-                sku=network.LoadBalancerSkuArgs(name="Standard", tier="Regional"),
-                frontend_ip_configurations=frontends,
-                backend_address_pools=[network.BackendAddressPoolArgs(name=pool)],
-                probes=[probe for *_, probe in rules],
-                load_balancing_rules=[
-                    network.LoadBalancingRuleArgs(
-                        name=rule,
-                        protocol="Tcp",
-                        frontend_ip_configuration=network.SubResourceArgs(
-                            id=self._lb_child(lb_name, "frontendIPConfigurations", fe)
-                        ),
-                        frontend_port=frontend_port,
-                        backend_address_pool=network.SubResourceArgs(
-                            id=self._lb_child(lb_name, "backendAddressPools", pool)
-                        ),
-                        backend_port=backend_port,
-                        probe=network.SubResourceArgs(id=self._lb_child(lb_name, "probes", probe_name)),
-                        # Plain DNAT to the node's own address and the backend port (no floating IP).
-                        enable_floating_ip=False,
-                        enable_tcp_reset=True,
-                        idle_timeout_in_minutes=30 if backend_port == API_PORT else 4,
-                        load_distribution="Default",
-                        # Egress is the NAT gateway's job, never a public frontend's.
-                        disable_outbound_snat=True if public else None,
-                    )
-                    for rule, fe, frontend_port, backend_port, probe_name, _ in rules
-                ],
-                tags=self._tags,
-            ),
-            opts=self._child,
-        )
-
-    def _internal_frontend(self, fe_name: str, address: Optional[str] = None) -> network.FrontendIPConfigurationArgs:
-        return network.FrontendIPConfigurationArgs(
-            name=fe_name,
-            subnet=network.SubnetArgs(id=self._subnet_id),
-            private_ip_allocation_method="Static" if address else "Dynamic",
-            private_ip_address=address,
-            private_ip_address_version="IPv4",
-            zones=self._zones,  # zone-redundant frontend
-        )
-
-    def _public_ip(self, resource: str, azure_name: str, dns_label: Optional[str] = None) -> network.PublicIPAddress:
-        return network.PublicIPAddress(
-            resource,
-            network.PublicIPAddressInitArgs(
-                resource_group_name=self._rg,
-                public_ip_address_name=azure_name,
-                location=self._location,
-                sku=network.PublicIPAddressSkuArgs(name="Standard", tier="Regional"),
-                public_ip_allocation_method="Static",
-                public_ip_address_version="IPv4",
-                zones=self._zones,
-                dns_settings=network.PublicIPAddressDnsSettingsArgs(domain_name_label=dns_label) if dns_label else None,
-                tags=self._tags,
-            ),
-            opts=self._child,
-        )
-
     # ------------------------------------------------------------------ control plane
 
-    def _api_load_balancers(self, addressing: Addressing, fqdn: Optional[str]):
-        """The internal API load balancer (always) and, with publicAccess, a public one; returns it
-        and the backend pool ids every master NIC joins."""
-        name = self._name
-        probe = network.ProbeArgs(
-            # TCP: /readyz refuses anonymous requests (anonymous-auth=false), so an HTTPS probe
-            # would never pass; the gate checks readiness with a client certificate instead.
-            name="api", protocol="Tcp", port=API_PORT, interval_in_seconds=5, probe_threshold=2,
-        )
-        rule = [("api", "api", API_PORT, API_PORT, "api", probe)]
-        internal = self._load_balancer(
-            f"{name}-api-lb", f"{name}-api", [self._internal_frontend("api", addressing.api)], rule, "masters",
-            public=False,
-        )
-        pools = [pulumi.Output.concat(internal.id, "/backendAddressPools/masters")]
-        if fqdn is not None:
-            # A NIC may sit in the pools of one internal and one public load balancer.
-            ip = self._public_ip(f"{name}-api-public-ip", f"{name}-api", api_dns_label(name))
-            public = self._load_balancer(
-                f"{name}-api-public-lb", f"{name}-api-public",
-                [network.FrontendIPConfigurationArgs(
-                    name="api", public_ip_address=network.PublicIPAddressArgs(id=ip.id)
-                )],
-                rule, "masters", public=True,
-            )
-            pools.append(pulumi.Output.concat(public.id, "/backendAddressPools/masters"))
-        return internal, pools
-
     def _masters(
-        self, addressing: Addressing, pools, template: NodeBootstrap, registration_url: str, fqdn: Optional[str]
+        self, addressing: Addressing, pools, template: NodeBootstrap, join_url: str, fqdn: Optional[str]
     ) -> list[NodeBootstrap]:
         spec, name = self._spec, self._name
         sans = (addressing.api, fqdn) if fqdn else (addressing.api,)
@@ -503,7 +382,9 @@ class SelfManagedAzureCluster(Cluster):
             node = replace(
                 template,
                 role="init" if i == 0 else "join",
-                server_url=None if i == 0 else registration_url,
+                # The first master's own address, never the API load balancer that holds this
+                # master's NIC (class docstring); the bootstrap waits until it answers.
+                server_url=None if i == 0 else join_url,
                 tls_sans=sans,
                 node_name=vm_name,
                 node_ip=ip,
@@ -570,9 +451,11 @@ class SelfManagedAzureCluster(Cluster):
                         compute.NetworkInterfaceReferenceArgs(id=nic.id, primary=True, delete_option="Detach"),
                     ]),
                     security_profile=self._trusted_launch(),
+                    # The controllers on the masters (cloud-controller-manager, Cluster Autoscaler)
+                    # authenticate as this identity through the metadata service.
                     identity=compute.VirtualMachineIdentityArgs(
                         type=compute.ResourceIdentityType.USER_ASSIGNED,
-                        user_assigned_identities=[self.node_identity.id],
+                        user_assigned_identities=[self.control_plane_identity.id],
                     ),
                     # Managed boot diagnostics: the serial log for troubleshooting a bootstrap.
                     diagnostics_profile=compute.DiagnosticsProfileArgs(
@@ -595,69 +478,12 @@ class SelfManagedAzureCluster(Cluster):
             nodes.append(node)
         return nodes
 
-    # ------------------------------------------------------------------ services
-
-    def _service_load_balancers(self, services: Sequence[FrontedService]):
-        """One public and one internal Standard load balancer for the exposed services, with one
-        frontend, one rule ``servicePort -> NodePort`` and one HTTP probe on the health path (on
-        the NodePort) per service.
-
-        Not one load balancer per service: a scale set "can reference backend address pools of one
-        public and one internal load balancer" (VirtualMachineScaleSetIPConfiguration in the
-        compute API; error VMScaleSetCannotUseMultipleLoadBalancersOfSameType,
-        https://learn.microsoft.com/azure/load-balancer/load-balancer-common-deployment-errors),
-        so with a second public service per-service load balancers could not reach the workers.
-        Each service still has its own address (frontend), rule and probe
-        (https://learn.microsoft.com/azure/load-balancer/load-balancer-multivip-overview).
-
-        Returns the load balancers by kind, the backend pool ids the workers join, and each
-        service's address.
-        """
-        name = self._name
-        lbs: dict[str, network.LoadBalancer] = {}
-        pools: list[pulumi.Output[str]] = []
-        addresses: dict[str, pulumi.Output[str]] = {}
-        for kind in ("public", "internal"):
-            chosen = sorted((s for s in services if s.expose == kind), key=lambda s: s.name)
-            if not chosen:
-                continue
-            lb_name = f"{name}-services-{kind}"
-            frontends, rules, ips = [], [], {}
-            for s in chosen:
-                if kind == "public":
-                    ips[s.name] = self._public_ip(f"{name}-svc-{s.name}-ip", f"{name}-{s.name}")
-                    frontends.append(network.FrontendIPConfigurationArgs(
-                        name=s.name, public_ip_address=network.PublicIPAddressArgs(id=ips[s.name].id)
-                    ))
-                else:
-                    frontends.append(self._internal_frontend(s.name))
-                # HTTP probe: healthy on "200 OK" from the path
-                # (https://learn.microsoft.com/azure/load-balancer/load-balancer-custom-probe-overview).
-                # With externalTrafficPolicy Cluster every worker answers the NodePort while any
-                # pod of the service is ready.
-                probe_name = f"{s.name}-health"
-                probe = network.ProbeArgs(
-                    name=probe_name, protocol="Http", port=s.node_port, request_path=s.health_path,
-                    interval_in_seconds=5, probe_threshold=2,
-                )
-                rules.append((s.name, s.name, s.service_port, s.node_port, probe_name, probe))
-            lb = self._load_balancer(f"{name}-{kind}-lb", lb_name, frontends, rules, "workers", public=kind == "public")
-            lbs[kind] = lb
-            pools.append(pulumi.Output.concat(lb.id, "/backendAddressPools/workers"))
-            for s in chosen:
-                if kind == "public":
-                    addresses[s.name] = ips[s.name].ip_address.apply(lambda ip: ip or "")
-                else:
-                    addresses[s.name] = lb.frontend_ip_configurations.apply(
-                        lambda fes, fe=s.name: next((f.private_ip_address or "" for f in fes or [] if f.name == fe), "")
-                    )
-        return lbs, pools, addresses
 
     # ------------------------------------------------------------------ workers
 
     def _workers(self, template: NodeBootstrap, registration_url: str, pools: list[pulumi.Output[str]]) -> None:
         name = self._name
-        self.scale_sets, self.autoscale = {}, {}
+        self.scale_sets = {}
         for pool in self._spec.effective_node_pools:
             node = replace(
                 template,
@@ -665,6 +491,13 @@ class SelfManagedAzureCluster(Cluster):
                 server_url=registration_url,
                 labels=tuple(sorted(pool.labels.items())),
                 taints=tuple(_taint(t) for t in pool.taints),
+                # A Uniform scale set's instance ids, and with them its computer names
+                # (prefix + base-36 instance id), "may be reused for new instances once old
+                # instances are deleted" (https://learn.microsoft.com/azure/virtual-machine-scale-sets/virtual-machine-scale-sets-instance-ids),
+                # and k3s refuses a node name it knows with another node password: a unique
+                # suffix per machine lets a recycled name join. The cloud's controllers find the
+                # instance by providerID, not by name.
+                with_node_id=True,
             )
             vmss = compute.VirtualMachineScaleSet(
                 f"{name}-pool-{pool.name}",
@@ -673,18 +506,17 @@ class SelfManagedAzureCluster(Cluster):
                     vm_scale_set_name=f"{name}-{pool.name}",
                     location=self._location,
                     zones=self._zones,
-                    # Uniform: identical, stateless k3s agents built from one model, the mode with
-                    # the "full range" of metrics-based autoscaling and instance protection
-                    # (https://learn.microsoft.com/azure/virtual-machine-scale-sets/virtual-machine-scale-sets-orchestration-modes).
+                    # Uniform: identical, stateless k3s agents built from one model; the Cluster
+                    # Autoscaler's "vmss" mode is for Uniform scale sets (Flex needs its own switch,
+                    # cloudprovider/azure/README.md, AZURE_ENABLE_VMSS_FLEX).
                     orchestration_mode="Uniform",
+                    # The first capacity; the Cluster Autoscaler owns it afterwards (ignore_changes).
                     sku=compute.SkuArgs(name=pool.size, tier="Standard", capacity=pool.min),
                     # Overprovisioned extra VMs would boot, join the cluster as nodes and be deleted.
                     overprovision=False,
                     single_placement_group=False,
                     zone_balance=False,
-                    # Manual: a model change (new bootstrap, size) never restarts running nodes by
-                    # itself; new instances get it, existing ones when reimaged on purpose.
-                    upgrade_policy=compute.UpgradePolicyArgs(mode=compute.UpgradeMode.MANUAL),
+                    upgrade_policy=ROLLING_UPGRADE,
                     identity=compute.VirtualMachineScaleSetIdentityArgs(
                         type=compute.ResourceIdentityType.USER_ASSIGNED,
                         user_assigned_identities=[self.node_identity.id],
@@ -720,9 +552,14 @@ class SelfManagedAzureCluster(Cluster):
                                     primary=True,
                                     subnet=compute.ApiEntityReferenceArgs(id=self._subnet_id),
                                     # No publicIPAddressConfiguration: instances get no public IP.
+                                    # The pools are part of the model: ROLLING_UPGRADE brings
+                                    # running instances in and out of them.
                                     load_balancer_backend_address_pools=[compute.SubResourceArgs(id=p) for p in pools],
                                 )],
                             )],
+                        ),
+                        extension_profile=compute.VirtualMachineScaleSetExtensionProfileArgs(
+                            extensions=[HEALTH_EXTENSION]
                         ),
                         security_profile=self._trusted_launch(),
                         diagnostics_profile=compute.DiagnosticsProfileArgs(
@@ -730,71 +567,14 @@ class SelfManagedAzureCluster(Cluster):
                         ),
                         **_priority(pool),
                     ),
-                    tags=self._tags,
+                    # The Cluster Autoscaler finds the scale set, its bounds and its nodes' labels
+                    # and taints (for scaling up from 0) in these tags.
+                    tags={**self._tags, **cloud.autoscaler_tags(name, pool)},
                 ),
-                # The autoscale setting owns the instance count once the scale set exists.
+                # The autoscaler owns the instance count once the scale set exists.
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=["sku.capacity"]),
             )
             self.scale_sets[pool.name] = vmss
-            self.autoscale[pool.name] = self._autoscale(pool, vmss)
-
-    def _autoscale(self, pool: NodePoolSpec, vmss: compute.VirtualMachineScaleSet) -> monitor.AutoscaleSetting:
-        # Host-metric autoscale between the pool's bounds
-        # (https://learn.microsoft.com/azure/virtual-machine-scale-sets/virtual-machine-scale-sets-autoscale-overview):
-        # out by one above 70 % average CPU over 10 minutes, in by one below 25 % over 20 minutes.
-        # With no instance there is no metric, and "default" is "the number of instances that will
-        # be set if metrics are not available" (ScaleCapacity, Azure Monitor API): the pool's min,
-        # so a pool at min 0 grows only when min is raised.
-        # It sees VM load, not pending pods, and scales in without draining; the Kubernetes
-        # cluster autoscaler would need a credential allowed to resize the scale set, which the
-        # node identity deliberately does not have.
-        def rule(
-            direction: monitor.ScaleDirection, operator: monitor.ComparisonOperationType, threshold: int, window: str,
-            cooldown: str,
-        ) -> monitor.ScaleRuleArgs:
-            return monitor.ScaleRuleArgs(
-                metric_trigger=monitor.MetricTriggerArgs(
-                    metric_name="Percentage CPU",
-                    metric_namespace="microsoft.compute/virtualmachinescalesets",
-                    metric_resource_uri=vmss.id,
-                    operator=operator,
-                    statistic=monitor.MetricStatisticType.AVERAGE,
-                    threshold=threshold,
-                    time_aggregation=monitor.TimeAggregationType.AVERAGE,
-                    time_grain="PT1M",
-                    time_window=window,
-                ),
-                scale_action=monitor.ScaleActionArgs(
-                    direction=direction, type=monitor.ScaleType.CHANGE_COUNT, value="1", cooldown=cooldown
-                ),
-            )
-
-        setting = f"{self._name}-{pool.name}"
-        return monitor.AutoscaleSetting(
-            f"{self._name}-pool-{pool.name}-autoscale",
-            monitor.AutoscaleSettingArgs(
-                resource_group_name=self._rg,
-                autoscale_setting_name=setting,
-                name=setting,
-                location=self._location,
-                enabled=True,
-                target_resource_uri=vmss.id,
-                profiles=[monitor.AutoscaleProfileArgs(
-                    name="pool-bounds",
-                    capacity=monitor.ScaleCapacityArgs(
-                        minimum=str(pool.min), maximum=str(pool.max), default=str(pool.min)
-                    ),
-                    rules=[
-                        rule(monitor.ScaleDirection.INCREASE, monitor.ComparisonOperationType.GREATER_THAN,
-                             AUTOSCALE_CPU_OUT, "PT10M", "PT5M"),
-                        rule(monitor.ScaleDirection.DECREASE, monitor.ComparisonOperationType.LESS_THAN,
-                             AUTOSCALE_CPU_IN, "PT20M", "PT10M"),
-                    ],
-                )],
-                tags=self._tags,
-            ),
-            opts=self._child,
-        )
 
 
 def _priority(pool: NodePoolSpec) -> dict:

@@ -76,6 +76,12 @@ def _iam_role(args) -> dict[str, Any]:
     return {"arn": f"arn:aws:iam::{ACCOUNT}:role/{name}", "name": name, "uniqueId": "AROA" + _hex("role", name, length=17)}
 
 
+def _instance_profile(args) -> dict[str, Any]:
+    name = args.inputs.get("name") or args.name
+    return {"arn": f"arn:aws:iam::{ACCOUNT}:instance-profile/{name}", "name": name,
+            "uniqueId": "AIPA" + _hex("instance-profile", name, length=17)}
+
+
 def _launch_template(args) -> dict[str, Any]:
     return {"latestVersion": 1, "arn": f"arn:aws:ec2:{_region(args.inputs)}:{ACCOUNT}:launch-template/lt-{_hex('lt', args.name, length=17).lower()}"}
 
@@ -131,6 +137,7 @@ OUTPUTS = {
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
     "aws:kms/key:Key": _kms_key,
     "aws:iam/role:Role": _iam_role,
+    "aws:iam/instanceProfile:InstanceProfile": _instance_profile,
     "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,

@@ -113,6 +113,17 @@ def _secret(args) -> dict[str, Any]:
     return {"name": f"projects/{PLAN_PROJECT_NUMBER}/secrets/{args.inputs.get('secretId', args.name)}"}
 
 
+def _instance_group_manager(args) -> dict[str, Any]:
+    """A zonal managed instance group: its group's URL is what the Cluster Autoscaler's ``--nodes`` names."""
+    name = _name(args)
+    base = f"{COMPUTE}/projects/{_project(args.inputs)}/zones/{args.inputs.get('zone', 'zone')}"
+    return {"name": name, "instanceGroup": f"{base}/instanceGroups/{name}", "selfLink": f"{base}/instanceGroupManagers/{name}"}
+
+
+def _custom_role(args) -> dict[str, Any]:
+    return {"name": f"projects/{_project(args.inputs)}/roles/{args.inputs.get('roleId', args.name)}"}
+
+
 def _secret_version(args) -> dict[str, Any]:
     # fleetform names a secret version's resource like its secret (and the secret id).
     return {"name": f"projects/{PLAN_PROJECT_NUMBER}/secrets/{args.name}/versions/1", "version": "1"}
@@ -132,6 +143,8 @@ OUTPUTS = {
     "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": _region_instance_group_manager,
     "gcp:secretmanager/secret:Secret": _secret,
     "gcp:secretmanager/secretVersion:SecretVersion": _secret_version,
+    "gcp:compute/instanceGroupManager:InstanceGroupManager": _instance_group_manager,
+    "gcp:projects/iAMCustomRole:IAMCustomRole": _custom_role,
 }
 
 
