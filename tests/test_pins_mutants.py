@@ -92,7 +92,10 @@ def test_container_probes_ports_resources_and_pull_policy():
 
     tagged: Any = container(_svc(image="ghcr.io/acme/web:1.2.3", health={"path": "/healthz"}))
     assert tagged["image_pull_policy"] == "Always"  # a tag can be re-pushed
-    assert tagged["liveness_probe"]["http_get"]["path"] == "/healthz"  # liveness defaults to the health path
+    # Without livenessPath, liveness is a TCP check on the named port, not the readiness request
+    # again (kube-score pod-probes-identical: https://github.com/zegl/kube-score/blob/master/README_PROBES.md).
+    assert tagged["liveness_probe"] == {"tcp_socket": {"port": "http"}, "period_seconds": 10, "failure_threshold": 6,
+                                        "timeout_seconds": 5, "success_threshold": 1}
     assert tagged["resources"]["limits"]["memory"] == tagged["resources"]["requests"]["memory"]
     assert "env" not in tagged
 

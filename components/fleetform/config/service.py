@@ -40,7 +40,11 @@ class HealthSpec(_Model):
     """The service's HTTP health endpoint: probes and load balancer health checks use it."""
 
     path: str = Field(default="/healthz", description="Absolute URL path answering 2xx when the service can take traffic.")
-    liveness_path: Optional[str] = Field(default=None, description="Path for the liveness probe; default: path.")
+    liveness_path: Optional[str] = Field(
+        default=None,
+        description="Path for the HTTP liveness probe; default: none, liveness is a TCP check on the port (a "
+        "liveness probe asking the readiness question restarts pods that are only busy).",
+    )
 
     @field_validator("path", "liveness_path", mode="after")
     @classmethod

@@ -69,7 +69,15 @@ def container(service: ServiceSpec) -> ContainerArgsDict:
         # slower and more tolerant so a busy pod is taken out of rotation long before it is killed;
         # startup covers slow boots without weakening the other two.
         "readiness_probe": _probe(health.path, period=5, failures=3, timeout=2),
-        "liveness_probe": _probe(health.liveness_path or health.path, period=10, failures=6, timeout=5),
+        # Without a livenessPath, liveness asks only whether the process still accepts connections
+        # (a TCP check on the port), not the readiness question again: a liveness probe identical
+        # to readiness restarts pods that are merely busy or waiting on a dependency (kube-score
+        # pod-probes-identical, https://github.com/zegl/kube-score/blob/master/README_PROBES.md).
+        "liveness_probe": (
+            _probe(health.liveness_path, period=10, failures=6, timeout=5) if health.liveness_path
+            else {"tcp_socket": {"port": PORT_NAME}, "period_seconds": 10, "failure_threshold": 6,
+                  "timeout_seconds": 5, "success_threshold": 1}
+        ),
         "startup_probe": _probe(health.path, period=5, failures=60, timeout=2),
         "security_context": {
             "allow_privilege_escalation": False,
