@@ -350,7 +350,7 @@ class CloudProviderAzure:
         ], opts))
         self._add(k8s.policy.v1.PodDisruptionBudget(
             f"{name}-ccm-pdb", metadata=_meta(app), spec=_api({"maxUnavailable": 1, "selector": {"matchLabels": selector}}), opts=opts))
-        return self._add(k8s.apps.v1.Deployment(f"{name}-ccm", metadata=_meta(app, selector), spec=_api({
+        return self._add(k8s.apps.v1.Deployment(f"{name}-ccm", metadata={**_meta(app, selector), "annotations": addons.TAG_PINNED_UPSTREAM_IMAGE}, spec=_api({
             "replicas": 2,
             "selector": {"matchLabels": selector},
             "template": {"metadata": {"labels": {**selector, "app.kubernetes.io/part-of": "fleetform"}}, "spec": {
@@ -405,7 +405,7 @@ class CloudProviderAzure:
             subjects=_api([{"kind": "ServiceAccount", "name": app, "namespace": SYSTEM_NAMESPACE}]), opts=opts))
         self._auth_reader(f"{name}-cnm-auth-reader", app, opts)
         self._add(_network_policy(f"{name}-cnm-netpol", app, selector, CNM_PORT, [_api_egress(masters), _IMDS_EGRESS], opts))
-        return self._add(k8s.apps.v1.DaemonSet(f"{name}-cnm", metadata=_meta(app, selector), spec=_api({
+        return self._add(k8s.apps.v1.DaemonSet(f"{name}-cnm", metadata={**_meta(app, selector), "annotations": addons.TAG_PINNED_UPSTREAM_IMAGE}, spec=_api({
             "selector": {"matchLabels": selector},
             "template": {"metadata": {"labels": {**selector, "app.kubernetes.io/part-of": "fleetform"}}, "spec": {
                 "serviceAccountName": app,

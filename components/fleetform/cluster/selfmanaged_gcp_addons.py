@@ -304,7 +304,7 @@ class CloudControllerManager:
         }
         self.daemonset = k8s.apps.v1.DaemonSet(
             f"{cluster}-ccm",
-            metadata=meta(CCM_NAME),
+            metadata={**meta(CCM_NAME), "annotations": addons.TAG_PINNED_UPSTREAM_IMAGE},
             spec=ds,
             opts=pulumi.ResourceOptions.merge(
                 opts, pulumi.ResourceOptions(depends_on=[account, *bindings, self.config, *depends_on])
