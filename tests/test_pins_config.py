@@ -26,6 +26,11 @@ HEX64 = "0123456789abcdef" * 4
     # At most five offending characters are shown, sorted, each quoted once.
     ("ghcr.io/acme/web@sha256:" + "uvwxyzuvwxyz" + "a" * 52,
      'sha256 digest has characters that are not hex digits: "u" "v" "w" "x" "y"'),
+    # Only the first ':' separates the algorithm; a later one is a bad character of the hex part.
+    ("ghcr.io/acme/web@sha256:" + "a" * 32 + ":" + "a" * 31, 'sha256 digest has characters that are not hex digits: ":"'),
+    # 'X' is no hex digit; upper-case A-F are, and are not listed among the bad characters.
+    ("ghcr.io/acme/web@sha256:" + "X" + "a" * 63, 'sha256 digest has characters that are not hex digits: "X"'),
+    ("ghcr.io/acme/web@sha256:" + "Ag" + "a" * 62, 'sha256 digest has characters that are not hex digits: "g"'),
     # Upper-case A-F are hex digits, only in the wrong case.
     ("ghcr.io/acme/web@sha256:" + HEX64.upper(), "sha256 digest has upper-case hex digits, want lower-case"),
     ("ghcr.io/acme/web@sha256:" + "ABCDEF" + "a" * 58, "sha256 digest has upper-case hex digits, want lower-case"),
