@@ -258,7 +258,7 @@ def test_secrets_encrypted_with_the_stacks_key(prod):
     assert props["enablePurgeProtection"] is True
     assert props["enableSoftDelete"] is True and props["softDeleteRetentionInDays"] == 90
     assert "accessPolicies" not in props
-    assert key["properties"]["kty"] == "RSA" and key["properties"]["keySize"] >= 2048
+    assert key["properties"]["kty"] == "RSA-HSM" and key["properties"]["keySize"] >= 2048  # HSM: tests/test_aks_vault.py
     assert set(key["properties"]["keyOps"]) == {"encrypt", "decrypt"}
     # The control-plane identity may use that key, and nothing else of the vault.
     (assignment,) = roles_by_definition(prod)[KEY_VAULT_CRYPTO_USER]

@@ -66,6 +66,30 @@ _VAULT_NAME_PREFIX = "kv-"
 VAULT_SUFFIX_LENGTH = 8
 """Random lower-case letters and digits ending the Key Vault name: "kv-" + at most 12 of the
 cluster name + "-" + 8 = 24, the longest vault name (see :func:`vault_name`)."""
+VAULT_SKU = keyvault.SkuName.PREMIUM
+"""Premium: HSM-protected keys live in Premium vaults ("HSM-protected keys (Key Vault Premium)",
+https://learn.microsoft.com/azure/key-vault/keys/about-keys). The SKU is one of the properties a
+vault update takes (VaultPatchProperties.sku, https://learn.microsoft.com/rest/api/keyvault/keyvault/vaults/update),
+so a Standard vault of an existing stack moves up in place, under the same name."""
+KMS_KEY_TYPE = "RSA-HSM"
+"""An HSM-protected RSA key. The KMS plugin AKS runs lists "Use a key in Key Vault protected by a
+Hardware Security Module (HSM)" among its features and only encrypts and decrypts with it
+(RSA-OAEP-256 under KMS v2: Azure/kubernetes-kms README and pkg/plugin/kms_v2_server.go), which
+Key Vault supports "with RSA and RSA-HSM keys"
+(https://learn.microsoft.com/azure/key-vault/keys/about-keys-details); AKS asks only that
+"encrypt and decrypt key operations are enabled" (https://learn.microsoft.com/azure/aks/use-kms-etcd-encryption)."""
+KMS_KEY_SIZE = 2048
+"""RSA-HSM keys are 2048, 3072 or 4096 bits (about-keys, above)."""
+KMS_KEY_CREATE_ONLY = ("properties.kty", "properties.keySize")
+"""Settings an existing key keeps (``ignore_changes``). ARM's key PUT is Keys_CreateIfNotExist: it
+"does not create subsequent versions, and does not update existing keys" (azure-rest-api-specs,
+Microsoft.KeyVault 2024-11-01 keys.json), and refuses other creation parameters for an existing key
+("KeyCreationParametersDidNotMatchExistingKey", Azure/bicep-types-az#1906); replacing the key would
+delete the one the cluster's Secrets are encrypted with. A stack whose key was created as "RSA"
+keeps that software-protected key (docs/targets.md, AKS)."""
+KMS_KEY_VAULT_NETWORK_ACCESS = "Public"
+"""How the KMS plugin reaches the vault; see the etcd encryption section of :class:`AksCluster`
+for why the vault's firewall stays open."""
 
 ADMIN_GRANT_TIMEOUT_SECONDS = 600
 """How long the deployer's admin grant may take to reach the API server's authorization before the
@@ -369,10 +393,12 @@ class AksCluster(Cluster):
     - a user-assigned managed identity for the control plane, with exactly two role assignments:
       Network Contributor on the node subnet (joining it, and internal load balancers whose
       frontends live in it) and Key Vault Crypto User on the etcd encryption key;
-    - a Key Vault (Azure RBAC only, purge protection, 90-day soft delete) named with a random
-      suffix the stack keeps (``<name>-kv-suffix``, so a stack re-created after ``destroy`` does not
-      collide with its soft-deleted vault) and an RSA key used for KMS envelope encryption of
-      Secrets in etcd; the cluster waits until the key grant has had time to propagate
+    - a Premium Key Vault (Azure RBAC only, purge protection, 90-day soft delete) named with a
+      random suffix the stack keeps (``<name>-kv-suffix``, so a stack re-created after ``destroy``
+      does not collide with its soft-deleted vault) and an HSM-protected RSA key used for KMS
+      envelope encryption of Secrets in etcd; the vault stays public with its firewall open and the
+      key has no rotation policy, because AKS' KMS works only so without API Server VNet
+      Integration and uses one key version; the cluster waits until the key grant has had time to propagate
       (``<name>-identity-kms-propagation``);
     - a Log Analytics workspace (local auth off) and a diagnostic setting sending the API server
       audit log (``kube-audit-admin``) and Entra ID/Azure RBAC decisions (``guard``) to it;
@@ -467,12 +493,22 @@ class AksCluster(Cluster):
         )
 
         # --- etcd encryption ---------------------------------------------------------------------
-        # Public key vault: a private one requires API Server VNet Integration, and the KMS plugin
-        # does not support the key vault firewall ("allow public access from specific virtual
-        # networks and IP addresses" or "disable public access" block it):
-        # https://learn.microsoft.com/azure/aks/use-kms-etcd-encryption#limitations. Access is by
-        # Entra ID and Azure RBAC only (no access policies), purge protection on: deleting the key
-        # would make every Secret unrecoverable.
+        # A public key vault with its firewall open (KMS_KEY_VAULT_NETWORK_ACCESS). AKS' KMS:
+        # "Because the firewall blocks traffic from the KMS plugin to Key Vault, two scenarios aren't
+        # supported. First, Azure Key Vault can't be configured with the firewall option Allow public
+        # access from specific virtual networks and IP addresses. Second, Azure Key Vault can't be
+        # configured with Disable public access unless API Server VNet Integration is enabled", and
+        # a cluster with a private key vault "must use the API Server VNet Integration tunnel"
+        # (https://learn.microsoft.com/azure/aks/use-kms-etcd-encryption#limitations); fleetform does
+        # not use VNet Integration. Default action Deny with bypass AzureServices is the first of the
+        # two: AKS is not in Key Vault's trusted services table
+        # (https://learn.microsoft.com/azure/key-vault/general/overview-vnet-service-endpoints#trusted-services).
+        # Only the KMS data encryption in preview reaches a firewalled vault as a trusted service
+        # (https://learn.microsoft.com/azure/aks/kms-data-encryption), through
+        # securityProfile.kubernetesResourceObjectEncryptionProfile, which the ManagedCluster API
+        # version of this SDK (2025-09-01) does not have. Access is by Entra ID and Azure RBAC only
+        # (no access policies), purge protection on: deleting the key would make every Secret
+        # unrecoverable.
         # The name ends in a random suffix the stack keeps (see vault_name). ignore_changes: a stack
         # whose vault predates the suffix keeps its vault. Renaming would replace the vault and key
         # and delete the old ones, and AKS: "Deleting the key or the key vault isn't supported and
@@ -490,7 +526,7 @@ class AksCluster(Cluster):
                 location=location,
                 properties=keyvault.VaultPropertiesArgs(
                     tenant_id=client.tenant_id,
-                    sku=keyvault.SkuArgs(family="A", name=keyvault.SkuName.STANDARD),
+                    sku=keyvault.SkuArgs(family="A", name=VAULT_SKU),
                     enable_rbac_authorization=True,
                     enable_purge_protection=True,
                     enable_soft_delete=True,
@@ -507,24 +543,38 @@ class AksCluster(Cluster):
         )
         # The KMS plugin calls Encrypt/Decrypt on one key version
         # (https://github.com/Azure/kubernetes-kms, pkg/plugin/keyvault.go), so only those
-        # operations are allowed, and the cluster gets the versioned key id. No expiry: an
-        # expired key stops the API server from reading Secrets; rotate by creating a new version
-        # and updating the cluster (documented rotation procedure on the KMS page above).
+        # operations are allowed, and the cluster gets the versioned key id. HSM-protected
+        # (KMS_KEY_TYPE). No expiry: an expired key stops the API server from reading Secrets.
+        # No rotation policy: this KMS uses the one version in keyId. Rotating is `az aks update`
+        # with the new version's id, then rewriting every Secret ("Remember to update all secrets
+        # after key rotation"; old and new versions must stay valid until the next rotation: KMS
+        # page above), while Key Vault's auto-rotation only adds versions for services that "use
+        # versionless key URI to automatically refresh to the latest version"
+        # (https://learn.microsoft.com/azure/key-vault/keys/how-to-configure-key-rotation). A
+        # refresh and the next up would then put the newest version in keyId, no Secret rewritten. The KMS
+        # that follows rotations (versionless key id, checked every 6 hours) is the preview one
+        # (https://learn.microsoft.com/azure/aks/kms-data-encryption#key-rotation).
         self.kms_key = keyvault.Key(
             f"{name}-kms-key",
             keyvault.KeyArgs(
                 resource_group_name=rg,
                 vault_name=self.vault.name,
                 key_name="etcd-kms",
-                properties=keyvault.KeyPropertiesArgs(kty="RSA", key_size=2048, key_ops=["encrypt", "decrypt"]),
+                properties=keyvault.KeyPropertiesArgs(
+                    kty=KMS_KEY_TYPE, key_size=KMS_KEY_SIZE, key_ops=["encrypt", "decrypt"]
+                ),
                 tags=tags,
             ),
             # azure-native deletes a key through the vault's data plane (customresources/custom_keyvault.go),
             # where the deployer's Owner/Contributor role grants nothing in an RBAC vault: the delete would
             # get 403 and strand the destroy. Deleting the vault soft-deletes its keys with it
             # (https://learn.microsoft.com/azure/key-vault/general/soft-delete-overview), so the key goes
-            # with the vault.
-            opts=pulumi.ResourceOptions(parent=self, deleted_with=self.vault),
+            # with the vault. Create, read and update go through ARM (same file: "schema, create,
+            # update, read use default implementation"). An existing key keeps its type and size
+            # (KMS_KEY_CREATE_ONLY).
+            opts=pulumi.ResourceOptions(
+                parent=self, deleted_with=self.vault, ignore_changes=list(KMS_KEY_CREATE_ONLY)
+            ),
         )
         kms_role = authorization.RoleAssignment(
             f"{name}-identity-kms",
@@ -652,7 +702,7 @@ class AksCluster(Cluster):
                 azure_key_vault_kms=containerservice.AzureKeyVaultKmsArgs(
                     enabled=True,
                     key_id=self.kms_key.key_uri_with_version,
-                    key_vault_network_access="Public",
+                    key_vault_network_access=KMS_KEY_VAULT_NETWORK_ACCESS,
                 ),
             ),
             network_profile=containerservice.ContainerServiceNetworkProfileArgs(
