@@ -319,10 +319,10 @@ def test_custom_data_is_secret_and_fits_azures_limit(sm):
 
 
 def test_one_scale_set_per_pool_with_bounds_for_the_cluster_autoscaler(sm):
-    # From the stack file: general Standard_D4s_v5 3..9, spot Standard_D8s_v5 1..6. The Cluster
+    # From the stack file: general Standard_D4s_v5 3..9, spot Standard_D8s_v5 0..6. The Cluster
     # Autoscaler reads the bounds from the scale set's "min"/"max" tags (cloudprovider/azure
     # azure_manager.go, getFilteredScaleSets); the tag details are in the lifecycle tests.
-    expected = {"general": ("Standard_D4s_v5", 3, 9), "spot": ("Standard_D8s_v5", 1, 6)}
+    expected = {"general": ("Standard_D4s_v5", 3, 9), "spot": ("Standard_D8s_v5", 0, 6)}
     names = by_name(sm)
     for pool, (size, lo, hi) in expected.items():
         vmss = raw(names[f"{CLUSTER}-pool-{pool}"])

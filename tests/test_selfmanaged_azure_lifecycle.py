@@ -333,7 +333,7 @@ def test_scale_sets_carry_what_the_autoscaler_reads(sm):
     # taint foo=bar:NoSchedule -> tag k8s.io_cluster-autoscaler_node-template_taint_foo: bar:NoSchedule.
     spot = raw(names[f"{CLUSTER}-pool-spot"])["tags"]
     assert spot["cluster-autoscaler-enabled"] == "true" and spot["cluster-autoscaler-name"] == CLUSTER
-    assert (spot["min"], spot["max"]) == ("1", "6")
+    assert (spot["min"], spot["max"]) == ("0", "6")
     assert spot["k8s.io_cluster-autoscaler_node-template_label_capacity"] == "spot"
     assert spot["k8s.io_cluster-autoscaler_node-template_taint_capacity"] == "spot:PreferNoSchedule"
     general = raw(names[f"{CLUSTER}-pool-general"])["tags"]

@@ -461,7 +461,7 @@ def test_worker_pools_are_zonal_groups_sharing_the_pool_bounds(result):
             assert sched["provisioningModel"] == "STANDARD" and sched.get("preemptible") in (None, False)
     assert seen == set(groups)  # the autoscaler manages exactly the pools' groups (no master group)
     bounds = {(p.name, p.min, p.max) for p in spec.effective_node_pools}
-    assert bounds == {("general", 3, 9), ("spot", 1, 6)}  # the stack file's
+    assert bounds == {("general", 3, 9), ("spot", 0, 6)}  # the stack file's
 
 
 # ------------------------------------------------------------------------------ firewall
