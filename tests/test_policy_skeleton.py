@@ -40,13 +40,10 @@ def test_policy_config_changes_enforcement():
     from tests.conftest import cluster, fleet, service
 
     cfg = fleet([cluster("c", "existing")], [service(replicas=1, autoscale={"min": 1, "max": 3})])
-    # (k8s-probes-distinct, advisory: the service sets no livenessPath, so fleetform probes its
-    # health path twice; see the TODO on that rule.)
-    probes = ("k8s-probes-distinct", "advisory")
     strict = plan("bad", config=cfg)
-    assert {(v.policy, v.enforcement) for v in strict.violations} == {("k8s-replicas", "mandatory"), probes}
+    assert {(v.policy, v.enforcement) for v in strict.violations} == {("k8s-replicas", "mandatory")}
     relaxed = plan("bad", config=cfg, policy_config={"k8s-replicas": "advisory"})
-    assert {(v.policy, v.enforcement) for v in relaxed.violations} == {("k8s-replicas", "advisory"), probes}
+    assert {(v.policy, v.enforcement) for v in relaxed.violations} == {("k8s-replicas", "advisory")}
     assert strict.exit_code == 1 and relaxed.exit_code == 0
 
 
@@ -63,9 +60,6 @@ def test_deliberately_bad_stack_reports_exactly_the_expected_violations(tmp_path
                    for v in json.loads(out.read_text())["violations"])
     assert found == [
         ("k8s-no-secrets-in-env", "mandatory", "bad-solo-deployment", "container 'solo' has a plain-text value in secret-looking env API_TOKEN"),
-        # Advisory until the workloads give liveness a target of its own (TODO on the rule).
-        ("k8s-probes-distinct", "advisory", "bad-solo-deployment", "container 'solo' has identical readiness and liveness "
-         "probes (httpGet /healthz http): a dependency that fails readiness restarts the container"),
         ("k8s-replicas", "mandatory", "bad-solo-deployment", "Deployment has 1 replica(s), fewer than 2"),
         ("k8s-replicas", "mandatory", "bad-solo-hpa", "HorizontalPodAutoscaler may scale down to 1 replica(s), fewer than 2"),
     ]

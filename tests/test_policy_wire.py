@@ -18,6 +18,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from fleetform_policies.pack import PACK_NAME, policies
 from fleetform_policies.rules import RULES, evaluate, on_the_wire
+from tests.conftest import ROOT
 from tests.test_policies import BY_NAME, CASES, build, resources_of
 from tests.test_policy_prop_names import RESOURCES
 
@@ -81,21 +82,22 @@ def _pack_findings(resources) -> set[tuple[str, str, str, str]]:
     return found
 
 
-@pytest.mark.parametrize("stack", ["hybrid", "selfmanaged-aws"])
+@pytest.mark.parametrize("stack", ["hybrid", "selfmanaged-aws", "tests/stacks/Pulumi.bad.yaml"])
 def test_a_real_plan_and_the_pack_give_the_same_findings(stack):
     """Every resource of a real plan, sent to the pack as the engine sends it, is judged exactly as
     ``fleetform plan`` judged it (advisory findings included)."""
     from fleetform.plan.engine import plan
     from fleetform_policies.rules import StackResource
 
-    result = plan(stack)
+    result = plan(str(ROOT / stack) if stack.endswith(".yaml") else stack)
     resources = [
         StackResource(r.type, r.urn, r.name, r.plain_inputs(mask=False, unknown=UNKNOWN_STRING_VALUE), tuple(r.dependencies))
         for r in result.capture.registrations if r.custom and not r.type.startswith("pulumi:providers:")
     ]
     planned = {(v.policy, v.enforcement, v.urn, v.message) for v in result.violations}
     assert _pack_findings(resources) == planned
-    assert planned, "the stack should show at least its known advisory findings"
+    # The example stacks plan clean; the deliberately bad stack shows that findings, too, agree.
+    assert bool(planned) == stack.endswith("bad.yaml")
 
 
 def test_every_defect_class_of_issue_19_has_a_fail_fixture():

@@ -419,24 +419,108 @@ def _key_vault_recoverable(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) 
         yield "Key Vault soft delete is off (properties.enableSoftDelete)"
 
 
-def _key_vault_private(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
+def _aks_kms(cluster: StackResource) -> Optional[Mapping[str, Any]]:
+    """The cluster's KMS etcd encryption settings (securityProfile.azureKeyVaultKms) when it is on."""
+    kms = dig(cluster.props, "securityProfile", "azureKeyVaultKms")
+    return kms if dig(kms, "enabled") is True else None
+
+
+_KEY_ID = re.compile(r"^https://([^./]+)\.vault\.[^/]+/keys/([^/]+)(?:/[^/]*)?/?$", re.I)
+
+
+def _keys_of(cluster: StackResource, keys: Sequence[StackResource]) -> list[StackResource]:
+    """The Key Vault keys ``cluster`` encrypts etcd with: the keys it depends on (its keyId comes
+    from the key, so the tie holds while the id is unknown), else the key its keyId names
+    (https://<vault>.vault.azure.net/keys/<key>/<version>: vault names are global DNS names)."""
+    own = [k for k in keys if _depends_on(cluster, k.urn)]
+    if own or not keys:
+        return own
+    match = _KEY_ID.match(str(dig(cluster.props, "securityProfile", "azureKeyVaultKms", "keyId", default="")).strip())
+    if match is None:
+        return []
+    vault, name = match.group(1).lower(), match.group(2).lower()
+    return [k for k in keys if str(dig(k.props, "vaultName", default="")).lower() == vault
+            and str(dig(k.props, "keyName", default="")).lower() == name]
+
+
+def _vault_of(key: StackResource, vaults: Sequence[StackResource]) -> list[StackResource]:
+    """The vault holding ``key``: the vault it depends on (its vaultName comes from the vault), else
+    the vault of that name."""
+    own = [v for v in vaults if _depends_on(key, v.urn)]
+    if own or not vaults:
+        return own
+    name = str(dig(key.props, "vaultName", default="")).lower()
+    return [v for v in vaults if name and str(dig(v.props, "vaultName", default="")).lower() == name]
+
+
+def _vault_exposure(p: Mapping[str, Any]) -> list[str]:
     props = dig(p, "properties", default={})
+    found = []
     access = dig(props, "publicNetworkAccess")
     if not _same(access, "Disabled"):
-        yield f"Key Vault accepts traffic from the internet (properties.publicNetworkAccess {access or 'unset: Enabled'})"
+        found.append(f"Key Vault accepts traffic from the internet (properties.publicNetworkAccess {access or 'unset: Enabled'})")
     action = dig(props, "networkAcls", "defaultAction")
     if not _same(action, "Deny"):
-        yield f"Key Vault firewall allows every network (properties.networkAcls.defaultAction {action or 'unset: Allow'})"
+        found.append(f"Key Vault firewall allows every network (properties.networkAcls.defaultAction {action or 'unset: Allow'})")
+    return found
 
 
-def _key_vault_key(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
-    props = dig(p, "properties", default={})
-    kty = str(dig(props, "kty", default="?"))
+def _public_kms_vaults(resources: Sequence[StackResource]) -> set[str]:
+    """URNs of the vaults an AKS cluster reaches for KMS over the public network without API Server
+    VNet Integration (keyVaultNetworkAccess Public, the API's default), tied cluster -> key -> vault.
+    Such a vault cannot be private: "Azure Key Vault can't be configured with Disable public access
+    unless API Server VNet Integration is enabled", nor with the firewall ("Because the firewall
+    blocks traffic from the KMS plugin to Key Vault"; AKS KMS limitations)."""
+    keys = [r for r in resources if r.type == KEY_VAULT_KEY]
+    vaults = [r for r in resources if r.type == KEY_VAULT]
+    exempt: set[str] = set()
+    for cluster in resources:
+        if cluster.type != AKS or (kms := _aks_kms(cluster)) is None:
+            continue
+        if not _same(dig(kms, "keyVaultNetworkAccess", default="Public"), "Public"):
+            continue
+        if dig(cluster.props, "apiServerAccessProfile", "enableVnetIntegration") is True:
+            continue  # it can reach a private vault (keyVaultNetworkAccess Private): no exemption
+        exempt.update(v.urn for key in _keys_of(cluster, keys) for v in _vault_of(key, vaults))
+    return exempt
+
+
+def _key_vault_private(resources: Sequence[StackResource], _c: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    exempt: Optional[set[str]] = None
+    for r in resources:
+        if r.type != KEY_VAULT:
+            continue
+        found = _vault_exposure(r.props)
+        if not found:
+            continue
+        if exempt is None:  # read the clusters only when a vault is exposed
+            exempt = _public_kms_vaults(resources)
+        if r.urn not in exempt:
+            yield from ((r.urn, message) for message in found)
+
+
+def _key_vault_hsm(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
+    kty = str(dig(p, "properties", "kty", default="?"))
     if kty.upper() not in ("RSA-HSM", "EC-HSM"):
         yield f"Key Vault key is not HSM-backed (properties.kty {kty})"
-    actions = [str(dig(a, "action", "type", default="")).lower() for a in items(dig(props, "rotationPolicy", "lifetimeActions"))]
-    if "rotate" not in actions:
-        yield "Key Vault key has no rotation policy that rotates it (properties.rotationPolicy.lifetimeActions)"
+
+
+def _key_vault_rotation(resources: Sequence[StackResource], _c: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
+    kms_keys: Optional[set[str]] = None
+    for r in resources:
+        if r.type != KEY_VAULT_KEY:
+            continue
+        actions = [str(dig(a, "action", "type", default="")).lower()
+                   for a in items(dig(r.props, "properties", "rotationPolicy", "lifetimeActions"))]
+        if "rotate" in actions:
+            continue
+        if kms_keys is None:  # read the clusters only when a key has no rotation
+            keys = [k for k in resources if k.type == KEY_VAULT_KEY]
+            kms_keys = {k.urn for c in resources if c.type == AKS and _aks_kms(c) is not None for k in _keys_of(c, keys)}
+        # AKS' KMS pins one key version (keyId); a rotation is a cluster update plus rewriting every
+        # Secret, which auto-rotation (new versions for versionless consumers) does not do.
+        if r.urn not in kms_keys:
+            yield r.urn, "Key Vault key has no rotation policy that rotates it (properties.rotationPolicy.lifetimeActions)"
 
 
 # ---------------------------------------------------------------------- identity and audit
@@ -822,22 +906,36 @@ RULES = [
     Rule("key-vault-recoverable", "Key Vaults keep deleted keys recoverable: soft delete and purge protection.", "high",
          "checkov CKV_AZURE_42, CKV_AZURE_110, CKV_AZURE_111", "mandatory", _key_vault_recoverable, types=(KEY_VAULT,),
          refs=("https://learn.microsoft.com/azure/key-vault/general/soft-delete-overview",)),
-    # TODO(product): advisory until cluster/aks.py (AksCluster's "{name}-kv" Vault) sets
-    # properties.publicNetworkAccess "Disabled" and networkAcls.defaultAction "Deny", the cluster
-    # reaching it with securityProfile.azureKeyVaultKms.keyVaultNetworkAccess "Private"
-    # (https://learn.microsoft.com/azure/aks/use-kms-etcd-encryption, private key vault). Then mandatory.
+    # AKS KMS limitations: "Azure Key Vault can't be configured with Disable public access unless API
+    # Server VNet Integration is enabled", and "Because the firewall blocks traffic from the KMS plugin
+    # to Key Vault", it "can't be configured with the firewall option Allow public access from specific
+    # virtual networks and IP addresses". With VNet Integration the cluster reaches a private vault
+    # (keyVaultNetworkAccess Private), so the exemption ends there.
     Rule("key-vault-private", "Key Vaults accept no traffic from the internet (public network access disabled, "
-         "firewall default deny).", "high", "checkov CKV_AZURE_189, CKV_AZURE_109", "advisory", _key_vault_private,
-         types=(KEY_VAULT,),
-         refs=("https://learn.microsoft.com/azure/aks/use-kms-etcd-encryption#key-vault-network-access",
+         "firewall default deny), except a vault an AKS cluster in the stack reaches for KMS etcd encryption over "
+         "the public network without API Server VNet Integration (keyVaultNetworkAccess Public), which AKS requires "
+         "to stay public with its firewall open.", "high", "checkov CKV_AZURE_189, CKV_AZURE_109", "mandatory",
+         stack_check=_key_vault_private, types=(KEY_VAULT, KEY_VAULT_KEY, AKS),
+         refs=("https://learn.microsoft.com/azure/aks/use-kms-etcd-encryption#limitations",
                "https://learn.microsoft.com/azure/key-vault/general/network-security")),
-    # TODO(product): advisory until cluster/aks.py makes the "{name}-kms-key" Key HSM-backed (kty
-    # "RSA-HSM", which needs the vault's sku "premium") and gives it a rotationPolicy with a "rotate"
-    # lifetime action (today it is rotated by hand, by design: decide, then make this mandatory or
-    # narrow it to HSM).
-    Rule("key-vault-key-protection", "Key Vault keys are HSM-backed and rotated by a rotation policy.", "medium",
-         "checkov CKV_AZURE_112; Azure Key Vault key auto-rotation", "advisory", _key_vault_key, types=(KEY_VAULT_KEY,),
-         refs=("https://learn.microsoft.com/azure/key-vault/keys/how-to-configure-key-rotation",)),
+    Rule("key-vault-key-protection", "Key Vault keys are HSM-backed (kty RSA-HSM or EC-HSM).", "medium",
+         "checkov CKV_AZURE_112", "mandatory", _key_vault_hsm, types=(KEY_VAULT_KEY,),
+         refs=("https://learn.microsoft.com/azure/key-vault/keys/about-keys",)),
+    # AKS KMS calls one key version, the keyId of the cluster; rotating is `az aks update` to the new
+    # version, then "Remember to update all secrets after key rotation" (use-kms-etcd-encryption,
+    # Rotate the existing keys). Key Vault's auto-rotation only adds a version, and "Target services
+    # should use versionless key URI to automatically refresh" (how-to-configure-key-rotation): it
+    # rotates nothing AKS reads. Mandatory like kms-key-rotation (AWS, GCP): other consumers that pin a
+    # version take a waiver with their reason.
+    Rule("key-vault-key-rotation", "Key Vault keys are rotated by a rotation policy, except a key an AKS cluster in "
+         "the stack encrypts etcd with (securityProfile.azureKeyVaultKms): AKS pins one key version in keyId, and "
+         "a rotation is a cluster update followed by rewriting every Secret, which Key Vault's auto-rotation (new "
+         "versions for versionless consumers) does not do.", "medium",
+         "PSRule Azure.KeyVault.AutoRotationPolicy; Azure Key Vault key auto-rotation", "mandatory",
+         stack_check=_key_vault_rotation, types=(KEY_VAULT_KEY, AKS),
+         refs=("https://azure.github.io/PSRule.Rules.Azure/en/rules/Azure.KeyVault.AutoRotationPolicy/",
+               "https://learn.microsoft.com/azure/key-vault/keys/how-to-configure-key-rotation",
+               "https://learn.microsoft.com/azure/aks/use-kms-etcd-encryption#rotate-the-existing-keys")),
     Rule("workload-identity", "Pods get cloud identities through workload identity, not node credentials.", "high",
          "CIS GKE 5.2.2, EKS 5.2.1 (IRSA); checkov CKV_GCP_69", "mandatory", _workload_identity, types=(GKE, GKE_POOL, AKS)),
     Rule("eks-irsa", "Every EKS cluster has an IAM OIDC provider of its own (IRSA).", "high", "CIS EKS 5.2.1",

@@ -405,12 +405,8 @@ RULES = [
          "checkov CKV_K8S_10, CKV_K8S_11, CKV_K8S_12, CKV_K8S_13", "mandatory", _resources, types=WORKLOAD_TYPES),
     Rule("k8s-probes", "Long-running containers have readiness and liveness probes (Jobs and CronJobs need none).",
          "medium", "checkov CKV_K8S_8, CKV_K8S_9", "mandatory", _probes, types=WORKLOAD_TYPES),
-    # TODO(product): advisory until workloads/pod.py gives the liveness probe a target of its own when
-    # health.liveness_path is unset (`_probe(health.liveness_path or health.path, ...)`: a tcpSocket on
-    # the container port, or a distinct path): today every service without livenessPath (the example
-    # stacks' `web`) asks /healthz twice, which kube-score rates CRITICAL. Then mandatory.
     Rule("k8s-probes-distinct", "A container's liveness probe asks something other than its readiness probe (path "
-         "and port, command, or socket).", "medium", "kube-score pod-probes-identical", "advisory", _probes_distinct,
+         "and port, command, or socket).", "medium", "kube-score pod-probes-identical", "mandatory", _probes_distinct,
          types=WORKLOAD_TYPES, refs=("https://github.com/zegl/kube-score/blob/master/README_PROBES.md",)),
     Rule("k8s-replicas", "Workloads run at least minReplicas replicas under a controller (no bare Pods).", "medium",
          "kube-score deployment-replicas; Polaris deploymentMissingReplicas", "mandatory", _replicas,
