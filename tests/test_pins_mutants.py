@@ -143,6 +143,8 @@ def test_deployment_spec_rollout_spread_and_pod():
             {"key": "eks.amazonaws.com/capacityType", "operator": "NotIn", "values": ["SPOT"]},
             {"key": "cloud.google.com/gke-spot", "operator": "NotIn", "values": ["true"]},
             {"key": "kubernetes.azure.com/scalesetpriority", "operator": "NotIn", "values": ["spot"]},
+            # fleetform's own label on self-managed cloud clusters' spot pools (no cloud labels them).
+            {"key": "fleetform.io/capacity-type", "operator": "NotIn", "values": ["spot"]},
         ]}]}}}
 
 

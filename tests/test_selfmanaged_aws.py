@@ -342,7 +342,10 @@ def test_each_node_boots_its_k3s_role_through_the_api_load_balancer(result):
         agent = installer_args(bootstrap_script(raw(n[f"{STACK}-{name}-lt"])["userData"]))
         assert agent[0] == "agent" and f"--server={url}" in agent
         assert not [a for a in agent if a.startswith(("--tls-san", "--cluster-init"))]
-        assert [a for a in agent if a.startswith("--node-label=")] == [f"--node-label={k}={v}" for k, v in sorted(pool.get("labels", {}).items())]
+        # The pool's labels, and fleetform's spot label on a spot pool (no cloud labels spot nodes of
+        # a self-managed cluster; services without spot: true keep off it).
+        want = {**pool.get("labels", {}), **({"fleetform.io/capacity-type": "spot"} if pool.get("spot") else {})}
+        assert [a for a in agent if a.startswith("--node-label=")] == [f"--node-label={k}={v}" for k, v in sorted(want.items())]
         assert [a for a in agent if a.startswith("--node-taint=")] == [
             f"--node-taint={t['key']}={t['value']}:{t['effect']}" for t in pool.get("taints", [])
         ]

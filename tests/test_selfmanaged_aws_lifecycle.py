@@ -334,7 +334,7 @@ def test_node_template_tags_describe_each_pools_nodes(which, result, small):
                 assert CA_TAINT_VALUE.fullmatch(v), v  # else the autoscaler ignores the tag
                 value, effect = v.split(":", 1)
                 taints.append({"key": k.removeprefix("k8s.io/cluster-autoscaler/node-template/taint/"), "value": value, "effect": effect})
-        assert labels == pool.get("labels", {})
+        assert labels == {**pool.get("labels", {}), **({"fleetform.io/capacity-type": "spot"} if pool.get("spot") else {})}
         assert taints == [{"key": t["key"], "value": t.get("value", ""), "effect": t["effect"]} for t in pool.get("taints", [])]
         # ... and the same labels and taints are what the worker's k3s agent registers with.
         args = installer_args(bootstrap_script(raw(n[f"{cfg['name']}-{pool['name']}-lt"])["userData"]))

@@ -289,7 +289,7 @@ def test_a_min_zero_pool_starts_empty_and_its_template_describes_its_nodes(v136_
     assert sorted((g["minSize"], g["maxSize"]) for g in spot_groups) == [(0, 2), (0, 2), (0, 2)]
     v = _autoscaler_vars(raw(one(r, TEMPLATE, f"{CLUSTER}-spot-tpl")))
     assert v["os"] == "linux" and v["os_distribution"] == "ubuntu" and v["arch"] == "amd64"
-    assert dict(kv.split("=", 1) for kv in v["node_labels"].split(",")) == {"capacity": "spot"}
+    assert dict(kv.split("=", 1) for kv in v["node_labels"].split(",")) == {"capacity": "spot", "fleetform.io/capacity-type": "spot"}
     # buildTaints: key -> "value:effect"
     assert dict(kv.split("=", 1) for kv in v["node_taints"].split(",")) == {"capacity": "spot:PreferNoSchedule"}
     # ... the very labels and taints the kubelet is given.

@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .errors import _problem, _raise_all
 from .nodes import Taint, _node_labels
+from .naming import cloud_naming_problems
 from .network import NetworkSpec, RouteSpec, private_access_problems
 from .onprem import HostSpec, InstallSpec, SshSpec, _ApiAddress
 from .values import (
@@ -320,7 +321,7 @@ class ClusterSpec(_Model):
                 if pool.name in seen:
                     found.append((f"nodePools[{i}].name", pool.name, "a name not used by another pool of this cluster"))
                 seen.add(pool.name)
-        found += _cloud_naming_problems(self)
+        found += cloud_naming_problems(self)
         if t in CLOUD_TARGETS and self.effective_mode == "self-managed" \
                 and any(self.network.cidr.overlaps(k3s_net) for k3s_net in K3S_NETWORKS):
             found.append(("network.cidr", str(self.network.cidr),
@@ -405,8 +406,16 @@ class ClusterSpec(_Model):
 
     @property
     def effective_node_pools(self) -> list[NodePoolSpec]:
-        """The node pools after defaults: one pool named general on clouds when none is given."""
+        """The node pools after defaults: one pool named general on clouds when none is given.
+
+        A self-managed cluster's spot pools carry :data:`SELF_MANAGED_SPOT_LABEL` besides their own
+        labels: the clouds label spot nodes only in their managed Kubernetes, and the pods of
+        services without ``spot: true`` keep off nodes with that label (workloads/pod.py)."""
         if self.node_pools is not None:
+            if self.effective_mode == "self-managed" and self.target in CLOUD_TARGETS:
+                key, value = SELF_MANAGED_SPOT_LABEL
+                return [p.model_copy(update={"labels": {**p.labels, key: value}}) if p.spot else p
+                        for p in self.node_pools]
             return list(self.node_pools)
         if self.target in CLOUD_TARGETS:
             return [NodePoolSpec(name="general", size=DEFAULT_NODE_SIZE[self.target])]
@@ -432,65 +441,8 @@ class ClusterSpec(_Model):
         return "self-managed" if self.target == "onprem" else "managed"
 
 
-_AWS_TAG_TEXT = re.compile(r"^[\w .:/=+\-@]*$")
-_GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
-_AKS_POOL = re.compile(r"^[a-z][a-z0-9]{0,11}$")
-_AZURE_TAG_NAME_FORBIDDEN = "<>%&\\?/"
 MAX_AZURE_ZONES = 3
+SELF_MANAGED_SPOT_LABEL = ("fleetform.io/capacity-type", "spot")
+"""The node label of a self-managed cloud cluster's spot pools (key, value)."""
 AKS_SYSTEM_NODES = 3
 """Nodes of the system pool fleetform adds to every AKS cluster (components/fleetform/cluster/aks.py)."""
-
-
-def _cloud_naming_problems(spec: "ClusterSpec") -> list[tuple[Any, Any, str]]:
-    """What each cloud refuses in names and tags, caught before any resource exists: every
-    (key below the cluster or (key, tag name), value given, what is allowed)."""
-    found: list[tuple[Any, Any, str]] = []
-    t = spec.target
-    if t == "aws":
-        # https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html (50 per resource;
-        # fleetform adds up to 5 of its own).
-        if len(spec.tags) > 45:
-            found.append(("tags", f"{len(spec.tags)} tags", "at most 45 tags on aws (AWS allows 50 per resource; fleetform adds up to 5)"))
-        for k, v in spec.tags.items():
-            if not 1 <= len(k) <= 127 or k.lower().startswith("aws:") or not _AWS_TAG_TEXT.fullmatch(k) \
-                    or len(v) > 255 or not _AWS_TAG_TEXT.fullmatch(v):
-                found.append((("tags", k), v, "AWS tags: keys of 1-127 and values of at most 255 letters, digits, "
-                              "spaces and _ . : / = + - @; keys must not start with aws:"))
-    elif t == "gcp":
-        # https://cloud.google.com/resource-manager/docs/labels-overview#requirements
-        if not spec.name[0].isalpha():
-            found.append(("name", spec.name, "a name starting with a letter (GKE cluster and service account names must)"))
-        if len(spec.tags) > 63:
-            found.append(("tags", f"{len(spec.tags)} labels", "at most 63 labels on gcp (GCP allows 64 per resource; fleetform adds 1)"))
-        for k, v in spec.tags.items():
-            if not _GCP_LABEL_KEY.fullmatch(k) or not _GCP_LABEL_VALUE.fullmatch(v):
-                found.append((("tags", k), v, "GCP labels: keys of 1-63 lower-case letters, digits, '_' or '-' "
-                              "starting with a letter; values of at most 63 of those"))
-        # Node pools (GKE) and instance templates (self-managed) are GCP resource names:
-        # https://cloud.google.com/compute/docs/naming-resources#resource-name-format
-        for i, pool in enumerate(spec.node_pools or []):
-            if not pool.name[0].isalpha():
-                found.append((f"nodePools[{i}].name", pool.name, "on gcp, a name starting with a letter (GCP resource names must)"))
-    elif t == "azure":
-        # https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations
-        if len(spec.tags) > 49:
-            found.append(("tags", f"{len(spec.tags)} tags", "at most 49 tags on azure (Azure allows 50 per resource; fleetform adds 1)"))
-        for k, v in spec.tags.items():
-            if not 1 <= len(k) <= 512 or len(v) > 256 or any(c in k for c in _AZURE_TAG_NAME_FORBIDDEN):
-                found.append((("tags", k), v, "Azure tags: names of 1-512 characters without < > % & \\ ? /, "
-                              "values of at most 256 characters"))
-        if spec.network.zones > MAX_AZURE_ZONES:
-            found.append(("network.zones", spec.network.zones, f"at most {MAX_AZURE_ZONES} (Azure regions have 3 availability zones)"))
-        if spec.effective_mode == "managed":
-            # AKS Linux pool names: lower-case letters and digits, starting with a letter, 1-12
-            # (https://learn.microsoft.com/azure/aks/create-node-pools); fleetform drops '-'.
-            seen = {"system"}
-            for i, pool in enumerate(spec.effective_node_pools):
-                aks = re.sub(r"[^a-z0-9]", "", pool.name)
-                if not _AKS_POOL.fullmatch(aks) or aks in seen:
-                    found.append((f"nodePools[{i}].name", pool.name, "on AKS, a name that is 1-12 lower-case letters "
-                                  "and digits once '-' is dropped, starts with a letter, is not system and differs from "
-                                  "the other pools"))
-                seen.add(aks)
-    return found

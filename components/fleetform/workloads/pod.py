@@ -16,6 +16,7 @@ from pulumi_kubernetes.core.v1 import (
 )
 
 from ..config import ServiceSpec
+from ..config.cluster import SELF_MANAGED_SPOT_LABEL
 
 RUN_AS_UID = 10001
 """Non-root UID/GID the containers run as (>= 10000: clear of host system users)."""
@@ -29,6 +30,8 @@ SPOT_NODE_LABELS = (
     ("cloud.google.com/gke-spot", "true"),
     # AKS labels and taints Spot node pools (https://learn.microsoft.com/azure/aks/spot-node-pool).
     ("kubernetes.azure.com/scalesetpriority", "spot"),
+    # fleetform labels the spot pools of self-managed cloud clusters itself (config.cluster).
+    SELF_MANAGED_SPOT_LABEL,
 )
 """The label each managed cloud puts on its spot/preemptible nodes (key, value)."""
 SPOT_TAINT = ("kubernetes.azure.com/scalesetpriority", "spot", "NoSchedule")
