@@ -69,7 +69,7 @@ def test_stack_plans_clean_with_expected_resources(plans, stack):
         "aws:ec2/internetGateway:InternetGateway": 1,
         "aws:ec2/flowLog:FlowLog": 1,
         "aws:eks/cluster:Cluster": 1,
-        "aws:kms/key:Key": 1,
+        "aws:kms/key:Key": 2,  # Kubernetes secrets; the cluster's logs (tests/test_aws_logs.py)
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider": 1,
         "aws:eks/nodeGroup:NodeGroup": pools,
         "aws:ec2/launchTemplate:LaunchTemplate": pools,
@@ -193,7 +193,7 @@ def test_control_plane_private_encrypted_logged(plans, stack):
     assert set(vpc["subnetIds"]) == private_ids
     assert set(eks["enabledClusterLogTypes"]) == LOG_TYPES
     assert eks["encryptionConfig"]["resources"] == ["secrets"]
-    key = one(result, "aws:kms/key:Key")
+    key = one(result, "aws:kms/key:Key", f"{stack}-secrets-key")
     assert inputs(key)["enableKeyRotation"] is True
     # The secrets key is the stack's own key: the cluster's encryption input comes from it.
     assert key.urn in reg.dependencies and eks["encryptionConfig"]["provider"]["keyArn"].startswith("arn:aws:kms:")

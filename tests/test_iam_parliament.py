@@ -167,6 +167,31 @@ def _is_lbc_policy(doc: PolicyDoc) -> bool:
 EKS_OIDC_PROVIDER = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:oidc-provider/oidc\.eks\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/id/[0-9A-F]+$")
 
 
+def _is_kms_key_policy(doc: PolicyDoc) -> bool:
+    """A KMS key's key policy (the ``policy`` of an ``aws:kms/key:Key``)."""
+    return doc.kind == "resource" and doc.resource.startswith("aws:kms/key:Key ") and doc.field == "policy"
+
+
+_ACCOUNT_ROOT_ADMIN = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*", "Resource": "*"}
+"""KMS's default key policy statement, for the plan's account (canned ACCOUNT)."""
+_KEY_USE = re.compile(r"^kms:(Encrypt|Decrypt|ReEncrypt|GenerateDataKey)[A-Za-z]*\*?$")
+
+
+def _key_policy_statements(doc: PolicyDoc) -> list[dict[str, Any]]:
+    statements = json.loads(doc.text)["Statement"]
+    return [{k: v for k, v in st.items() if k != "Sid"} for st in (statements if isinstance(statements, list) else [statements])]
+
+
+def _only_root_administers(doc: PolicyDoc) -> bool:
+    """Every statement of the key policy either is KMS's default one (the account, kms:*) or grants
+    cryptographic use only: so the permissions-management finding can only be the default one's."""
+    return _is_kms_key_policy(doc) and all(
+        st == _ACCOUNT_ROOT_ADMIN
+        or all(_KEY_USE.match(a) for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]]))
+        for st in _key_policy_statements(doc)
+    )
+
+
 @dataclass(frozen=True)
 class Exemption:
     """A reviewed parliament finding that does not apply, with why and where that is documented."""
@@ -222,6 +247,25 @@ EXCEPTIONS: tuple[Exemption, ...] = (
         ("https://docs.aws.amazon.com/service-authorization/latest/reference/list_awselasticloadbalancingv2.html",),
         lambda doc, f: _is_lbc_policy(doc) and f["issue"] == "UNKNOWN_CONDITION_FOR_ACTION"
         and f["detail"] == "Unknown condition elasticloadbalancing:CreateAction for action elasticloadbalancing:AddTags",
+    ),
+    Exemption(
+        "kms-key-policy-resource-star",
+        'A key policy\'s Resource can only be "*": "In a key policy, the value of the Resource element is '
+        '\"*\", which means \"this KMS key.\"" (AWS KMS Developer Guide, key policy elements). The cluster\'s '
+        "logs key (network/aws.py logs_key_policy) follows it; who may use the key is held by principals "
+        "and the encryption-context condition instead.",
+        ("https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html",),
+        lambda doc, f: _is_kms_key_policy(doc) and f["issue"] == "RESOURCE_STAR"
+        and all(st.get("Resource") == "*" for st in _key_policy_statements(doc)),
+    ),
+    Exemption(
+        "kms-default-key-policy-root-statement",
+        "KMS's default key policy statement gives the key's own account kms:* (PutKeyPolicy, CreateGrant "
+        "included): \"Allows access to the AWS account and enables IAM policies\"; without it the key becomes "
+        "unmanageable and IAM policies cannot grant its use (AWS KMS Developer Guide, default key policy). "
+        "Held to key policies whose every other statement grants cryptographic use only.",
+        ("https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam",),
+        lambda doc, f: f["issue"] == "PERMISSIONS_MANAGEMENT_ACTIONS" and _only_root_administers(doc),
     ),
 )
 

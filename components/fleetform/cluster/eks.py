@@ -23,14 +23,22 @@ from pulumi_kubernetes import Provider as K8sProvider
 from pulumi_kubernetes.helm.v3 import Release, ReleaseArgs, RepositoryOptsArgs
 
 from ..config import ClusterSpec, FleetConfigError, NodePoolSpec
+from ..network.aws import LOG_RETENTION_DAYS as _LOG_RETENTION_DAYS
 from ..network.aws import AwsNetwork, AwsNetworkArgs
 from . import addons
 from .base import Cluster, ClusterContext
 
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 """Every EKS control-plane log type (https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html)."""
-LOG_RETENTION_DAYS = 90
-"""Days control-plane logs are kept (terraform-aws-eks ``cloudwatch_log_group_retention_in_days``)."""
+LOG_RETENTION_DAYS = _LOG_RETENTION_DAYS
+"""Days control-plane logs are kept: a year, as every log group of a cluster
+(:data:`fleetform.network.aws.LOG_RETENTION_DAYS`)."""
+
+
+def control_plane_log_group(cluster: str) -> str:
+    """The log group EKS sends a cluster's control-plane logs to, ``/aws/eks/<cluster>/cluster``
+    (https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html)."""
+    return f"/aws/eks/{cluster}/cluster"
 
 LBC_CHART = addons.LBC.name
 LBC_REPO: str = addons.LBC.repo or ""
@@ -326,7 +334,8 @@ class EksCluster(Cluster):
     - the control plane at the spec's Kubernetes version: private API endpoint (public only when
       ``controlPlane.publicAccess``, then only from ``apiAllowedCidrs``), Kubernetes secrets
       envelope-encrypted with a KMS key the stack creates (rotation on), every control-plane log type
-      sent to a log group kept 90 days, access entries only (``authenticationMode: API``; no
+      sent to a log group kept 365 days and encrypted with the cluster's logs key (the network's, whose
+      policy names this group too), access entries only (``authenticationMode: API``; no
       implicit creator admin: the deployer's admin access is an explicit, visible access entry);
       the cluster role has AmazonEKSClusterPolicy and use of its KMS key only; an extra security
       group lets only the VPC and ``controlPlane.privateAccessCidrs`` reach the API on 443;
@@ -380,10 +389,13 @@ class EksCluster(Cluster):
         def managed_policy(policy: str) -> str:
             return f"arn:{partition}:iam::aws:policy/{policy}"
 
+        log_group_name = control_plane_log_group(name)
         network = AwsNetwork(
             f"{name}-network",
             AwsNetworkArgs(cidr=spec.network.cidr, zones=spec.network.zones, region=region, tags=tags,
-                           routes=[(str(r.cidr), r.target()) for r in spec.network.routes]),
+                           routes=[(str(r.cidr), r.target()) for r in spec.network.routes],
+                           # One logs key per cluster: the network's, for the control-plane group too.
+                           log_groups=(log_group_name,)),
             opts=child,
         )
         self.network = network
@@ -433,11 +445,14 @@ class EksCluster(Cluster):
             opts=child,
         )
         # EKS writes to /aws/eks/<name>/cluster; creating it first sets the retention (EKS would create
-        # it with logs kept forever).
+        # it with logs kept forever) and the encryption: CloudWatch Logs encrypts what EKS delivers with
+        # the group's key (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html),
+        # so the cluster role needs no permission on it.
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
-            name=f"/aws/eks/{name}/cluster",
+            name=log_group_name,
             retention_in_days=LOG_RETENTION_DAYS,
+            kms_key_id=network.logs_key_arn,
             region=region,
             tags=tags,
             opts=child,
@@ -815,7 +830,7 @@ class EksCluster(Cluster):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        policy = aws.iam.RolePolicy(
+        role_policy = aws.iam.RolePolicy(
             f"{name}-cluster-autoscaler-policy",
             role=role.id,
             policy=policy,
@@ -856,5 +871,5 @@ class EksCluster(Cluster):
                 namespace=SYSTEM_NAMESPACE,
                 values=values,
             ),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[policy, *depends_on]),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[role_policy, *depends_on]),
         )

@@ -41,7 +41,7 @@ from ..bootstrap import NodeBootstrap, api_url, config_sha256, k3s_release, read
 from ..bootstrap.identity import ClusterIdentity, api_access
 from ..bootstrap.script import API_PORT
 from ..config import ClusterSpec
-from ..network.aws import AwsNetwork, AwsNetworkArgs
+from ..network.aws import AccessLogBucket, AwsNetwork, AwsNetworkArgs
 from . import selfmanaged_aws_addons as lifecycle
 from .base import Cluster, ClusterContext, FrontedService
 from .eks import cluster_tags, partition_of
@@ -134,6 +134,9 @@ class SelfManagedAwsCluster(Cluster):
       others join; dedicated to the control plane (``CriticalAddonsOnly`` taint); the cluster's
       only AWS identity, an instance role for cloud-provider-aws and the Cluster Autoscaler with
       their documented least-privilege actions (writes only on this cluster's tagged groups);
+    - an S3 bucket for the load balancers' access logs (:class:`~fleetform.network.aws.AccessLogBucket`:
+      private, SSE-S3, expiring after a year, emptied on destroy); every NLB below logs to it (NLBs log
+      TLS listeners only: with TCP listeners it stays empty, and the VPC flow logs carry the traffic);
     - the API load balancer: an NLB, internal unless ``controlPlane.publicAccess`` (then
       internet-facing), TCP 6443 to the masters; its security group admits 6443 only from the VPC
       and ``apiAllowedCidrs`` (and, when public, the NAT addresses the nodes register from); its
@@ -201,6 +204,7 @@ class SelfManagedAwsCluster(Cluster):
             opts=child,
         )
         self.network = network
+        self._access_logs = AccessLogBucket(self, name, region, tags)
         identity = ClusterIdentity(f"{name}-identity", name, opts=child)
         self.identity = identity
 
@@ -440,7 +444,14 @@ class SelfManagedAwsCluster(Cluster):
 
     def _nlb(self, role: str, public: bool, subnets: Sequence[pulumi.Input[str]], group: aws.ec2.SecurityGroup) -> aws.lb.LoadBalancer:
         """A Network Load Balancer with a security group (NLBs take security groups only at creation:
-        https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-security-groups.html)."""
+        https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-security-groups.html),
+        writing access logs to the cluster's bucket (no prefix: ELB adds ``AWSLogs/<account>/...`` and
+        names each file after its load balancer,
+        https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-access-logs.html).
+        Enabling logs on an existing NLB is an attribute change (``access_logs.s3.*`` of
+        https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_LoadBalancerAttribute.html,
+        set by ModifyLoadBalancerAttributes), not a replacement."""
+        logs = self._access_logs
         return aws.lb.LoadBalancer(
             f"{self._name}-{role}-lb",
             # The scheme is in the name: switching it replaces the load balancer, and the new one
@@ -452,9 +463,10 @@ class SelfManagedAwsCluster(Cluster):
             security_groups=[group.id],
             # Targets are not one per zone (a pool of 2 over 3 zones): every NLB node serves all of them.
             enable_cross_zone_load_balancing=True,
+            access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=logs.bucket.bucket, enabled=True),
             region=self._region,
             tags={**self._tags, "Name": f"{self._name}-{role}"},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=logs.ready),
         )
 
     def _service_load_balancer(

@@ -979,17 +979,13 @@ RULES = [
          stack_check=_flow_logs, types=(VPC, FLOW_LOG, GCP_SUBNET),
          refs=("https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs.html",
                "https://cloud.google.com/vpc/docs/using-flow-logs")),
-    # TODO(product): advisory until cluster/selfmanaged_aws.py (_nlb: the API and service NLBs) gives
-    # every load balancer accessLogs {enabled: true, bucket: <an S3 bucket the ELB log delivery may
-    # write to>}. Then mandatory.
-    Rule("lb-access-logs", "AWS load balancers write access logs.", "low", "checkov CKV_AWS_91", "advisory",
+    # An NLB writes access logs for its TLS listeners only (the page below); fleetform's TCP NLBs
+    # still turn them on, as the check asks, and their traffic is in the VPC flow logs.
+    Rule("lb-access-logs", "AWS load balancers write access logs.", "low", "checkov CKV_AWS_91", "mandatory",
          _lb_access_logs, types=AWS_LB,
          refs=("https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-access-logs.html",)),
-    # TODO(product): advisory until network/aws.py (FLOW_LOG_RETENTION_DAYS, the flow-log group) and
-    # cluster/eks.py (LOG_RETENTION_DAYS, the control-plane group) keep logs >= 365 days and set
-    # kmsKeyId (a key whose policy lets logs.<region>.amazonaws.com use it). Then mandatory.
     Rule("log-group-retention-encryption", "CloudWatch log groups keep logs at least minRetentionDays (or for ever) "
-         "and are encrypted with a KMS key.", "low", "checkov CKV_AWS_338, CKV_AWS_158", "advisory", _log_groups,
+         "and are encrypted with a KMS key.", "low", "checkov CKV_AWS_338, CKV_AWS_158", "mandatory", _log_groups,
          types=(LOG_GROUP,),
          config={"minRetentionDays": {"type": "integer", "default": 365,
                                       "description": "Fewest days a log group may keep logs (0, never expire, passes)."}},

@@ -132,6 +132,13 @@ def _eip(args) -> dict[str, Any]:
     return {"publicIp": f"203.0.113.{int(_hex('eip', args.name, length=4), 16) % 254 + 1}"}
 
 
+def _s3_bucket(args) -> dict[str, Any]:
+    """A bucket named as Pulumi auto-names one (logical name, '-', 7 random characters; here a hash
+    of the name, so plans are deterministic) unless the program names it."""
+    name = args.inputs.get("bucket") or f"{args.name}-{_hex('bucket', args.name, length=7).lower()}"
+    return {"bucket": name, "arn": f"arn:aws:s3:::{name}", "bucketDomainName": f"{name}.s3.amazonaws.com"}
+
+
 OUTPUTS = {
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": _oidc_provider,
@@ -145,6 +152,7 @@ OUTPUTS = {
     "aws:lb/listener:Listener": _listener,
     "aws:ec2/instance:Instance": _instance,
     "aws:ec2/eip:Eip": _eip,
+    "aws:s3/bucket:Bucket": _s3_bucket,
 }
 
 
