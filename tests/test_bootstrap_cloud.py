@@ -18,6 +18,14 @@ Expected values come from the sources, not from the code under test:
   Google; instance/zone is projects/<number>/zones/<zone>).
 - kubelet: kubernetes/kubernetes pkg/kubelet/cm/container_manager_linux.go setupKernelTunables
   and staging/src/k8s.io/component-helpers/node/util/sysctl/sysctl.go (commit 001332b0 / 04791b49).
+- Azure: https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service (header
+  ``Metadata: true``, requests without it refused with 400; ``format=text`` for a leaf; bypass
+  proxies); kubernetes-sigs/cloud-provider-azure v1.32.20 ... v1.36.5: pkg/node/node.go
+  (IMDSNodeProvider.InstanceID: "azure://" + the instance id), pkg/provider/azure_instances_v1.go
+  getLocalInstanceProviderID (strings.ReplaceAll of the subscription id, then of the resource
+  group name, by its lower case), pkg/provider/azure_vmss.go vmssVMResourceIDTemplate and
+  azure_standard.go providerIDRE (what the controllers parse), pkg/consts/consts.go
+  ImdsInstanceAPIVersion "2021-10-01".
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ EXTERNAL = {role: replace(node, cloud_provider_external=True) for role, node in
             (("init", INIT), ("join", JOIN), ("agent", AGENT))}
 AWS_IDS = {role: replace(node, provider_id_from="aws", with_node_id=True) for role, node in EXTERNAL.items()}
 GCP_IDS = {role: replace(node, provider_id_from="gcp", with_node_id=True) for role, node in EXTERNAL.items()}
+AZURE_IDS = {role: replace(node, provider_id_from="azure", with_node_id=True) for role, node in EXTERNAL.items()}
 
 # What the kubelet requires under --protect-kernel-defaults (setupKernelTunables' desiredState).
 KUBELET_TUNABLES = {
@@ -97,6 +106,7 @@ def test_options_change_the_configuration_hash():
     assert config_sha256(EXTERNAL["agent"]) != config_sha256(AGENT)
     assert config_sha256(replace(AGENT, with_node_id=True)) != config_sha256(AGENT)
     assert config_sha256(AWS_IDS["agent"]) != config_sha256(GCP_IDS["agent"])
+    assert len({config_sha256(n["agent"]) for n in (AWS_IDS, GCP_IDS, AZURE_IDS)}) == 3
 
 
 def test_provider_id_needs_the_external_cloud_provider():
@@ -104,7 +114,7 @@ def test_provider_id_needs_the_external_cloud_provider():
         k3s_args(replace(AGENT, provider_id_from="aws"))
 
 
-@pytest.mark.parametrize("nodes", [AWS_IDS, GCP_IDS], ids=["aws", "gcp"])
+@pytest.mark.parametrize("nodes", [AWS_IDS, GCP_IDS, AZURE_IDS], ids=["aws", "gcp", "azure"])
 def test_provider_id_is_the_only_argument_expanded_on_the_node(nodes):
     for node in nodes.values():
         script = render_script(node)
@@ -121,6 +131,7 @@ LINTED = {
     **{f"external-{r}": n for r, n in EXTERNAL.items()},
     **{f"aws-{r}": n for r, n in AWS_IDS.items()},
     **{f"gcp-{r}": n for r, n in GCP_IDS.items()},
+    **{f"azure-{r}": n for r, n in AZURE_IDS.items()},
     "join-wait-fatal": replace(JOIN, join_wait_fatal=True),
     "agent-wait-fatal": replace(AGENT, join_wait_fatal=True),
 }
@@ -137,11 +148,12 @@ def test_cloud_variants_pass_shellcheck(name, tmp_path):
 
 # Answers like the services the script talks to: k3s' /ping after FLEETFORM_TEST_PING_FAILURES
 # failed attempts (connection refused = curl exit 7), EC2 IMDSv2 (token first; 401 without it,
-# as IMDSv2 "required" does) and the GCE metadata server (403 without Metadata-Flavor); anything
+# as IMDSv2 "required" does), the GCE metadata server (403 without Metadata-Flavor) and Azure's
+# IMDS (400 without Metadata: true; leaves as text; values from FLEETFORM_TEST_AZURE_*); anything
 # else is the installer download of tests/test_bootstrap.py.
 STUB_CURL = r"""#!/bin/sh
 printf 'curl %s\n' "$*" >> "$FLEETFORM_TEST_LOG"
-url=""; out=""; token=""; flavor=""; method=GET
+url=""; out=""; token=""; flavor=""; azure=""; method=GET
 while [ $# -gt 0 ]; do
   case "$1" in
     -o) out="$2"; shift;;
@@ -149,6 +161,7 @@ while [ $# -gt 0 ]; do
     -H) case "$2" in
           "X-aws-ec2-metadata-token: "*) token="${2#X-aws-ec2-metadata-token: }";;
           "Metadata-Flavor: Google") flavor=yes;;
+          "Metadata: true") azure=yes;;
         esac; shift;;
     http://*|https://*) url="$1";;
   esac
@@ -179,9 +192,41 @@ case "$url" in
       instance/name) printf 'fleet-general-7xq2';;
       *) exit 22;;
     esac; exit 0;;
+  http://169.254.169.254/metadata/instance/compute/*)
+    [ -n "$azure" ] || exit 22
+    [ -n "${FLEETFORM_TEST_NO_METADATA:-}" ] && exit 7
+    case "$url" in *'?api-version=2021-10-01&format=text') ;; *) exit 22;; esac
+    leaf="${url#http://169.254.169.254/metadata/instance/compute/}"
+    case "${leaf%%\?*}" in
+      resourceId) printf '%s' "$FLEETFORM_TEST_AZURE_ID";;
+      subscriptionId) printf '%s' "$FLEETFORM_TEST_AZURE_SUBSCRIPTION";;
+      resourceGroupName) printf '%s' "$FLEETFORM_TEST_AZURE_GROUP";;
+      *) exit 22;;
+    esac; exit 0;;
 esac
 cp "$FLEETFORM_TEST_INSTALLER" "$out"
 """
+
+
+# A scale set instance as Azure's IMDS describes it: a resource group name with upper case and
+# regex-special characters, a subscription id in upper case, a scale set name with upper case.
+AZURE_SUBSCRIPTION = "0A1B2C3D-4E5F-6071-8293-A4B5C6D7E8F9"
+AZURE_GROUP = "Fleet.Prod(1)-RG"
+AZURE_VMSS_ID = (f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/{AZURE_GROUP}/providers/"
+                 "Microsoft.Compute/virtualMachineScaleSets/Fleet-General/virtualMachines/17")
+AZURE_INSTANCE = {"FLEETFORM_TEST_AZURE_ID": AZURE_VMSS_ID, "FLEETFORM_TEST_AZURE_SUBSCRIPTION": AZURE_SUBSCRIPTION,
+                  "FLEETFORM_TEST_AZURE_GROUP": AZURE_GROUP}
+# What the controllers parse (cloud-provider-azure v1.35.8): a scale set instance by
+# vmssVMProviderIDRE ("azure://" + vmssVMResourceIDTemplate), a VM by providerIDRE.
+AZURE_VMSS_PROVIDER_ID = re.compile(r"azure:///subscriptions/(?:.*)/resourceGroups/(.+)/providers/"
+                                    r"Microsoft.Compute/virtualMachineScaleSets/(.+)/virtualMachines/(?:\d+)")
+AZURE_VM_PROVIDER_ID = re.compile(r".*/subscriptions/(?:.*)/Microsoft.Compute/virtualMachines/(.+)$")
+
+
+def azure_node_manager_provider_id(resource_id: str, subscription: str, group: str) -> str:
+    """getLocalInstanceProviderID with "azure://" in front: Go's strings.ReplaceAll and Python's
+    str.replace both replace every non-overlapping occurrence, left to right."""
+    return "azure://" + resource_id.replace(subscription, subscription.lower()).replace(group, group.lower())
 
 
 class CloudSandbox(Sandbox):
@@ -190,16 +235,19 @@ class CloudSandbox(Sandbox):
         (self.bin / "curl").write_text(STUB_CURL)
 
     def run(self, node: NodeBootstrap, **env: str) -> subprocess.CompletedProcess:
+        return self.run_script(render_script(node), **env)
+
+    def run_script(self, script: str, **env: str) -> subprocess.CompletedProcess:
         full = {
             "PATH": f"{self.bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "FLEETFORM_ROOT": str(self.root),
             "FLEETFORM_TEST_LOG": str(self.log),
             "FLEETFORM_TEST_INSTALLER": str(self.installer),
             "HOME": str(self.root),
+            **AZURE_INSTANCE,
             **env,
         }
-        return subprocess.run(["/bin/sh", "-s"], input=render_script(node), env=full, capture_output=True,
-                              text=True, timeout=60)
+        return subprocess.run(["/bin/sh", "-s"], input=script, env=full, capture_output=True, text=True, timeout=60)
 
     def order(self) -> list[str]:
         """The log's lines reduced to what happened: ping, metadata, sysctl, installer."""
@@ -253,7 +301,62 @@ def test_gcp_node_registers_with_the_providerid_the_gce_ccm_parses(cbox, role):
     assert all("Metadata-Flavor: Google" in c for c in cbox.calls("curl") if "metadata.google.internal" in c)
 
 
-@pytest.mark.parametrize("nodes", [AWS_IDS, GCP_IDS], ids=["aws", "gcp"])
+@pytest.mark.parametrize("role", ["init", "join", "agent"])
+def test_azure_node_registers_with_the_providerid_the_node_manager_would_set(cbox, role):
+    proc = cbox.run(AZURE_IDS[role])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (args,) = cbox.installs()
+    provider_id = _flag(args, "--kubelet-arg=provider-id=")
+    assert provider_id == azure_node_manager_provider_id(AZURE_VMSS_ID, AZURE_SUBSCRIPTION, AZURE_GROUP)
+    # Subscription and group lower-cased, nothing else: the scale set keeps its case.
+    assert provider_id == ("azure:///subscriptions/0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9/resourceGroups/"
+                           "fleet.prod(1)-rg/providers/Microsoft.Compute/virtualMachineScaleSets/Fleet-General/virtualMachines/17")
+    m = AZURE_VMSS_PROVIDER_ID.fullmatch(provider_id)
+    assert m and m.groups() == ("fleet.prod(1)-rg", "Fleet-General")
+    assert "--with-node-id" in args and "--kubelet-arg=cloud-provider=external" in args
+    # Three leaf reads, each with the header IMDS requires, as text, bypassing any proxy.
+    # (The stub logs its arguments joined by spaces; the stub itself refused a request without
+    # the header, exit 22.)
+    calls = [c for c in cbox.calls("curl") if "169.254.169.254" in c]
+    assert sorted(c.split("/compute/")[1] for c in calls) == sorted(
+        f"{leaf}?api-version=2021-10-01&format=text" for leaf in ("resourceId", "subscriptionId", "resourceGroupName"))
+    for c in calls:
+        assert " -H Metadata: true " in c and " --noproxy * " in c
+        assert re.search(r" --retry ([1-5]) ", c) and " --retry-connrefused " in c  # bounded
+    assert f"providerID: {provider_id}" in proc.stdout
+    assert cbox.order().index("metadata") < cbox.order().index("installer")
+
+
+def test_azure_vm_providerid_matches_what_the_controllers_parse(cbox):
+    """A master is a VM, not a scale set instance; the group's name also occurs in the VM's name
+    (ReplaceAll lower-cases every occurrence)."""
+    vm_id = f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/SM-RG/providers/Microsoft.Compute/virtualMachines/SM-RG-master-1"
+    proc = cbox.run(AZURE_IDS["init"], FLEETFORM_TEST_AZURE_ID=vm_id, FLEETFORM_TEST_AZURE_GROUP="SM-RG")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    provider_id = _flag(cbox.installs()[0], "--kubelet-arg=provider-id=")
+    assert provider_id == azure_node_manager_provider_id(vm_id, AZURE_SUBSCRIPTION, "SM-RG")
+    m = AZURE_VM_PROVIDER_ID.fullmatch(provider_id)
+    assert m and m.group(1) == "sm-rg-master-1"
+    assert not AZURE_VMSS_PROVIDER_ID.fullmatch(provider_id)
+
+
+def test_azure_metadata_that_is_not_a_resource_id_stops_the_bootstrap(cbox):
+    proc = cbox.run(AZURE_IDS["agent"], FLEETFORM_TEST_AZURE_ID="<html>proxy error</html>")
+    assert proc.returncode == 1
+    assert "not a resource id; cannot register the node with its providerID" in proc.stdout
+    assert cbox.installs() == []
+
+
+@pytest.mark.parametrize("missing", ["FLEETFORM_TEST_AZURE_SUBSCRIPTION", "FLEETFORM_TEST_AZURE_GROUP"])
+def test_azure_metadata_missing_one_value_names_it(cbox, missing):
+    proc = cbox.run(AZURE_IDS["agent"], **{missing: ""})
+    assert proc.returncode == 1
+    name = {"FLEETFORM_TEST_AZURE_SUBSCRIPTION": "subscriptionId", "FLEETFORM_TEST_AZURE_GROUP": "resourceGroupName"}[missing]
+    assert f"instance metadata gave no {name}; cannot register the node with its providerID" in proc.stdout
+    assert cbox.installs() == []
+
+
+@pytest.mark.parametrize("nodes", [AWS_IDS, GCP_IDS, AZURE_IDS], ids=["aws", "gcp", "azure"])
 def test_no_metadata_means_no_install_and_a_clear_reason(cbox, nodes):
     proc = cbox.run(nodes["agent"], FLEETFORM_TEST_NO_METADATA="1")
     assert proc.returncode == 1
@@ -311,7 +414,8 @@ def test_default_wait_is_fifteen_minutes_every_five_seconds():
     assert "deadline=$(( $(date +%s) + 900 ))" in script and "  sleep 5" in script
 
 
-@pytest.mark.parametrize("node", [INIT, JOIN, AGENT, *EXTERNAL.values(), *AWS_IDS.values(), *GCP_IDS.values()],
+@pytest.mark.parametrize("node", [INIT, JOIN, AGENT, *EXTERNAL.values(), *AWS_IDS.values(), *GCP_IDS.values(),
+                                  *AZURE_IDS.values()],
                          ids=lambda n: f"{n.role}-{n.provider_id_from or ('ext' if n.cloud_provider_external else 'plain')}")
 def test_kubelet_tunables_are_loaded_before_k3s_starts(cbox, node):
     """Every role and cloud option, through the one renderer cloud-init and SSH both carry."""

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
-import os
+import pathlib
 import re
 import shlex
-import subprocess
 
 import pytest
 import yaml
@@ -26,7 +26,8 @@ from fleetform.plan.engine import plan
 from fleetform.plan.mocks import plain
 from tests.bootstrap_parsing import installer_args
 from tests.conftest import one, regs, stack_config
-from tests.test_bootstrap import Sandbox, _lint
+from tests.test_bootstrap import _lint
+from tests.test_bootstrap_cloud import AZURE_INSTANCE, AZURE_VMSS_PROVIDER_ID, CloudSandbox, azure_node_manager_provider_id
 
 STACK = "selfmanaged-azure"
 CLUSTER = "sm-azure"
@@ -167,6 +168,24 @@ def test_controller_manager_runs_node_lifecycle_only_on_the_masters(sm):
     assert "--leader-elect=true" in c["args"]
 
 
+def _allowed(rules, group, resource, verb):
+    return any(group in r["apiGroups"] and resource in r["resources"] and verb in r["verbs"] for r in rules)
+
+
+def test_controller_manager_may_read_what_its_informers_list_and_nothing_more(sm):
+    # SetInformers runs whatever controllers are on (cmd/cloud-controller-manager/app/
+    # controllermanager.go startControllers) and starts a Services lister and an EndpointSlices
+    # informer (pkg/provider/azure.go SetInformers; azure_local_services.go
+    # setUpEndpointSlicesInformer, discovery.k8s.io/v1): a reflector lists, then watches.
+    rules = manifest(sm, "ClusterRole", "fleetform:cloud-controller-manager")["rules"]
+    for group, resource in (("", "services"), ("discovery.k8s.io", "endpointslices")):
+        assert _allowed(rules, group, resource, "list") and _allowed(rules, group, resource, "watch")
+        # Read only: the service controller, which would write them, does not run.
+        for verb in ("create", "update", "patch", "delete"):
+            assert not _allowed(rules, group, resource, verb), (resource, verb)
+    assert not _allowed(rules, "", "services/status", "patch")
+
+
 def test_cloud_config_names_this_cluster_and_carries_no_secret(sm):
     names = by_name(sm)
     (cm,) = [m for m in sm.manifests if m.kind == "ConfigMap" and m.name == "azure-cloud-config"]
@@ -187,6 +206,22 @@ def test_cloud_config_names_this_cluster_and_carries_no_secret(sm):
     secrets = {"aadClientSecret", "aadClientCertPath", "aadClientCertPassword", "aadClientId", "aadFederatedTokenFile"}
     assert not secrets & set(config)
     assert not [m for m in sm.manifests if m.kind == "Secret"]
+    # A new Node whose instance ARM does not list yet is kept for a while, not deleted ("If not
+    # set, it defaults to 0, which disables the grace period", pkg/provider/config/azure.go;
+    # kubernetes-sigs/cloud-provider-azure#10604).
+    assert config["nodeInstanceNotFoundGracePeriodInSeconds"] >= 300
+
+
+def test_the_grace_period_is_written_only_where_the_release_reads_it():
+    # nodeInstanceNotFoundGracePeriodInSeconds is in pkg/provider/config/azure.go at v1.33.17,
+    # v1.34.13, v1.35.8 and v1.36.5, not at v1.32.20.
+    from fleetform.cluster.selfmanaged_azure_cloud import cloud_config
+
+    base = dict(tenant_id="t", subscription_id="s", resource_group="rg", location="l", vnet="v", subnet="n",
+                security_group="g", identity_client_id="c")
+    assert "nodeInstanceNotFoundGracePeriodInSeconds" not in cloud_config(**base, kubernetes_version="1.32")
+    for minor in ("1.33", "1.34", "1.35", "1.36"):
+        assert cloud_config(**base, kubernetes_version=minor)["nodeInstanceNotFoundGracePeriodInSeconds"] >= 300
 
 
 def test_node_manager_runs_on_every_node_from_instance_metadata(sm):
@@ -203,6 +238,12 @@ def test_node_manager_runs_on_every_node_from_instance_metadata(sm):
     # Every node: the masters' taint and the taint it exists to remove.
     assert tolerates(spec["tolerations"], MASTER_TAINT) and tolerates(spec["tolerations"], UNINITIALIZED)
     assert set(spec.get("nodeSelector", {})) <= {"kubernetes.io/os"}
+    # The pod network, unlike the chart (hostNetwork "required to fetch correct hostname"): with
+    # vmType vmss the provider compares NODE_NAME, not the host name, with the Node's name
+    # (pkg/provider/azure_instances_v1.go isCurrentInstance; the node manager's provider is built
+    # with VMType "vmss", pkg/node/node.go NewIMDSNodeProvider), and the kubelet already set the
+    # providerID, so nothing waits on it.
+    assert not spec.get("hostNetwork")
 
 
 def test_controllers_are_reachable_only_where_they_must_be(sm):
@@ -290,6 +331,13 @@ def test_only_the_masters_identity_has_a_role_and_only_what_the_controllers_call
                    "Microsoft.Network/publicIPAddresses/", "Microsoft.Network/networkSecurityGroups/write",
                    "Microsoft.Network/routeTables/", "Microsoft.Compute/virtualMachines/write", "Microsoft.Compute/disks/"):
         assert not any(a.startswith(prefix) for a in actions), prefix
+    # The display name "must be unique at the scope of the Microsoft Entra directory"
+    # (https://learn.microsoft.com/azure/role-based-access-control/custom-roles): it carries a
+    # digest of project, stack and subscription, so same-named clusters of two stacks do not collide.
+    digest = hashlib.sha256(f"fleetform/{STACK}/{PLAN_SUBSCRIPTION_ID.lower()}/{CLUSTER}".encode()).hexdigest()[:8]
+    assert r["roleName"] == f"fleetform {CLUSTER} control plane {digest}"
+    assert len(r["roleName"]) <= 512  # "Maximum number of characters is 512" (same page)
+    assert role.urn.endswith(f"::{CLUSTER}-control-plane-role")  # the URN it was added with
     a = raw(assignment)
     assert a["scope"] == rg_id and a["roleDefinitionId"] == f"{role.name}-id" and a["principalType"] == "ServicePrincipal"
     cp = raw(names[f"{CLUSTER}-control-plane-identity"])["resourceName"]
@@ -352,6 +400,22 @@ def test_tag_names_encode_slashes_and_underscores_as_the_readme_says():
     assert tags["k8s.io_cluster-autoscaler_node-template_label_example.com_cpu~2arch"] == "x"
     assert tags["k8s.io_cluster-autoscaler_node-template_taint_k8s.io_foo"] == "bar:NoSchedule"
     assert (tags["min"], tags["max"]) == ("0", "3")
+
+
+def test_the_autoscalers_capacity_survives_a_later_up(sm):
+    """The scale sets ignore sku.capacity (the autoscaler owns it). For an ignored property Pulumi
+    "uses the serialized value from the stack state" and "will continue to send those stale values
+    ... unless you run a refresh" (https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/);
+    azure-native's update is a full PUT of the scale set, so any later change to a scale set would
+    also set its capacity back. Pulumi.yaml's options.refresh: always makes every up refresh first
+    (pulumi/pulumi pkg/cmd/pulumi/operations/io.go getRefreshOption), and a refresh stores the live
+    capacity as the state's input (azure-native Read; RefreshStep.Apply)."""
+    for r in regs(sm, VMSS):
+        assert r.ignore_changes == ["sku.capacity"], r.name
+    project = yaml.safe_load((pathlib.Path(__file__).parent.parent / "Pulumi.yaml").read_text())
+    assert (project.get("options") or {}).get("refresh") == "always", (
+        "Pulumi.yaml needs `options: {refresh: always}`: without it a `pulumi up` that changes a worker "
+        "scale set resets the Cluster Autoscaler's capacity to the one in state")
 
 
 def test_a_pool_from_zero_plans_cleanly():
@@ -461,6 +525,27 @@ def test_joining_masters_register_with_the_first_master_not_their_own_load_balan
     assert f"--server=https://{API_IP}:6443" in installer_args(pool_script(sm, "general"))
 
 
+def test_every_node_registers_with_its_azure_providerid(sm):
+    """Without a providerID, cloud-node-lifecycle looks a NotReady Node's instance up by its name
+    (pkg/provider/azure_instances_v2.go InstanceExists -> GetInstanceProviderID). For a worker that
+    name is the computer name plus --with-node-id's suffix, so the scale set lookup
+    (azure_vmss.go getNodeIdentityByNodeName: the last 6 characters as the base-36 instance id)
+    finds nothing. The controller then deletes the Node, and the kubelet does not register it
+    again (kubernetes/kubernetes#71398). So every node, master or worker, registers with the
+    providerID the node manager would set, read from the instance metadata service at boot."""
+    scripts = [master_script(sm, i) for i in (1, 2, 3)] + [pool_script(sm, p) for p in ("general", "spot")]
+    for script in scripts:
+        assert "--kubelet-arg=provider-id=${PROVIDER_ID}" in installer_args(script)
+        assert "http://169.254.169.254/metadata/instance/compute/" in script and "'Metadata: true'" in script
+    # A worker's id, as IMDS gives it for an instance of this cluster's scale set, comes out as
+    # what the controllers parse to (resource group, scale set).
+    vmss = raw(by_name(sm)[f"{CLUSTER}-pool-general"])["vmScaleSetName"]
+    resource_id = (f"/subscriptions/{PLAN_SUBSCRIPTION_ID}/resourceGroups/{RG}/providers/Microsoft.Compute/"
+                   f"virtualMachineScaleSets/{vmss}/virtualMachines/3")
+    m = AZURE_VMSS_PROVIDER_ID.fullmatch(azure_node_manager_provider_id(resource_id, PLAN_SUBSCRIPTION_ID, RG))
+    assert m and m.groups() == (RG.lower(), vmss)
+
+
 def test_every_node_runs_with_the_external_cloud_provider(sm):
     # k3s: "Before deploying an external CCM, you must start all K3s servers with the
     # --disable-cloud-controller flag" (https://docs.k3s.io/networking/networking-services); the
@@ -486,14 +571,17 @@ def test_rendered_scripts_pass_shellcheck(sm, which, tmp_path):
 
 @pytest.mark.parametrize("which", ["master-2", "pool-spot"])
 def test_rendered_scripts_run_in_a_sandbox(sm, which, tmp_path):
-    box = Sandbox(tmp_path)
+    # Instance metadata and k3s's /ping answered by tests/test_bootstrap_cloud.py's stubs.
+    box = CloudSandbox(tmp_path)
     script = master_script(sm, 2) if which == "master-2" else pool_script(sm, "spot")
-    env = {"PATH": f"{box.bin}:{os.environ.get('PATH', '/usr/bin:/bin')}", "FLEETFORM_ROOT": str(box.root),
-           "FLEETFORM_TEST_LOG": str(box.log), "FLEETFORM_TEST_INSTALLER": str(box.installer), "HOME": str(box.root)}
-    proc = subprocess.run(["/bin/sh", "-s"], input=script, env=env, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
+    proc = box.run_script(script)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     (args,) = box.installs()
-    assert args == installer_args(script)  # the flags above reach the installer as rendered
+    expanded = azure_node_manager_provider_id(*AZURE_INSTANCE.values())
+    # The flags above reach the installer as rendered, the providerID expanded on the node.
+    assert args == [a.replace("${PROVIDER_ID}", expanded) for a in installer_args(script)]
     assert "--kubelet-arg=cloud-provider=external" in args
+    assert f"--kubelet-arg=provider-id={expanded}" in args
     joined = MASTER_IPS[0] if which == "master-2" else API_IP
     assert any(shlex.split(c)[-1] == f"https://{joined}:6443/ping" for c in box.calls("curl"))
+    assert box.order().index("metadata") < box.order().index("installer")

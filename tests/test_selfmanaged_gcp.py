@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from fleetform.bootstrap import K3S_RELEASES
+from fleetform.cluster import selfmanaged_gcp_reaper as reaper
 from fleetform.cluster.selfmanaged_gcp import gcp_name
 from fleetform.config import load_spec
 from fleetform.network.cidr import carve
@@ -201,6 +202,9 @@ def test_expected_resources(result):
         "pulumi:providers:kubernetes": 2,  # the add-ons' and the workloads'
         RELEASE: 1,  # the Cluster Autoscaler
         "kubernetes:apps/v1:DaemonSet": 1,  # cloud-provider-gcp
+        # cloud-provider-gcp's and the stale-Node reaper's.
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": 2,
+        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": 2,
     }
     assert {t: counts.get(t, 0) for t in expected} == expected
     cluster = next(r for r in result.capture.registrations if r.type == "fleetform:cluster:SelfManagedGcpCluster")
@@ -318,7 +322,9 @@ def test_user_data_fetches_the_bootstrap_and_holds_no_secret(result):
         for bit in secret_bits:
             assert bit not in text and bit not in fetcher, (reg.name, bit)
         assert write["path"] == "/var/lib/fleetform/fetch-bootstrap.py" and write["permissions"] == "0700"
-        (cmd,) = doc["runcmd"]
+        *before, cmd = doc["runcmd"]
+        # Masters enable the stale-Node reaper's timer first: the bootstrap's exec ends the script.
+        assert before == ([["/bin/sh", "-c", reaper.ENABLE_COMMAND]] if reg.type == INSTANCE else []), reg.name
         version_name = f"projects/000000000000/secrets/{CLUSTER}-{nodes[reg.name]}-bootstrap/versions/1"
         assert cmd == ["/bin/sh", "-c", f"python3 /var/lib/fleetform/fetch-bootstrap.py {version_name} "
                        "/var/lib/fleetform/bootstrap.sh && exec /bin/sh /var/lib/fleetform/bootstrap.sh"]
@@ -341,9 +347,12 @@ def test_workers_join_under_a_unique_node_name_and_masters_under_their_own(resul
         assert "--with-node-id" in installer_args(script_of(result, f"pool-{pool}"))
     for i in range(3):
         assert "--with-node-id" not in installer_args(script_of(result, f"master-{i}"))
+    reaper_files = [reaper.REAPER_PATH, f"/etc/systemd/system/{reaper.REAPER_UNIT}.service",
+                    f"/etc/systemd/system/{reaper.REAPER_UNIT}.timer"]
     for reg in regs(result, INSTANCE) + regs(result, TEMPLATE):
         paths = [f["path"] for f in cloud_config(reg)["write_files"]]
-        assert paths == ["/var/lib/fleetform/fetch-bootstrap.py"]
+        # No k3s config file; masters also carry the stale-Node reaper (selfmanaged_gcp_reaper).
+        assert paths == ["/var/lib/fleetform/fetch-bootstrap.py"] + (reaper_files if reg.type == INSTANCE else [])
 
 
 def test_each_bootstrap_secret_is_readable_by_its_role_only(result):
@@ -743,7 +752,7 @@ def _run_fetcher(result, base_url, tmp_path, deadline="5"):
     doc = cloud_config(one(result, INSTANCE, f"{CLUSTER}-master-1"))
     fetcher = tmp_path / "fetch-bootstrap.py"
     fetcher.write_bytes(base64.b64decode(doc["write_files"][0]["content"]))
-    version = shlex.split(doc["runcmd"][0][2])[2]
+    version = shlex.split(doc["runcmd"][-1][2])[2]  # the last command: fetch and run the bootstrap
     dest = tmp_path / "var" / "bootstrap.sh"
     env = {**os.environ, "FLEETFORM_METADATA_URL": f"{base_url}/computeMetadata/v1",
            "FLEETFORM_SECRET_MANAGER_URL": f"{base_url}/v1", "FLEETFORM_FETCH_RETRY": "0.05",

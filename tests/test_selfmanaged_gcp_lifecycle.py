@@ -111,12 +111,29 @@ def closure(result, reg):
 # ------------------------------------------------------------------------------ cloud-provider-gcp
 
 
+PROMOTED = {
+    # kubernetes/k8s.io registry.k8s.io/images/k8s-staging-cloud-provider-gcp/images.yaml at
+    # 43401df3, cloud-controller-manager's dmap: tag -> the digest registry.k8s.io serves.
+    "v32.2.4": "sha256:210d919487bd3d7e916d116b734bdec68977702cf851751ece893c0b64e211fd",
+    "v33.1.1": "sha256:6fdc9a4e3eee967bd9775b6f607541ec00d114754b490b6a87fea3df40b87c26",
+    "v34.2.0": "sha256:4795f50bd273894d46e21b5569a716374377ae06d276343a6e5eae5aa93d5de8",
+    "v35.0.2": "sha256:f1cfeca80d58695683ddaeebb41215bf7239cb49534c5eb2b6e6205929822389",
+}
+
+
 def test_ccm_image_is_a_release_of_the_clusters_minor(result, v136_zero_and_arm):
-    # Images seen promoted to registry.k8s.io and run by kubermatic/kubeone (pkg/templates/images/images.go
-    # at ce6bae0a: v36.0.7; at 096e6d93: v35.0.2).
     assert ccm_container(result)[1]["image"] == f"{CCM_IMAGE}:v35.0.2"  # the stack's 1.35
+    # kubermatic/kubeone pkg/templates/images/images.go at ce6bae0a runs v36.0.7; the promoter's
+    # manifest at 43401df3 does not list it yet (its pin says so).
     assert ccm_container(v136_zero_and_arm)[1]["image"] == f"{CCM_IMAGE}:v36.0.7"
+    assert "not yet in" in addons.GCP_CCM_IMAGES["1.36"].note
+    # 1.34 runs its own minor's release, v34.2.0 (tag on release-1.34, k8s.io/* v0.34.2 in go.mod).
+    assert addons.GCP_CCM_IMAGES["1.34"].version == "v34.2.0"
     for minor, pin in addons.GCP_CCM_IMAGES.items():
+        if pin.version in PROMOTED:
+            assert PROMOTED[pin.version] in pin.note and addons.GCP_CCM_PROMOTED in pin.note, minor
+        if minor != "1.35":  # v35.0.2 is built against k8s.io/* v0.34.2: one minor older, allowed
+            assert pin.version is not None and pin.version.startswith("v" + minor.split(".")[1] + "."), minor
         ccm_minor = int((pin.version or "").removeprefix("v").split(".")[0])
         # The tag's major is the Kubernetes minor; the skew policy allows one minor older, never newer.
         assert int(minor.split(".")[1]) - 1 <= ccm_minor <= int(minor.split(".")[1]), (minor, pin.version)
@@ -134,6 +151,16 @@ def test_ccm_runs_only_the_node_controllers(result):
     assert set(controllers.split(",")) == {"cloud-node-controller", "cloud-node-lifecycle-controller"}
     assert "--configure-cloud-routes=false" in args and "--allocate-node-cidrs=false" in args
     assert "--use-service-account-credentials=false" in args
+
+
+def test_the_ccm_starts_from_its_cached_image_with_the_skips_that_takes(result):
+    ds, c = ccm_container(result)
+    # A master restarting without registry.k8s.io or NAT still starts the CCM
+    # (https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy).
+    assert c["imagePullPolicy"] == "IfNotPresent"
+    notes = ds["metadata"]["annotations"]
+    assert notes["checkov.io/skip1"].startswith("CKV_K8S_43=")  # tag, not digest (shared with Azure)
+    assert notes["checkov.io/skip2"].startswith("CKV_K8S_15=")  # "Image Pull Policy should be Always"
 
 
 def test_ccm_reads_the_clusters_network_from_its_config(result):
@@ -193,6 +220,10 @@ def test_ccm_rbac_is_what_its_two_controllers_need(result):
     assert local["metadata"]["namespace"] == "kube-system"
     lease_rules = [r for r in local["rules"] if r["resources"] == ["leases"]]
     assert any(r.get("resourceNames") == ["cloud-controller-manager"] and set(r["verbs"]) == {"get", "update"} for r in lease_rules)
+    # gce_clusterid.go lists and watches ingress-uid alone (fieldSelector metadata.name=ingress-uid),
+    # which a rule by name admits (RBAC docs, "Referring to resources").
+    (config_maps,) = [r for r in local["rules"] if r["resources"] == ["configmaps"]]
+    assert config_maps["resourceNames"] == ["ingress-uid"] and set(config_maps["verbs"]) == {"get", "list", "watch"}
     for binding in ("clusterrolebinding", "rolebinding", "auth-reader"):
         kind = "ClusterRoleBinding" if binding == "clusterrolebinding" else "RoleBinding"
         b = raw(one(result, f"kubernetes:rbac.authorization.k8s.io/v1:{kind}", f"{CLUSTER}-ccm-{binding}"))
@@ -230,10 +261,12 @@ def test_the_masters_account_holds_one_least_privilege_custom_role(result):
     assert set(props["permissions"]) == {
         # cloud-provider-gcp node controllers
         "compute.instances.get", "compute.zones.list",
-        # Cluster Autoscaler (GCE): groups, templates, machine types, instances, and its writes
-        # (resize, createInstances, deleteInstances: compute.instanceGroupManagers.update) and waits.
+        # Cluster Autoscaler (GCE): groups, templates, machine types, and its writes (resize,
+        # createInstances, deleteInstances: compute.instanceGroupManagers.update) and waits. Not
+        # compute.instances.list: only bulk listing calls it (FetchAllInstances), off unless
+        # --bulk-mig-instances-listing-enabled (default false, config/flags/flags.go at 1.35.2).
         "compute.instanceGroupManagers.get", "compute.instanceGroupManagers.list",
-        "compute.instanceGroupManagers.update", "compute.instanceTemplates.get", "compute.instances.list",
+        "compute.instanceGroupManagers.update", "compute.instanceTemplates.get",
         "compute.machineTypes.get", "compute.zoneOperations.get",
     }
     assert not any(p.endswith((".delete", ".create", ".setIamPolicy")) or p.startswith("iam.") for p in props["permissions"])
@@ -256,8 +289,16 @@ def test_the_autoscaler_runs_on_the_masters_with_their_account(result):
     assert {"key": "CriticalAddonsOnly", "operator": "Exists"} in values["tolerations"]
     args = values["extraArgs"]
     assert args["balance-similar-node-groups"] is True  # one group per zone (FAQ)
-    assert args["skip-nodes-with-local-storage"] is False  # fleetform pods mount an emptyDir at /tmp
     assert args["enforce-node-group-min-size"] is True
+    assert not {"bulk-mig-instances-listing-enabled", "scale-down-unready-time"} & set(args)  # defaults (see below)
+    # skip-nodes-with-local-storage keeps its default (true): fleetform's pods list their /tmp
+    # emptyDir in safe-to-evict-local-volumes (FAQ, "What types of pods can prevent CA from
+    # removing a node?"), and false would let the autoscaler drop other pods' local data.
+    assert "skip-nodes-with-local-storage" not in args
+    web = next(m for m in result.manifests if m.cluster == CLUSTER and m.kind == "Deployment" and m.name == "web")
+    template = web.object["spec"]["template"]
+    local = [v["name"] for v in template["spec"]["volumes"] if "emptyDir" in v or "hostPath" in v]
+    assert template["metadata"]["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"] == ",".join(local) == "tmp"
     assert values["containerSecurityContext"]["readOnlyRootFilesystem"] is True
     assert one(result, MEMBER, f"{CLUSTER}-masters-role-member").urn in release.dependencies
     assert one(result, DAEMONSET, f"{CLUSTER}-ccm").urn in release.dependencies
@@ -295,10 +336,35 @@ def test_a_min_zero_pool_starts_empty_and_its_template_describes_its_nodes(v136_
     # ... the very labels and taints the kubelet is given.
     args = installer_args(script_of(r, "pool-spot"))
     assert "--node-label=capacity=spot" in args and "--node-taint=capacity=spot:PreferNoSchedule" in args
-    assert _autoscaler_vars(raw(one(r, TEMPLATE, f"{CLUSTER}-general-tpl"))).keys() == {"os", "os_distribution", "arch"}
+    assert _autoscaler_vars(raw(one(r, TEMPLATE, f"{CLUSTER}-general-tpl"))).keys() == {
+        "os", "os_distribution", "arch", "kube_reserved", "evictionHard"}
     assert _autoscaler_vars(raw(one(r, TEMPLATE, f"{CLUSTER}-arm-tpl")))["arch"] == "arm64"
     # A pool of at most one VM gets one group, not three empty ones.
     assert [m.name for m in regs(r, MIG) if m.name.startswith(f"{CLUSTER}-arm-mig-")] == [f"{CLUSTER}-arm-mig-0"]
+
+
+def test_a_template_node_gets_a_k3s_nodes_allocatable(result):
+    """The autoscaler's arithmetic (cloudprovider/gce at 1.35.2): templates.go BuildNodeFromTemplate
+    -> BuildAllocatableFromKubeEnv (no kube_reserved: allocatable = capacity, nothing kept back)
+    -> CalculateAllocatable (capacity - kube_reserved - the memory eviction quantity; ephemeral
+    storage minus its nodefs ratio); gce_reserved.go ParseEvictionHardOrGetDefault (memory.available
+    and nodefs.available, 100Mi and 10% when missing). A k3s kubelet keeps back exactly
+    evictionHard {imagefs.available: 5%, nodefs.available: 5%} and no reservation
+    (k3s-io/k3s pkg/daemons/agent/agent_linux.go, kubeletConfig); the kubelet adds its defaults
+    only to an unset map (SetDefaults_KubeletConfiguration)."""
+    v = _autoscaler_vars(raw(one(result, TEMPLATE, f"{CLUSTER}-general-tpl")))
+
+    def kv(text):  # parseKeyValueListToMap
+        return dict(item.split("=", 1) for item in text.split(","))
+
+    reserved, eviction = kv(v["kube_reserved"]), kv(v["evictionHard"])
+    assert reserved == {"cpu": "0", "memory": "0", "ephemeral-storage": "0"}
+    assert eviction == {"memory.available": "0", "nodefs.available": "5%"}
+    memory, disk = 16 * 2**30, 100 * 10**9
+    allocatable_memory = memory - int(reserved["memory"]) - int(eviction["memory.available"])
+    allocatable_disk = disk - int(reserved["ephemeral-storage"]) - disk * float(eviction["nodefs.available"][:-1]) / 100
+    # k3s: no memory threshold (so all of it), 5% of the disk kept for nodefs.available.
+    assert (allocatable_memory, allocatable_disk) == (memory, disk * 0.95)
 
 
 @pytest.mark.parametrize("low,high,zones", [(0, 0, 3), (0, 1, 3), (3, 9, 3), (1, 6, 3), (2, 7, 3), (5, 5, 2), (0, 1000, 6)])

@@ -67,14 +67,38 @@ def join_wait(server_url: str, timeout_seconds: int, retry_seconds: int, fatal: 
 AWS_IMDS = "http://169.254.169.254/latest"
 GCE_METADATA = "http://metadata.google.internal/computeMetadata/v1"
 
+# Azure's Instance Metadata Service: the Metadata: true header, no proxy, a leaf read with
+# format=text (https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service);
+# compute/resourceId, compute/subscriptionId and compute/resourceGroupName, the fields
+# cloud-provider-azure reads (pkg/provider/azure_instance_metadata.go, ComputeMetadata), at the
+# API version it asks for (pkg/consts/consts.go, ImdsInstanceAPIVersion = "2021-10-01").
+AZURE_IMDS = "http://169.254.169.254/metadata/instance/compute"
+AZURE_IMDS_API_VERSION = "2021-10-01"
+
 # providerID formats the CCMs parse: kubernetes/cloud-provider-aws pkg/providers/v1/instances.go
 # (KubernetesInstanceID: aws:///<zone>/<instance id>); kubernetes/cloud-provider-gcp
 # providers/gce/gce_util.go (providerIDRE: gce://<project>/<zone>/<instance name>).
+# Azure: what the cloud-node-manager would set, so the kubelet's and the node manager's agree
+# (kubernetes-sigs/cloud-provider-azure, the same at v1.32.20 ... v1.36.5): pkg/node/node.go
+# IMDSNodeProvider.InstanceID returns "azure://" + Cloud.InstanceID, which for the local instance is
+# pkg/provider/azure_instances_v1.go getLocalInstanceProviderID: the resource id with every
+# occurrence of the subscription id, then of the resource group name, replaced by its lower case
+# (strings.ReplaceAll; the rest keeps its case). A scale set instance's resource id is
+# .../virtualMachineScaleSets/<scale set>/virtualMachines/<instance id>, a VM's
+# .../virtualMachines/<name>.
+#
+# _AZURE_LOWER_ALL does that replacement literally (index/substr, not a regular expression: a
+# resource group name may hold "." and "(").
+_AZURE_LOWER_ALL = (
+    "function lower_all(s, x,   out, i) { out = \"\"; while ((i = index(s, x)) > 0) "
+    "{ out = out substr(s, 1, i - 1) tolower(x); s = substr(s, i + length(x)) } return out s } "
+    "BEGIN { printf \"%s\", lower_all(lower_all(id, subscription), group) }"
+)
 
 
 def provider_id(source: str) -> list[str]:
-    """Set ``PROVIDER_ID`` from the instance metadata service of ``source`` ("aws" or "gcp"), or
-    fail saying which value was missing."""
+    """Set ``PROVIDER_ID`` from the instance metadata service of ``source`` ("aws", "gcp" or
+    "azure"), or fail saying which value was missing."""
     if source == "aws":
         lines = [
             "# providerID from the EC2 instance metadata service (IMDSv2).",
@@ -101,13 +125,38 @@ def provider_id(source: str) -> list[str]:
             'PROVIDER_ID="gce://$md_project/$md_zone/$md_instance"',
         ]
         needed = ("md_project", "md_zone", "md_instance")
+    elif source == "azure":
+        lines = [
+            "# providerID from the Azure Instance Metadata Service, formed as cloud-provider-azure's",
+            "# cloud-node-manager forms it (fleetform.bootstrap.fragments). curl retries a refused",
+            "# connection, a timeout, 408, 429 (IMDS throttling) and 5xx, at most 5 times per value.",
+            "azure_md() {",
+            "  curl -sSf --noproxy '*' --max-time 5 --retry 5 --retry-connrefused -H 'Metadata: true' "
+            f'"{AZURE_IMDS}/$1?api-version={AZURE_IMDS_API_VERSION}&format=text"',
+            "}",
+            'md_resourceId="$(azure_md resourceId)" || md_resourceId=""',
+            'md_subscriptionId="$(azure_md subscriptionId)" || md_subscriptionId=""',
+            'md_resourceGroupName="$(azure_md resourceGroupName)" || md_resourceGroupName=""',
+        ]
+        needed = ("md_resourceId", "md_subscriptionId", "md_resourceGroupName")
     else:
-        raise ValueError(f"no providerID source {source!r}; known: aws, gcp")
+        raise ValueError(f"no providerID source {source!r}; known: aws, gcp, azure")
     for var in needed:
         lines += [
             f'if [ -z "${var}" ]; then',
             f'  log "instance metadata gave no {var.removeprefix("md_")}; cannot register the node with its providerID"',
             "  exit 1",
             "fi",
+        ]
+    if source == "azure":
+        lines += [
+            'case "$md_resourceId" in',
+            "  /subscriptions/*) ;;",
+            "  *)",
+            '    log "instance metadata gave resourceId \'$md_resourceId\', not a resource id; cannot register the node with its providerID"',
+            "    exit 1;;",
+            "esac",
+            'PROVIDER_ID="azure://$(awk -v id="$md_resourceId" -v subscription="$md_subscriptionId" '
+            f"-v group=\"$md_resourceGroupName\" '{_AZURE_LOWER_ALL}')\"",
         ]
     return lines + ['log "providerID: $PROVIDER_ID"', ""]

@@ -35,7 +35,7 @@ from . import fragments
 Role = Literal["init", "join", "agent"]
 """init: the first master (``--cluster-init``); join: another master; agent: a worker."""
 
-ProviderIdSource = Literal["aws", "gcp"]
+ProviderIdSource = Literal["aws", "gcp", "azure"]
 """The instance metadata service a node reads its providerID from (:attr:`NodeBootstrap.provider_id_from`)."""
 
 K3S_TLS_DIR = "/var/lib/rancher/k3s/server/tls"
@@ -131,9 +131,12 @@ class NodeBootstrap:
     provider_id_from: Optional[ProviderIdSource] = None
     """With ``cloud_provider_external``: read the node's providerID from the instance metadata
     service at boot and register the Node with it (``--kubelet-arg=provider-id=...``):
-    ``aws:///<zone>/<instance id>`` or ``gce://<project>/<zone>/<instance name>``. The AWS and GCP
-    CCMs otherwise find the instance by the node's *name*, which fails for host names that are
-    not the EC2 private DNS name / GCE instance name, and for every ``with_node_id`` name."""
+    ``aws:///<zone>/<instance id>``, ``gce://<project>/<zone>/<instance name>`` or
+    ``azure://<resource id>`` (subscription and resource group in lower case, as
+    cloud-provider-azure's node manager writes it). The CCMs otherwise find the instance by the
+    node's *name*, which fails for host names that are not the EC2 private DNS name / GCE
+    instance name / scale set computer name, and for every ``with_node_id`` name; the Azure
+    cloud-node-lifecycle controller then deletes the Node (InstanceNotFound)."""
     with_node_id: bool = False
     """``--with-node-id``: k3s appends ``-<8 hex digits>``, random and kept in
     ``/etc/rancher/node/id``, to the node name, so a new machine that reuses an old host name

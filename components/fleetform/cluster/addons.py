@@ -217,22 +217,39 @@ def _gcp_ccm(version: str, evidence: str, git_tag: str = "") -> Pin:
         source=f"https://github.com/kubernetes/cloud-provider-gcp/releases/tag/{git_tag or version}",
         note="Tag on the project's release branch of the minor (repository snapshot of 2026-08-21). A git tag "
         "only pushes to the staging registry; promotion to registry.k8s.io is a separate pull request to "
-        f"kubernetes/k8s.io, so the pin is a tag seen on registry.k8s.io in use: {evidence}.",
+        f"kubernetes/k8s.io, so the pin is a tag seen promoted: {evidence}.",
     )
+
+
+GCP_CCM_PROMOTED = (
+    "https://github.com/kubernetes/k8s.io/blob/43401df3a194312edc6710a586f4e260bef26d97/"
+    "registry.k8s.io/images/k8s-staging-cloud-provider-gcp/images.yaml"
+)
+"""The promoter's manifest for cloud-provider-gcp: each promoted tag of ``cloud-controller-manager``
+with the digest registry.k8s.io serves for it (``dmap``)."""
+
+
+def _promoted(digest: str) -> str:
+    return f"listed in {GCP_CCM_PROMOTED} as {digest}"
 
 
 _KUBEONE_IMAGES = "https://github.com/kubermatic/kubeone/blob/{}/pkg/templates/images/images.go"
 GCP_CCM_IMAGES: dict[str, Pin] = {
-    "1.32": _gcp_ccm("v32.2.4", "kubermatic/kubeone " + _KUBEONE_IMAGES.format("ecde5445")),
+    "1.32": _gcp_ccm("v32.2.4", _promoted("sha256:210d919487bd3d7e916d116b734bdec68977702cf851751ece893c0b64e211fd")),
     # The 1.33 line was tagged ccm/v33.1.1 in git (the image tag has no prefix).
-    "1.33": _gcp_ccm("v33.1.1", "kubermatic/kubeone " + _KUBEONE_IMAGES.format("9c5dde29"), "ccm/v33.1.1"),
-    # No v34 tag was seen promoted; the Kubernetes skew policy lets cloud-controller-manager be one
-    # minor older than kube-apiserver (https://kubernetes.io/releases/version-skew-policy/), and
-    # kubeone ran 1.34 clusters with this very image (commit 9c5dde29, "support k8s 1.34").
-    "1.34": _gcp_ccm("v33.1.1", "kubermatic/kubeone " + _KUBEONE_IMAGES.format("9c5dde29") + ", for Kubernetes 1.34",
+    "1.33": _gcp_ccm("v33.1.1", _promoted("sha256:6fdc9a4e3eee967bd9775b6f607541ec00d114754b490b6a87fea3df40b87c26"),
                      "ccm/v33.1.1"),
-    "1.35": _gcp_ccm("v35.0.2", "kubermatic/kubeone " + _KUBEONE_IMAGES.format("096e6d93")),
-    "1.36": _gcp_ccm("v36.0.7", "kubermatic/kubeone " + _KUBEONE_IMAGES.format("ce6bae0a")),
+    # v34.2.0: tag v34.2.0 (= ccm/v34.2.0, commit d9e21957) on release-1.34, built against k8s.io/* v0.34.2 (go.mod).
+    "1.34": _gcp_ccm("v34.2.0", _promoted("sha256:4795f50bd273894d46e21b5569a716374377ae06d276343a6e5eae5aa93d5de8")),
+    # v35.0.2 is on release-1.35 but its go.mod still requires k8s.io/* v0.34.2: a 1.34-built
+    # controller manager on a 1.35 API server, one minor older, which the skew policy allows
+    # (https://kubernetes.io/releases/version-skew-policy/#kube-controller-manager-kube-scheduler-and-cloud-controller-manager).
+    "1.35": _gcp_ccm("v35.0.2", _promoted("sha256:f1cfeca80d58695683ddaeebb41215bf7239cb49534c5eb2b6e6205929822389")),
+    # Not in the promoter's manifest at 43401df3 (its newest tag there is v35.0.2): a newer
+    # promotion is assumed from kubeone running it. Unverified offline; check
+    # `crane ls registry.k8s.io/cloud-provider-gcp/cloud-controller-manager` before a 1.36 deploy.
+    "1.36": _gcp_ccm("v36.0.7", "kubermatic/kubeone " + _KUBEONE_IMAGES.format("ce6bae0a")
+                     + " (not yet in " + GCP_CCM_PROMOTED + ")"),
 }
 """Kubernetes minor -> cloud-provider-gcp image. Newer tags exist (v35.1.3, v36.3.8) but none was
 seen on registry.k8s.io; no release-1.37 branch existed. A 1.37 self-managed GCP cluster is also

@@ -137,7 +137,6 @@ def _custom_data(node: NodeBootstrap, token, agent_token, tls_files) -> pulumi.O
     return pulumi.Output.secret(rendered)
 
 
-
 class SelfManagedAzureCluster(LoadBalancing, Cluster):
     """A k3s cluster on Azure VMs (``target: azure``, ``mode: self-managed``).
 
@@ -172,8 +171,9 @@ class SelfManagedAzureCluster(LoadBalancing, Cluster):
     - on the cluster: cloud-provider-azure (cloud-controller-manager with node lifecycle only,
       cloud-node-manager on every node) and the Cluster Autoscaler (:mod:`.selfmanaged_azure_cloud`).
       k3s runs without its embedded cloud controller and every kubelet in external cloud-provider
-      mode, so each Node gets its providerID, zone and region from Azure and the Node of a deleted
-      VM is removed. fleetform keeps owning the load balancers (the service controller does not run).
+      mode; each Node registers with its Azure providerID (instance metadata, at boot), gets its
+      zone and region from the node manager, and the Node of a deleted VM is removed. fleetform
+      keeps owning the load balancers (the service controller does not run).
 
     Secure defaults: no public IP on any VM; SSH closed (no rule opens it, the NSG denies all other
     inbound, VNet included; password authentication off); encryption at host (temp disk and caches,
@@ -272,18 +272,25 @@ class SelfManagedAzureCluster(LoadBalancing, Cluster):
             opts=self._child,
         )
         self.control_plane_role, self.control_plane_role_assignment = cloud.control_plane_role(
-            name, self.network.resource_group.id, self.control_plane_identity.principal_id, self._child
+            name, self.network.resource_group.id, self.control_plane_identity.principal_id, self._subscription, self._child
         )
 
         # What every node shares; each node is this with its role. ServiceLB is off: Services
         # are NodePorts behind fleetform's own load balancers, never type LoadBalancer. The
-        # cloud's controller manager replaces k3s's embedded one.
+        # cloud's controller manager replaces k3s's embedded one, and every Node registers with
+        # its Azure providerID (read from the instance metadata service at boot, formed as the
+        # cloud-node-manager forms it): without one, cloud-node-lifecycle looks the instance up
+        # by the Node's name, which for a worker is the computer name plus --with-node-id's
+        # suffix, finds nothing (InstanceNotFound) and deletes the Node within seconds; the
+        # kubelet does not register it again (pkg/provider/azure_instances_v2.go InstanceExists,
+        # azure_vmss.go getNodeIdentityByNodeName; kubernetes/kubernetes#71398).
         template = NodeBootstrap(
             role="agent",
             version=version,
             install=InstallSource(),
             disable=("traefik", "servicelb"),
             cloud_provider_external=True,
+            provider_id_from="azure",
         )
 
         self.api_lb, api_pools = self._api_load_balancers(addressing, fqdn)
@@ -313,6 +320,7 @@ class SelfManagedAzureCluster(LoadBalancing, Cluster):
                 tenant_id=client.tenant_id, subscription_id=client.subscription_id, resource_group=self._rg,
                 location=self._location, vnet=self.network.vnet.name, subnet=self.network.node_subnet.name,
                 security_group=self.network.nsg.name, identity_client_id=self.control_plane_identity.client_id,
+                kubernetes_version=ctx.kubernetes_version,
             ),
         )
         self.cluster_autoscaler = cloud.cluster_autoscaler(name, cloud.cluster_autoscaler_values(
@@ -333,7 +341,6 @@ class SelfManagedAzureCluster(LoadBalancing, Cluster):
         }
         self.service_addresses = dict(service_addresses)
         self._publish()
-
 
     # ------------------------------------------------------------------ identity
 
@@ -367,7 +374,6 @@ class SelfManagedAzureCluster(LoadBalancing, Cluster):
             uefi_settings=compute.UefiSettingsArgs(secure_boot_enabled=True, v_tpm_enabled=True),
         )
 
-    # ------------------------------------------------------------------ helpers
     # ------------------------------------------------------------------ control plane
 
     def _masters(
@@ -478,7 +484,6 @@ class SelfManagedAzureCluster(LoadBalancing, Cluster):
             nodes.append(node)
         return nodes
 
-
     # ------------------------------------------------------------------ workers
 
     def _workers(self, template: NodeBootstrap, registration_url: str, pools: list[pulumi.Output[str]]) -> None:
@@ -495,8 +500,10 @@ class SelfManagedAzureCluster(LoadBalancing, Cluster):
                 # (prefix + base-36 instance id), "may be reused for new instances once old
                 # instances are deleted" (https://learn.microsoft.com/azure/virtual-machine-scale-sets/virtual-machine-scale-sets-instance-ids),
                 # and k3s refuses a node name it knows with another node password: a unique
-                # suffix per machine lets a recycled name join. The cloud's controllers find the
-                # instance by providerID, not by name.
+                # suffix per machine lets a recycled name join. The suffix is harmless only
+                # because the Node carries its providerID from registration (the template):
+                # by providerID, the controllers map the instance to its computer name
+                # (azure_vmss.go GetNodeNameByProviderID), never the Node's name to an instance.
                 with_node_id=True,
             )
             vmss = compute.VirtualMachineScaleSet(
@@ -571,8 +578,11 @@ class SelfManagedAzureCluster(LoadBalancing, Cluster):
                     # and taints (for scaling up from 0) in these tags.
                     tags={**self._tags, **cloud.autoscaler_tags(name, pool)},
                 ),
-                # The autoscaler owns the instance count once the scale set exists.
-                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["sku.capacity"]),
+                # The autoscaler owns the instance count once the scale set exists. azure-native
+                # updates with a full PUT that carries the *state's* capacity, so state must hold
+                # the live one first: Pulumi.yaml's `options: refresh: always` (see
+                # cloud.REQUIRED_PROJECT_OPTIONS).
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=[cloud.CAPACITY_IGNORED]),
             )
             self.scale_sets[pool.name] = vmss
 

@@ -22,6 +22,7 @@ through the instance metadata service (``useManagedIdentityExtension``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any, Mapping, Optional, Sequence
 
@@ -99,6 +100,26 @@ CA_ACTIONS = (
 )
 CONTROL_PLANE_ACTIONS = tuple(sorted(set(CCM_ACTIONS) | set(CA_ACTIONS)))
 
+CAPACITY_IGNORED = "sku.capacity"
+"""The worker scale sets' ``ignore_changes``: the Cluster Autoscaler owns the instance count."""
+REQUIRED_PROJECT_OPTIONS = {"refresh": "always"}
+"""What ``Pulumi.yaml``'s ``options`` must hold for :data:`CAPACITY_IGNORED` to be safe.
+
+For an ignored property Pulumi "uses the serialized value from the stack state" and "will
+continue to send those stale values to the provider ... unless you run a refresh"
+(https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/), and azure-native updates a
+scale set with a full PUT (pulumi/pulumi-azure-native#3983): any later ``pulumi up`` that changes
+a scale set (a service added or removed, a pool's size, tags or bootstrap) would set the capacity
+back to the one in state, and Azure would delete or create instances to match, undrained. A
+refresh reads the live scale set, and azure-native's Read carries a changed output into the
+state's inputs (provider/pkg/provider/provider.go, Read: "Apply this difference to the actual
+inputs"), which the engine stores (pulumi/pulumi pkg/resource/deploy/step.go, RefreshStep.Apply:
+``s.new.Inputs = inputs``); the update then sends the autoscaler's capacity. ``options.refresh:
+always`` makes every ``pulumi up``, ``preview`` and ``destroy`` refresh first unless given an
+explicit ``--refresh=false`` (pkg/cmd/pulumi/operations/io.go, getRefreshOption; the Automation
+API passes ``--refresh`` only when asked, never ``--refresh=false``). What it cannot close: the
+autoscaler resizing between the refresh and the PUT of the same ``pulumi up``."""
+
 LABELS_FROM_THE_CLOUD = frozenset({
     "topology.kubernetes.io/zone", "topology.kubernetes.io/region", "node.kubernetes.io/instance-type",
     "failure-domain.beta.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/region",
@@ -138,14 +159,30 @@ def check_pool_labels(spec: ClusterSpec) -> None:
         raise FleetConfigError(problems)
 
 
+NEW_NODE_GRACE_SECONDS = 300
+"""``nodeInstanceNotFoundGracePeriodInSeconds``: for this long after a Node is created,
+cloud-node-lifecycle keeps it although its instance is "not yet visible in ARM" (it defaults to 0,
+"which disables the grace period"; pkg/provider/config/azure.go, azure_instances_v2.go
+tolerateInstanceNotFoundForNewNode, kubernetes-sigs/cloud-provider-azure#10604). A second net
+under the providerID every node registers with. The key exists from the pinned 1.33 release on
+(v1.33.17 ... v1.36.5), not in v1.32.20, so it is written only for 1.33 and later."""
+
+
+def new_node_grace_seconds(kubernetes_version: str) -> Optional[int]:
+    """:data:`NEW_NODE_GRACE_SECONDS` where the cluster's cloud-provider-azure release reads it."""
+    major, minor = (int(p) for p in kubernetes_version.split(".")[:2])
+    return NEW_NODE_GRACE_SECONDS if (major, minor) >= (1, 33) else None
+
+
 def cloud_config(
     *, tenant_id: str, subscription_id: str, resource_group: str, location: str, vnet: str, subnet: str,
-    security_group: str, identity_client_id: str,
+    security_group: str, identity_client_id: str, kubernetes_version: str,
 ) -> dict[str, Any]:
     """``azure.json`` for the cloud-controller-manager (keys: pkg/provider/config/azure.go and
     pkg/azclient/*_conf.go; meanings: https://cloud-provider-azure.sigs.k8s.io/install/configs/).
     No credential: a user-assigned managed identity via the metadata service. No route table:
     there is none (flannel VXLAN) and the route controller does not run."""
+    grace = new_node_grace_seconds(kubernetes_version)
     return {
         "cloud": "AzurePublicCloud",
         "tenantId": tenant_id,
@@ -164,14 +201,28 @@ def cloud_config(
         "userAssignedIdentityID": identity_client_id,
         "useInstanceMetadata": True,
         "loadBalancerSku": "standard",
+        **({"nodeInstanceNotFoundGracePeriodInSeconds": grace} if grace else {}),
     }
 
 
 # ---------------------------------------------------------------------------- Azure identity
 
 
+def control_plane_role_name(cluster: str, subscription_id: str) -> str:
+    """The custom role's display name, which "must be unique at the scope of the Microsoft Entra
+    directory" (https://learn.microsoft.com/azure/role-based-access-control/custom-roles), whatever
+    its assignable scope: so it carries a digest of the Pulumi project, stack and subscription,
+    and two stacks (or subscriptions) with a cluster of the same name do not collide
+    (RoleDefinitionWithSameNameExists)."""
+    digest = hashlib.sha256(
+        f"{pulumi.get_project()}/{pulumi.get_stack()}/{subscription_id.lower()}/{cluster}".encode()
+    ).hexdigest()[:8]
+    return f"fleetform {cluster} control plane {digest}"
+
+
 def control_plane_role(
-    name: str, scope: pulumi.Input[str], principal_id: pulumi.Input[str], opts: pulumi.ResourceOptions,
+    name: str, scope: pulumi.Input[str], principal_id: pulumi.Input[str], subscription_id: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
 ) -> tuple[authorization.RoleDefinition, authorization.RoleAssignment]:
     """A custom role with exactly :data:`CONTROL_PLANE_ACTIONS`, assignable to and assigned on the
     cluster's own resource group only, for the masters' identity (the controllers use it; workers
@@ -179,7 +230,7 @@ def control_plane_role(
     role = authorization.RoleDefinition(
         f"{name}-control-plane-role",
         scope=scope,
-        role_name=f"fleetform {name} control plane",
+        role_name=pulumi.Output.from_input(subscription_id).apply(lambda sub: control_plane_role_name(name, sub)),
         description=f"cloud-controller-manager (node lifecycle) and Cluster Autoscaler of self-managed cluster {name}",
         permissions=[authorization.PermissionArgs(actions=list(CONTROL_PLANE_ACTIONS), not_actions=[])],
         assignable_scopes=[scope],
@@ -328,11 +379,18 @@ class CloudProviderAzure:
         self._add(k8s.core.v1.ServiceAccount(f"{name}-ccm-sa", metadata=_meta(app), automount_service_account_token=False, opts=opts))
         self._add(k8s.rbac.v1.ClusterRole(f"{name}-ccm-role", metadata=_api({"name": f"fleetform:{app}"}), rules=_api([
             # cloud-node-lifecycle: watch Nodes, taint shut-down ones, delete gone ones; events; the
-            # leader-election lease. The chart's role also covers services, routes and volumes,
+            # leader-election lease. The chart's role also writes services, routes and volumes,
             # whose controllers do not run here.
             {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch", "update", "patch", "delete"]},
             {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch", "update"]},
             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]},
+            # Read only: the provider starts a Services lister and an EndpointSlices informer
+            # whatever controllers run (pkg/provider/azure.go SetInformers, called by
+            # startControllers; azure_local_services.go setUpEndpointSlicesInformer), and without
+            # list/watch their reflectors log "forbidden" on every retry. The chart grants the same
+            # reads (helm/cloud-provider-azure/templates/cloud-provider-azure.yaml).
+            {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
         ]), opts=opts))
         self._add(k8s.rbac.v1.ClusterRoleBinding(
             f"{name}-ccm-binding", metadata=_api({"name": f"fleetform:{app}"}),
@@ -350,7 +408,7 @@ class CloudProviderAzure:
         ], opts))
         self._add(k8s.policy.v1.PodDisruptionBudget(
             f"{name}-ccm-pdb", metadata=_meta(app), spec=_api({"maxUnavailable": 1, "selector": {"matchLabels": selector}}), opts=opts))
-        return self._add(k8s.apps.v1.Deployment(f"{name}-ccm", metadata={**_meta(app, selector), "annotations": addons.TAG_PINNED_UPSTREAM_IMAGE}, spec=_api({
+        return self._add(k8s.apps.v1.Deployment(f"{name}-ccm", metadata=_api({**_meta(app, selector), "annotations": addons.TAG_PINNED_UPSTREAM_IMAGE}), spec=_api({
             "replicas": 2,
             "selector": {"matchLabels": selector},
             "template": {"metadata": {"labels": {**selector, "app.kubernetes.io/part-of": "fleetform"}}, "spec": {
@@ -405,9 +463,15 @@ class CloudProviderAzure:
             subjects=_api([{"kind": "ServiceAccount", "name": app, "namespace": SYSTEM_NAMESPACE}]), opts=opts))
         self._auth_reader(f"{name}-cnm-auth-reader", app, opts)
         self._add(_network_policy(f"{name}-cnm-netpol", app, selector, CNM_PORT, [_api_egress(masters), _IMDS_EGRESS], opts))
-        return self._add(k8s.apps.v1.DaemonSet(f"{name}-cnm", metadata={**_meta(app, selector), "annotations": addons.TAG_PINNED_UPSTREAM_IMAGE}, spec=_api({
+        return self._add(k8s.apps.v1.DaemonSet(f"{name}-cnm", metadata=_api({**_meta(app, selector), "annotations": addons.TAG_PINNED_UPSTREAM_IMAGE}), spec=_api({
             "selector": {"matchLabels": selector},
             "template": {"metadata": {"labels": {**selector, "app.kubernetes.io/part-of": "fleetform"}}, "spec": {
+                # Not hostNetwork, unlike the chart ("required to fetch correct hostname"): with
+                # vmType vmss the provider takes the local name from NODE_NAME, not the host name
+                # (pkg/provider/azure_instances_v1.go isCurrentInstance). Starting on the pod
+                # network waits for flannel, seconds after the Node registers, and no controller
+                # needs it sooner: the Node already has its providerID from the kubelet. Off the
+                # host network, its NetworkPolicy applies and its port stays off the node.
                 "serviceAccountName": app,
                 "automountServiceAccountToken": False,
                 "priorityClassName": "system-node-critical",
@@ -501,7 +565,8 @@ def cloud_config_json(**kwargs: Any) -> pulumi.Output[str]:
 
 
 __all__ = [
-    "CA_ACTIONS", "CCM_ACTIONS", "CCM_CONTROLLERS", "CONTROL_PLANE_ACTIONS", "CloudProviderAzure",
-    "autoscaler_tags", "check_pool_labels", "cloud_config", "cloud_config_json", "cluster_autoscaler",
-    "cluster_autoscaler_values", "control_plane_role", "controller_pins",
+    "CAPACITY_IGNORED", "CA_ACTIONS", "CCM_ACTIONS", "CCM_CONTROLLERS", "CONTROL_PLANE_ACTIONS", "CloudProviderAzure",
+    "NEW_NODE_GRACE_SECONDS", "REQUIRED_PROJECT_OPTIONS", "autoscaler_tags", "check_pool_labels", "cloud_config",
+    "cloud_config_json", "cluster_autoscaler", "cluster_autoscaler_values", "control_plane_role",
+    "control_plane_role_name", "controller_pins", "new_node_grace_seconds",
 ]

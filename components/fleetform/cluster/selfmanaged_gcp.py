@@ -25,7 +25,9 @@ Design notes (each setting's documentation is linked next to it):
   Autoscaler run on the masters (:mod:`.selfmanaged_gcp_addons`): Nodes get providerID, zone and
   region labels from the CCM (none come from config), Nodes of deleted VMs are removed, and each
   pool's zonal managed instance groups (:mod:`.selfmanaged_gcp_workers`) scale on pending pods
-  within the pool's ``min``/``max``, from zero too.
+  within the pool's ``min``/``max``, from zero too. A group recreates a failed or preempted VM
+  under its old name, which the CCM cannot tell from the old one: a timer on the masters deletes
+  the Node such a VM leaves behind (:mod:`.selfmanaged_gcp_reaper`).
 - **Load balancers and firewall**: :mod:`.selfmanaged_gcp_lb`: the internal API load balancer
   with global access (an external one with ``publicAccess``), a proxy Network Load Balancer per
   exposed service owned by fleetform alone, and firewall rules by service account.
@@ -40,13 +42,16 @@ Design notes (each setting's documentation is linked next to it):
   https://cloud.google.com/docs/security/encryption/default-encryption); Kubernetes Secrets are
   encrypted in etcd by k3s (``--secrets-encryption``).
 
-Operating notes: the deploying identity needs to enable services and create IAM custom roles
-(``roles/iam.roleAdmin``) besides the resources. The readiness gate and the Kubernetes provider
+Operating notes: the deploying identity needs to enable services, create IAM custom roles
+(``roles/iam.roleAdmin``) and grant one on the project (``resourcemanager.projects.setIamPolicy``,
+the masters' role member) besides the resources. The readiness gate and the Kubernetes provider
 reach the API through its load balancer, so with a private API ``pulumi up`` runs from the VPC, a
 network connected to it (any region: global access) listed in ``apiAllowedCidrs``. Masters are
 not replaced by config changes (a new first master would initialise a new cluster); upgrade k3s
-on them in place. Worker groups are zonal from this version on (the Cluster Autoscaler manages
-zonal groups only): an ``up`` from a version with regional groups replaces the workers.
+on them in place. Existing clusters are not migrated, and nothing refuses an ``up`` of one: it
+deletes the regional worker groups without draining them, creates the zonal groups at their
+share of ``min``, and installs the GCE CCM beside the k3s-embedded controller the old masters
+still run (docs/targets.md says what to do instead).
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ from ..config import ClusterSpec
 from ..network.gcp import RESOURCE_MANAGER_API, GcpNetwork, enable_apis
 from . import selfmanaged_gcp_addons as lifecycle
 from . import selfmanaged_gcp_lb as lb
+from . import selfmanaged_gcp_reaper as reaper
 from .base import Cluster, ClusterContext
 from .selfmanaged_gcp_boot import (
     CLOUD_PLATFORM_SCOPE,
@@ -255,7 +261,10 @@ class SelfManagedGcpCluster(Cluster):
             # Spread a, b, c, a, ...: master i sits in zone (i mod network.zones), the zone of
             # instance group i mod network.zones.
             zone = self._zones.apply(lambda z, i=i: self._zone_of(z, i))
-            user_data = pulumi.Output.all(version_name, node).apply(lambda v: secret_cloud_init(v[0], v[1]))
+            # Every master also gets the stale-Node reaper's timer (selfmanaged_gcp_reaper).
+            user_data = pulumi.Output.all(version_name, node).apply(
+                lambda v: secret_cloud_init(v[0], v[1], reaper.cloud_init_files(), [reaper.ENABLE_COMMAND])
+            )
             instance = gcp.compute.Instance(
                 f"{name}-master-{i}",
                 gcp.compute.InstanceArgs(
@@ -346,6 +355,7 @@ class SelfManagedGcpCluster(Cluster):
             self, name, ca_image, groups, system,
             depends_on=[self.masters_role.member, self.cloud_controller_manager.daemonset],
         )
+        reaper.reaper_rbac(self, name, system)
         # No workload is created before the CCM runs: until it has initialised a Node, the Node
         # carries node.cloudprovider.kubernetes.io/uninitialized and takes no pods.
         self.provider = self._make_provider(

@@ -55,6 +55,8 @@ CCM_CONTROLLERS = ("cloud-node-controller", "cloud-node-lifecycle-controller")
 """The controllers enabled, by their canonical names (k8s.io/cloud-provider ``names/controller_names.go``):
 an allow-list, so ``service-lb-controller``, ``node-route-controller`` and cloud-provider-gcp's
 own ``nodeipam`` (``cmd/cloud-controller-manager/main.go``) stay off."""
+CLUSTER_ID_CONFIG_MAP = "ingress-uid"
+"""The kube-system ConfigMap cloud-provider-gcp watches (providers/gce/gce_clusterid.go, ``UIDConfigMapName``)."""
 LEADER_LEASE = "cloud-controller-manager"
 """The leader-election Lease in kube-system (``--leader-elect-resource-name`` default, the name the
 project's own role grants on: deploy/cloud-node-controller-role.yaml)."""
@@ -88,9 +90,11 @@ CA_ARGS = {
     # Raising a pool's min takes effect: the groups' sizes are the autoscaler's, not Pulumi's
     # (FAQ: --enforce-node-group-min-size, "CA will scale them up to the minimum").
     "enforce-node-group-min-size": True,
-    # fleetform's pods mount an emptyDir at /tmp; with the default (true) the autoscaler would
-    # never remove a node running one (FAQ flag table, skip-nodes-with-local-storage).
-    "skip-nodes-with-local-storage": False,
+    # --skip-nodes-with-local-storage stays at its default (true): fleetform's pods name their one
+    # local volume, the /tmp emptyDir, in cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes
+    # (workloads/pod.py), which is all the autoscaler needs to move them (FAQ, "What types of pods
+    # can prevent CA from removing a node?"); false would also let it drop any other pod's
+    # emptyDir or hostPath data.
     "expander": "least-waste",
 }
 """``--<flag>=<value>`` arguments through the chart's ``extraArgs`` (kubernetes/autoscaler
@@ -104,15 +108,18 @@ MASTER_PERMISSIONS = (
     "compute.zones.list",
     # Cluster Autoscaler 1.35.2, cloudprovider/gce/autoscaling_gce_client.go: the groups
     # (instanceGroupManagers.get/list/listManagedInstances), their templates and machine types,
-    # the zone's instances (bulk listing), the resize / createInstances / deleteInstances writes
-    # (all compute.instanceGroupManagers.update:
+    # the resize / createInstances / deleteInstances writes (all compute.instanceGroupManagers.update:
     # https://cloud.google.com/compute/docs/reference/rest/v1/instanceGroupManagers/resize) and
-    # the zone operations they wait on (WaitForOperation).
+    # the zone operations they wait on (WaitForOperation). Not compute.instances.list: only
+    # FetchAllInstances calls instances.list, from bulkListMigInstances (mig_info_provider.go),
+    # which runs with --bulk-mig-instances-listing-enabled only (default false,
+    # config/flags/flags.go); fleetform leaves it off. Nor does the CCM list instances: with
+    # every Node's providerID set at registration its node controllers call instances.get only
+    # (InstanceMetadata, InstanceExistsByProviderID in providers/gce/gce_instances.go).
     "compute.instanceGroupManagers.get",
     "compute.instanceGroupManagers.list",
     "compute.instanceGroupManagers.update",
     "compute.instanceTemplates.get",
-    "compute.instances.list",
     "compute.machineTypes.get",
     "compute.zoneOperations.get",
 )
@@ -223,6 +230,18 @@ def ccm_args(cluster: str) -> list[str]:
     ]
 
 
+CCM_ANNOTATIONS = {
+    **addons.TAG_PINNED_UPSTREAM_IMAGE,
+    # checkov reads every checkov.io/skip<n> annotation
+    # (https://www.checkov.io/2.Basics/Suppressing%20and%20Skipping%20Policies.html, "Kubernetes").
+    "checkov.io/skip2": "CKV_K8S_15=IfNotPresent on purpose: the CCM must restart on a master that cannot reach "
+    "registry.k8s.io; its tag is a promoted release, mapped to one digest in the promoter's manifest "
+    "(cluster/addons.py GCP_CCM_PROMOTED)",
+}
+"""The CCM DaemonSet's annotations: the shared tag-pinned-image skip (CKV_K8S_43) and, for its pull
+policy, CKV_K8S_15 ("Image Pull Policy should be Always")."""
+
+
 CCM_CLUSTER_RULES: list[PolicyRuleArgsDict] = [
     # node_controller.go: initialise (Update, taint removal by Patch/Get) and PatchNodeStatus.
     # node_lifecycle_controller.go: Delete the Node of a vanished instance. Informers list/watch.
@@ -237,8 +256,14 @@ CCM_NAMESPACE_RULES: list[PolicyRuleArgsDict] = [
     # Leader election on a Lease (client-go leaderelection, "leases" lock).
     {"api_groups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
     {"api_groups": ["coordination.k8s.io"], "resources": ["leases"], "resource_names": [LEADER_LEASE], "verbs": ["get", "update"]},
-    # The GCE provider watches its cluster-ID ConfigMap, ingress-uid (providers/gce/gce_clusterid.go).
-    {"api_groups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]},
+    # The GCE provider watches its cluster-ID ConfigMap, ingress-uid, through a single-object
+    # lister-watcher that lists and watches with fieldSelector metadata.name=ingress-uid
+    # (providers/gce/gce_clusterid.go, newSingleObjectListerWatcher, v32.2.4 to v36.0.7), so a
+    # rule by name admits it ("If you restrict list or watch by resourceName, clients must include
+    # a metadata.name field selector", https://kubernetes.io/docs/reference/access-authn-authz/rbac/#referring-to-resources).
+    # Creating it (getOrInitialize) is only for the load-balancer code paths, which do not run.
+    {"api_groups": [""], "resources": ["configmaps"], "resource_names": [CLUSTER_ID_CONFIG_MAP],
+     "verbs": ["get", "list", "watch"]},
 ]
 
 
@@ -304,7 +329,7 @@ class CloudControllerManager:
         }
         self.daemonset = k8s.apps.v1.DaemonSet(
             f"{cluster}-ccm",
-            metadata={**meta(CCM_NAME), "annotations": addons.TAG_PINNED_UPSTREAM_IMAGE},
+            metadata={**meta(CCM_NAME), "annotations": CCM_ANNOTATIONS},
             spec=ds,
             opts=pulumi.ResourceOptions.merge(
                 opts, pulumi.ResourceOptions(depends_on=[account, *bindings, self.config, *depends_on])
@@ -327,9 +352,11 @@ def _ccm_pod(cluster: str, image: addons.Pin) -> PodSpecArgsDict:
         "containers": [{
             "name": "cloud-controller-manager",
             "image": f"{image.name}:{image.version}",
-            # Pinned by tag, not digest (no digest of the promoted image could be read offline):
-            # the kubelet resolves the tag on every start (checkov CKV_K8S_15, as workloads/pod.py).
-            "image_pull_policy": "Always",
+            # IfNotPresent: a master that restarts while registry.k8s.io or the NAT is unreachable
+            # still starts the CCM from its cached image, so new nodes keep being initialised
+            # (https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy). The tag
+            # is a promoted release; see CCM_ANNOTATIONS.
+            "image_pull_policy": "IfNotPresent",
             "args": ccm_args(cluster),
             "ports": [{"name": "https", "container_port": CCM_PORT, "protocol": "TCP"}],
             # The project's manifest requests 200m CPU; memory and limits are fleetform's.

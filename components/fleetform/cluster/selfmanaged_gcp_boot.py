@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import shlex
+from collections.abc import Sequence
 
 import pulumi
 import yaml
@@ -98,13 +99,18 @@ if __name__ == "__main__":
 """The fetcher cloud-init writes and runs (python3 is on every image that runs cloud-init)."""
 
 
-def secret_cloud_init(secret_version: str, node: NodeBootstrap) -> str:
+def secret_cloud_init(
+    secret_version: str, node: NodeBootstrap, extra_files: Sequence[dict[str, str]] = (), before: Sequence[str] = ()
+) -> str:
     """The node's ``user-data``: fetch ``secret_version`` (the rendered bootstrap script) and run it.
 
     Holds no secret. Its header names the role, k3s release and configuration hash, so a plan
     shows *that* a node's bootstrap changes although the script itself is secret. Everything k3s
     is started with (``--with-node-id`` on workers, the external cloud provider, the providerID
-    read from the metadata server) is in the bootstrap script itself.
+    read from the metadata server) is in the bootstrap script itself. ``extra_files`` are more
+    ``write_files`` entries and ``before`` shell commands run ahead of the bootstrap (the masters'
+    node reaper, :mod:`.selfmanaged_gcp_reaper`): the bootstrap's ``exec`` ends cloud-init's
+    ``runcmd`` script, so nothing may come after it.
     """
     files = [{
         "path": FETCHER_PATH,
@@ -112,13 +118,16 @@ def secret_cloud_init(secret_version: str, node: NodeBootstrap) -> str:
         "permissions": "0700",
         "encoding": "b64",
         "content": base64.b64encode(FETCH_BOOTSTRAP_PY.encode()).decode(),
-    }]
+    }, *extra_files]
     doc = {
         "write_files": files,
-        "runcmd": [[
-            "/bin/sh", "-c",
-            f"python3 {FETCHER_PATH} {shlex.quote(secret_version)} {CLOUD_INIT_SCRIPT} && exec /bin/sh {CLOUD_INIT_SCRIPT}",
-        ]],
+        "runcmd": [
+            *(["/bin/sh", "-c", command] for command in before),
+            [
+                "/bin/sh", "-c",
+                f"python3 {FETCHER_PATH} {shlex.quote(secret_version)} {CLOUD_INIT_SCRIPT} && exec /bin/sh {CLOUD_INIT_SCRIPT}",
+            ],
+        ],
     }
     header = f"# fleetform k3s bootstrap: role={node.role} k3s={node.version} config={config_sha256(node)}\n"
     return "#cloud-config\n" + header + yaml.safe_dump(doc, sort_keys=False, width=1 << 30)

@@ -78,14 +78,35 @@ def _taint(t: Taint) -> str:
     return f"{t.key}={t.value}:{t.effect}" if t.value else f"{t.key}:{t.effect}"
 
 
+K3S_KUBE_RESERVED = "cpu=0,memory=0,ephemeral-storage=0"
+"""k3s reserves nothing for the system or Kubernetes daemons: its kubelet configuration sets no
+``kubeReserved``/``systemReserved`` (k3s-io/k3s pkg/daemons/agent/agent_linux.go, ``kubeletConfig``),
+and fleetform's bootstrap adds none. Given as zeros because without a ``kube_reserved`` the
+autoscaler skips allocatable altogether (templates.go, ``BuildAllocatableFromKubeEnv``: "could not
+extract kube-reserved from kubeEnv ... setting allocatable to capacity"), eviction included."""
+K3S_EVICTION_HARD = "memory.available=0,nodefs.available=5%"
+"""k3s's hard eviction thresholds as the autoscaler reads them (``ParseEvictionHardOrGetDefault``
+in gce_reserved.go, keys ``memory.available`` and ``nodefs.available``; a missing key means its
+defaults, 100Mi and 10%). k3s sets ``evictionHard: {imagefs.available: 5%, nodefs.available: 5%}``
+(agent_linux.go, ``kubeletConfig``; the ``--eviction-hard`` flag in older releases). The kubelet
+fills in its defaults only when the map is unset (``SetDefaults_KubeletConfiguration``: ``if
+obj.EvictionHard == nil``; ``mergeDefaultEvictionSettings`` defaults to false), so a k3s node has
+no memory threshold and keeps 5% of its disk: allocatable memory is its capacity, allocatable
+ephemeral storage 95% of it."""
+
+
 def autoscaler_env(pool: NodePoolSpec) -> str:
     """The ``kube-env`` value for ``pool``'s template: YAML with one key, ``AUTOSCALER_ENV_VARS``,
     ``;``-separated ``name=value`` pairs (``extractAutoscalerVarFromKubeEnv``): ``node_labels`` and
     ``node_taints`` as ``,``-separated ``key=value`` and ``key=value:Effect`` lists
     (``parseKeyValueListToMap``, ``buildTaints``), ``os=linux``, ``os_distribution=ubuntu``
-    (the image; the default would be ``cos``) and ``arch`` (amd64/arm64). No secret: pods that
-    reach the metadata server can read it."""
-    pairs = ["os=linux", "os_distribution=ubuntu", f"arch={arch_of(pool.size)}"]
+    (the image; the default would be ``cos``), ``arch`` (amd64/arm64), and what the kubelet keeps
+    back from pods (:data:`K3S_KUBE_RESERVED`, :data:`K3S_EVICTION_HARD`), so a node built from the
+    template has a k3s node's allocatable. No secret: pods that reach the metadata server can read it."""
+    pairs = [
+        "os=linux", "os_distribution=ubuntu", f"arch={arch_of(pool.size)}",
+        f"kube_reserved={K3S_KUBE_RESERVED}", f"evictionHard={K3S_EVICTION_HARD}",
+    ]
     if pool.labels:
         pairs.append("node_labels=" + ",".join(f"{k}={v}" for k, v in sorted(pool.labels.items())))
     if pool.taints:
@@ -107,7 +128,9 @@ def node_pool(
             # A managed instance group recreates a VM (Spot preemption, repair) under its old
             # name, and k3s refuses a second node password for a name it knows: a unique node
             # name per boot disk lets it join. The CCM finds the instance by the providerID the
-            # node registers with, not by this name (template.provider_id_from).
+            # node registers with, not by this name (template.provider_id_from). The old Node,
+            # which holds the same providerID, is the masters' reaper's to delete
+            # (selfmanaged_gcp_reaper): the CCM sees its instance exist again.
             with_node_id=True,
         )
     )
@@ -117,7 +140,8 @@ def node_pool(
     )
     user_data = pulumi.Output.all(version_name, node).apply(lambda v: secret_cloud_init(v[0], v[1]))
     # Spot: https://cloud.google.com/compute/docs/instances/create-use-spot. Deleted on
-    # preemption; the group recreates the VM when capacity returns.
+    # preemption; the group recreates the VM under its name when capacity returns (a repair:
+    # the groups keep the default defaultActionOnFailure REPAIR, selfmanaged_gcp_reaper says why).
     scheduling = (
         gcp.compute.InstanceTemplateSchedulingArgs(
             provisioning_model="SPOT",

@@ -10,6 +10,9 @@ from pulumi_kubernetes.apps.v1 import DeploymentSpecArgsDict
 from pulumi_kubernetes.core.v1 import (
     AffinityArgsDict,
     ContainerArgsDict,
+    NodeSelectorRequirementArgsDict,
+    PodSpecArgsDict,
+    PreferredSchedulingTermArgsDict,
     ProbeArgsDict,
     TolerationArgsDict,
     TopologySpreadConstraintArgsDict,
@@ -110,17 +113,19 @@ def spot_placement(service: ServiceSpec) -> tuple[AffinityArgsDict, list[Tolerat
     Node affinity semantics: https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#node-affinity
     """
     if not service.spot:
-        avoid = [{"key": key, "operator": "NotIn", "values": [value]} for key, value in SPOT_NODE_LABELS]
-        return {"node_affinity": {"required_during_scheduling_ignored_during_execution": {
-            "node_selector_terms": [{"match_expressions": avoid}]}}}, []
+        avoid: list[NodeSelectorRequirementArgsDict] = [
+            {"key": key, "operator": "NotIn", "values": [value]} for key, value in SPOT_NODE_LABELS
+        ]
+        away: AffinityArgsDict = {"node_affinity": {"required_during_scheduling_ignored_during_execution": {
+            "node_selector_terms": [{"match_expressions": avoid}]}}}
+        return away, []
     key, value, effect = SPOT_TAINT
-    prefer = [
+    prefer: list[PreferredSchedulingTermArgsDict] = [
         {"weight": 100, "preference": {"match_expressions": [{"key": k, "operator": "In", "values": [v]}]}}
         for k, v in SPOT_NODE_LABELS
     ]
-    return {"node_affinity": {"preferred_during_scheduling_ignored_during_execution": prefer}}, [
-        {"key": key, "operator": "Equal", "value": value, "effect": effect}
-    ]
+    toward: AffinityArgsDict = {"node_affinity": {"preferred_during_scheduling_ignored_during_execution": prefer}}
+    return toward, [{"key": key, "operator": "Equal", "value": value, "effect": effect}]
 
 
 def deployment_spec(service: ServiceSpec) -> DeploymentSpecArgsDict:
@@ -146,6 +151,25 @@ def deployment_spec(service: ServiceSpec) -> DeploymentSpecArgsDict:
         for key, mode in (("topology.kubernetes.io/zone", "ScheduleAnyway"), ("kubernetes.io/hostname", "DoNotSchedule"))
     ]
     affinity, tolerations = spot_placement(service)
+    pod: PodSpecArgsDict = {
+        "service_account_name": service.name,
+        "automount_service_account_token": False,
+        "enable_service_links": False,
+        "termination_grace_period_seconds": 30,
+        "security_context": {
+            "run_as_non_root": True,
+            "run_as_user": RUN_AS_UID,
+            "run_as_group": RUN_AS_UID,
+            "fs_group": RUN_AS_UID,
+            "seccomp_profile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container(service)],
+        "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}],
+        "topology_spread_constraints": spread,
+        "affinity": affinity,
+    }
+    if tolerations:
+        pod["tolerations"] = tolerations
     return {
         "replicas": service.replicas,
         "revision_history_limit": 5,
@@ -163,24 +187,7 @@ def deployment_spec(service: ServiceSpec) -> DeploymentSpecArgsDict:
                 # it may evict anyway: https://github.com/kubernetes/autoscaler/blob/master/cluster-autoscaler/FAQ.md#what-types-of-pods-can-prevent-ca-from-removing-a-node).
                 "annotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes": "tmp"},
             },
-            "spec": {
-                "service_account_name": service.name,
-                "automount_service_account_token": False,
-                "enable_service_links": False,
-                "termination_grace_period_seconds": 30,
-                "security_context": {
-                    "run_as_non_root": True,
-                    "run_as_user": RUN_AS_UID,
-                    "run_as_group": RUN_AS_UID,
-                    "fs_group": RUN_AS_UID,
-                    "seccomp_profile": {"type": "RuntimeDefault"},
-                },
-                "containers": [container(service)],
-                "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}],
-                "topology_spread_constraints": spread,
-                "affinity": affinity,
-                **({"tolerations": tolerations} if tolerations else {}),
-            },
+            "spec": pod,
         },
     }
 
