@@ -17,6 +17,7 @@ import pathlib
 import re
 import shlex
 
+import pulumi
 import pytest
 import yaml
 
@@ -407,15 +408,24 @@ def test_the_autoscalers_capacity_survives_a_later_up(sm):
     "uses the serialized value from the stack state" and "will continue to send those stale values
     ... unless you run a refresh" (https://www.pulumi.com/docs/iac/concepts/options/ignorechanges/);
     azure-native's update is a full PUT of the scale set, so any later change to a scale set would
-    also set its capacity back. Pulumi.yaml's options.refresh: always makes every up refresh first
-    (pulumi/pulumi pkg/cmd/pulumi/operations/io.go getRefreshOption), and a refresh stores the live
-    capacity as the state's input (azure-native Read; RefreshStep.Apply)."""
+    also set its capacity back. A refresh stores the live capacity as the state's input (azure-native
+    Read; RefreshStep.Apply), so every run asks for `pulumi up --refresh`. Pulumi.yaml does not force
+    a refresh on every stack: refreshing Kubernetes resources fails when a private cluster is out of
+    reach (pulumi/pulumi-kubernetes#1522)."""
     for r in regs(sm, VMSS):
         assert r.ignore_changes == ["sku.capacity"], r.name
     project = yaml.safe_load((pathlib.Path(__file__).parent.parent / "Pulumi.yaml").read_text())
-    assert (project.get("options") or {}).get("refresh") == "always", (
-        "Pulumi.yaml needs `options: {refresh: always}`: without it a `pulumi up` that changes a worker "
-        "scale set resets the Cluster Autoscaler's capacity to the one in state")
+    assert (project.get("options") or {}).get("refresh") is None
+
+
+def test_every_run_asks_for_a_refresh(monkeypatch):
+    from fleetform.cluster import selfmanaged_azure_cloud as cloud
+
+    said: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: said.append(msg))
+    plan(STACK)
+    assert said.count(cloud.REFRESH_WARNING.format(name=CLUSTER)) == 1
+    assert "pulumi up --refresh" in cloud.REFRESH_WARNING
 
 
 def test_a_pool_from_zero_plans_cleanly():

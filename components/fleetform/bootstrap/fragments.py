@@ -128,10 +128,11 @@ def provider_id(source: str) -> list[str]:
     elif source == "azure":
         lines = [
             "# providerID from the Azure Instance Metadata Service, formed as cloud-provider-azure's",
-            "# cloud-node-manager forms it (fleetform.bootstrap.fragments). curl retries a refused",
-            "# connection, a timeout, 408, 429 (IMDS throttling) and 5xx, at most 5 times per value.",
+            "# cloud-node-manager forms it (fleetform.bootstrap.fragments). curl retries any failure",
+            "# (early in boot the network may still be unreachable: --retry-all-errors, curl 7.71+), at",
+            "# most 5 times per value.",
             "azure_md() {",
-            "  curl -sSf --noproxy '*' --max-time 5 --retry 5 --retry-connrefused -H 'Metadata: true' "
+            "  curl -sSf --noproxy '*' --max-time 5 --retry 5 --retry-connrefused --retry-all-errors -H 'Metadata: true' "
             f'"{AZURE_IMDS}/$1?api-version={AZURE_IMDS_API_VERSION}&format=text"',
             "}",
             'md_resourceId="$(azure_md resourceId)" || md_resourceId=""',

@@ -489,6 +489,7 @@ class SelfManagedAzureCluster(LoadBalancing, Cluster):
     def _workers(self, template: NodeBootstrap, registration_url: str, pools: list[pulumi.Output[str]]) -> None:
         name = self._name
         self.scale_sets = {}
+        pulumi.log.warn(cloud.REFRESH_WARNING.format(name=name), resource=self)
         for pool in self._spec.effective_node_pools:
             node = replace(
                 template,
@@ -580,8 +581,7 @@ class SelfManagedAzureCluster(LoadBalancing, Cluster):
                 ),
                 # The autoscaler owns the instance count once the scale set exists. azure-native
                 # updates with a full PUT that carries the *state's* capacity, so state must hold
-                # the live one first: Pulumi.yaml's `options: refresh: always` (see
-                # cloud.REQUIRED_PROJECT_OPTIONS).
+                # the live one first: `pulumi up --refresh` (see cloud.REFRESH_WARNING).
                 opts=pulumi.ResourceOptions(parent=self, ignore_changes=[cloud.CAPACITY_IGNORED]),
             )
             self.scale_sets[pool.name] = vmss

@@ -102,8 +102,13 @@ CONTROL_PLANE_ACTIONS = tuple(sorted(set(CCM_ACTIONS) | set(CA_ACTIONS)))
 
 CAPACITY_IGNORED = "sku.capacity"
 """The worker scale sets' ``ignore_changes``: the Cluster Autoscaler owns the instance count."""
-REQUIRED_PROJECT_OPTIONS = {"refresh": "always"}
-"""What ``Pulumi.yaml``'s ``options`` must hold for :data:`CAPACITY_IGNORED` to be safe.
+REFRESH_WARNING = (
+    "self-managed Azure cluster {name}: run `pulumi up --refresh` (or `pulumi refresh` first): the worker scale "
+    "sets' capacity belongs to the Cluster Autoscaler, and an update without a refresh sends the capacity of the "
+    "last state back to Azure (instances deleted without a drain)"
+)
+"""Logged on every run with a self-managed Azure cluster: :data:`CAPACITY_IGNORED` is safe only
+after a refresh.
 
 For an ignored property Pulumi "uses the serialized value from the stack state" and "will
 continue to send those stale values to the provider ... unless you run a refresh"
@@ -114,11 +119,11 @@ back to the one in state, and Azure would delete or create instances to match, u
 refresh reads the live scale set, and azure-native's Read carries a changed output into the
 state's inputs (provider/pkg/provider/provider.go, Read: "Apply this difference to the actual
 inputs"), which the engine stores (pulumi/pulumi pkg/resource/deploy/step.go, RefreshStep.Apply:
-``s.new.Inputs = inputs``); the update then sends the autoscaler's capacity. ``options.refresh:
-always`` makes every ``pulumi up``, ``preview`` and ``destroy`` refresh first unless given an
-explicit ``--refresh=false`` (pkg/cmd/pulumi/operations/io.go, getRefreshOption; the Automation
-API passes ``--refresh`` only when asked, never ``--refresh=false``). What it cannot close: the
-autoscaler resizing between the refresh and the PUT of the same ``pulumi up``."""
+``s.new.Inputs = inputs``); the update then sends the autoscaler's capacity. Pulumi.yaml does not
+set ``options.refresh: always`` for every stack: a refresh of Kubernetes resources fails when the
+cluster is unreachable (pulumi/pulumi-kubernetes#1522), which would break previews from outside a
+private network and destroys of a cluster already gone, on every stack. What a refresh cannot
+close: the autoscaler resizing between the refresh and the PUT of the same ``pulumi up``."""
 
 LABELS_FROM_THE_CLOUD = frozenset({
     "topology.kubernetes.io/zone", "topology.kubernetes.io/region", "node.kubernetes.io/instance-type",
@@ -566,7 +571,7 @@ def cloud_config_json(**kwargs: Any) -> pulumi.Output[str]:
 
 __all__ = [
     "CAPACITY_IGNORED", "CA_ACTIONS", "CCM_ACTIONS", "CCM_CONTROLLERS", "CONTROL_PLANE_ACTIONS", "CloudProviderAzure",
-    "NEW_NODE_GRACE_SECONDS", "REQUIRED_PROJECT_OPTIONS", "autoscaler_tags", "check_pool_labels", "cloud_config",
+    "NEW_NODE_GRACE_SECONDS", "REFRESH_WARNING", "autoscaler_tags", "check_pool_labels", "cloud_config",
     "cloud_config_json", "cluster_autoscaler", "cluster_autoscaler_values", "control_plane_role",
     "control_plane_role_name", "controller_pins", "new_node_grace_seconds",
 ]

@@ -139,6 +139,9 @@ SERVICE_UNIT = f"""\
 [Unit]
 Description=fleetform: delete Nodes left behind by recreated worker VMs
 After=k3s.service
+# Nothing to do (and no kubeconfig to do it with) until k3s has started on this master
+# (systemd.unit(5), ConditionPathExists=: the unit is skipped, not failed).
+ConditionPathExists=/etc/rancher/k3s/k3s.yaml
 
 [Service]
 Type=oneshot
