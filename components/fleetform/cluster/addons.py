@@ -8,9 +8,13 @@ No cloud SDK is imported here: the module holds plain data for any target.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
+
+import pulumi
+from pulumi_kubernetes.helm.v3 import Release, ReleaseArgs, RepositoryOptsArgs
 
 CHECKED = date(2026, 12, 2)
 """The day the pins below were last checked against their sources."""
@@ -272,3 +276,20 @@ TAG_PINNED_UPSTREAM_IMAGE = {
 }
 """Annotations of the workloads that run an upstream cloud-controller image pinned by release tag
 (fleetform's own rule accepts a tag other than latest; checkov's CKV_K8S_43 asks for a digest)."""
+
+
+def helm_release(resource_name: str, chart: Pin, release: str, namespace: str, values: Mapping[str, Any],
+                 opts: Optional[pulumi.ResourceOptions]) -> Release:
+    """A Helm release of a pinned chart: its repository and version come from ``chart`` only."""
+    return Release(
+        resource_name,
+        ReleaseArgs(
+            chart=chart.name,
+            version=chart.version,
+            repository_opts=RepositoryOptsArgs(repo=chart.repo),
+            name=release,
+            namespace=namespace,
+            values=dict(values),
+        ),
+        opts=opts,
+    )

@@ -788,18 +788,7 @@ class EksCluster(Cluster):
             "resources": METRICS_SERVER_RESOURCES,
             "affinity": PREFER_ON_DEMAND,
         }
-        return Release(
-            f"{name}-metrics-server",
-            ReleaseArgs(
-                chart=chart.name,
-                version=chart.version,
-                repository_opts=RepositoryOptsArgs(repo=chart.repo),
-                name=METRICS_SERVER_RELEASE,
-                namespace=SYSTEM_NAMESPACE,
-                values=values,
-            ),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=depends_on),
-        )
+        return addons.helm_release(f"{name}-metrics-server", chart, METRICS_SERVER_RELEASE, SYSTEM_NAMESPACE, values, pulumi.ResourceOptions(parent=self, provider=provider, depends_on=depends_on))
 
     def _cluster_autoscaler(
         self,
@@ -861,15 +850,4 @@ class EksCluster(Cluster):
             },
             "affinity": PREFER_ON_DEMAND,
         }
-        return Release(
-            f"{name}-cluster-autoscaler",
-            ReleaseArgs(
-                chart=chart.name,
-                version=chart.version,
-                repository_opts=RepositoryOptsArgs(repo=chart.repo),
-                name=CA_RELEASE,
-                namespace=SYSTEM_NAMESPACE,
-                values=values,
-            ),
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[role_policy, *depends_on]),
-        )
+        return addons.helm_release(f"{name}-cluster-autoscaler", chart, CA_RELEASE, SYSTEM_NAMESPACE, values, pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[role_policy, *depends_on]))

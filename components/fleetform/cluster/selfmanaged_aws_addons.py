@@ -25,7 +25,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 from pulumi_kubernetes import Provider as K8sProvider
-from pulumi_kubernetes.helm.v3 import Release, ReleaseArgs, RepositoryOptsArgs
+from pulumi_kubernetes.helm.v3 import Release
 
 from ..config import FleetConfigError, NodePoolSpec
 from . import addons
@@ -230,18 +230,7 @@ def ccm_release(
         "resources": {"requests": {"cpu": "200m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
         "securityContext": LOCKED_DOWN,
     }
-    return Release(
-        f"{cluster}-ccm",
-        ReleaseArgs(
-            chart=chart.name,
-            version=chart.version,
-            repository_opts=RepositoryOptsArgs(repo=chart.repo),
-            name=CCM_RELEASE,
-            namespace=SYSTEM_NAMESPACE,
-            values=values,
-        ),
-        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=depends_on),
-    )
+    return addons.helm_release(f"{cluster}-ccm", chart, CCM_RELEASE, SYSTEM_NAMESPACE, values, pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=depends_on))
 
 
 def cluster_autoscaler_release(
@@ -280,18 +269,7 @@ def cluster_autoscaler_release(
         "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "fsGroup": 65534, "seccompProfile": {"type": "RuntimeDefault"}},
         "containerSecurityContext": {**LOCKED_DOWN, "readOnlyRootFilesystem": True},
     }
-    return Release(
-        f"{cluster}-cluster-autoscaler",
-        ReleaseArgs(
-            chart=chart.name,
-            version=chart.version,
-            repository_opts=RepositoryOptsArgs(repo=chart.repo),
-            name=CA_RELEASE,
-            namespace=SYSTEM_NAMESPACE,
-            values=values,
-        ),
-        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=depends_on),
-    )
+    return addons.helm_release(f"{cluster}-cluster-autoscaler", chart, CA_RELEASE, SYSTEM_NAMESPACE, values, pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=depends_on))
 
 
 def pool_tags(cluster: str, pool: NodePoolSpec, tags: dict[str, str]) -> dict[str, str]:

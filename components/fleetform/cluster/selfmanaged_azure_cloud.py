@@ -29,7 +29,7 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_azure_native import authorization
-from pulumi_kubernetes.helm.v3 import Release, ReleaseArgs, RepositoryOptsArgs
+from pulumi_kubernetes.helm.v3 import Release
 
 from ..config import ClusterSpec, FleetConfigError, NodePoolSpec
 from . import addons
@@ -550,18 +550,7 @@ def cluster_autoscaler_values(
 
 def cluster_autoscaler(name: str, values: Mapping[str, Any], opts: pulumi.ResourceOptions) -> Release:
     chart = addons.CLUSTER_AUTOSCALER
-    return Release(
-        f"{name}-cluster-autoscaler",
-        ReleaseArgs(
-            chart=chart.name,
-            version=chart.version,
-            repository_opts=RepositoryOptsArgs(repo=chart.repo),
-            name=CA_RELEASE,
-            namespace=SYSTEM_NAMESPACE,
-            values=dict(values),
-        ),
-        opts=opts,
-    )
+    return addons.helm_release(f"{name}-cluster-autoscaler", chart, CA_RELEASE, SYSTEM_NAMESPACE, dict(values), opts)
 
 
 def cloud_config_json(**kwargs: Any) -> pulumi.Output[str]:

@@ -34,7 +34,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.apps.v1 import DaemonSetSpecArgsDict
 from pulumi_kubernetes.core.v1 import PodSpecArgsDict, SecurityContextArgsDict, TolerationArgsDict
-from pulumi_kubernetes.helm.v3 import Release, ReleaseArgs, RepositoryOptsArgs
+from pulumi_kubernetes.helm.v3 import Release
 from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
 from pulumi_kubernetes.networking.v1 import NetworkPolicySpecArgsDict
 from pulumi_kubernetes.rbac.v1 import PolicyRuleArgsDict, RoleRefArgsDict, SubjectArgsDict
@@ -409,15 +409,4 @@ def cluster_autoscaler_release(
         "containerSecurityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                      "capabilities": {"drop": ["ALL"]}},
     }
-    return Release(
-        f"{cluster}-cluster-autoscaler",
-        ReleaseArgs(
-            chart=chart.name,
-            version=chart.version,
-            repository_opts=RepositoryOptsArgs(repo=chart.repo),
-            name=CA_RELEASE,
-            namespace=SYSTEM_NAMESPACE,
-            values=values,
-        ),
-        opts=pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=depends_on),
-    )
+    return addons.helm_release(f"{cluster}-cluster-autoscaler", chart, CA_RELEASE, SYSTEM_NAMESPACE, values, pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=depends_on))
