@@ -237,7 +237,6 @@ def test_spot_false_stays_off_spot_nodes_and_spot_true_may_use_them(target):
     from fleetform.config import ServiceSpec
     from fleetform.workloads.pod import deployment_spec
     from fleetform.plan.mocks import plain
-    import pulumi_kubernetes as k8s  # noqa: F401 (the ArgsDict keys are snake_case; render camelCase below)
 
     key, value = SPOT_LABEL[target]
     taints = [dict(AKS_SPOT_TAINT)] if target == "azure" else []

@@ -532,6 +532,17 @@ def drain_script(node_name: str, timeout_seconds: int = 300) -> str:
 # ------------------------------------------------------------------------------ readiness gate
 
 
+PRIVATE_CA_PROLOGUE = (
+    "set -eu",
+    "umask 077",
+    'd="$(mktemp -d)"',
+    "trap 'rm -rf \"$d\"' EXIT",
+    'printf \'%s\' "$FLEETFORM_API_CA" > "$d/ca.crt"',
+)
+"""The start of a local API probe: strict shell, a private temporary directory removed on exit,
+and the API's CA (from FLEETFORM_API_CA) in it as ``$d/ca.crt``."""
+
+
 def readiness_probe(api_url: str, timeout_seconds: int = 900, interval_seconds: int = 5) -> str:
     """A local command that waits until ``<api_url>/readyz`` answers 200, verifying the server
     with the minted CA and authenticating with a client certificate (anonymous requests are
@@ -539,11 +550,7 @@ def readiness_probe(api_url: str, timeout_seconds: int = 900, interval_seconds: 
     FLEETFORM_API_KEY) into a private temporary directory. Fails after ``timeout_seconds``."""
     url = shlex.quote(f"{api_url}/readyz")
     return "\n".join([
-        "set -eu",
-        "umask 077",
-        'd="$(mktemp -d)"',
-        "trap 'rm -rf \"$d\"' EXIT",
-        'printf \'%s\' "$FLEETFORM_API_CA" > "$d/ca.crt"',
+        *PRIVATE_CA_PROLOGUE,
         'printf \'%s\' "$FLEETFORM_API_CERT" > "$d/client.crt"',
         'printf \'%s\' "$FLEETFORM_API_KEY" > "$d/client.key"',
         f"deadline=$(( $(date +%s) + {int(timeout_seconds)} ))",

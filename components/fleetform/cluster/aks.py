@@ -34,6 +34,7 @@ from pulumi_azure_native import (
     operationalinsights,
 )
 
+from ..bootstrap.script import PRIVATE_CA_PROLOGUE
 from ..config import DEFAULT_NODE_SIZE, ClusterSpec, NodePoolSpec, Taint
 from ..network.azure import MAX_AZURE_ZONES, AzureNetwork, AzureNetworkArgs
 from .base import Cluster, ClusterContext
@@ -336,11 +337,7 @@ def admin_grant_probe(
         "or the cluster admin grant has not reached the API server yet (re-run pulumi up)"
     )
     return "\n".join([
-        "set -eu",
-        "umask 077",
-        'd="$(mktemp -d)"',
-        "trap 'rm -rf \"$d\"' EXIT",
-        'printf \'%s\' "$FLEETFORM_API_CA" > "$d/ca.crt"',
+        *PRIVATE_CA_PROLOGUE,
         f"deadline=$(( $(date +%s) + {int(timeout_seconds)} ))",
         "while :; do",
         f'  if {get_token} > "$d/credential" 2> "$d/error"; then',

@@ -121,6 +121,23 @@ METRICS_SERVER_RESOURCES = {"requests": {"cpu": "100m", "memory": "200Mi"}}
 """The chart's own default requests (values.yaml of chart 3.13.1), pinned here so a chart bump cannot drop them."""
 
 
+def cluster_autoscaler_scale_statement(sid: str, cluster: str, partition: str, region: str, account: str) -> dict[str, Any]:
+    """The autoscaler's two writes (:data:`CA_WRITE_ACTIONS`) on Auto Scaling group ARNs, held to this
+    cluster's groups by their tags: the statement EKS and self-managed AWS clusters share."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": list(CA_WRITE_ACTIONS),
+        "Resource": f"arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/*",
+        "Condition": {
+            "StringEquals": {
+                "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true",
+                f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster}": "owned",
+            }
+        },
+    }
+
+
 def cluster_autoscaler_policy(cluster: str, partition: str, region: str, account: str) -> str:
     """The autoscaler's least-privilege IAM policy for ``cluster`` (see :data:`CA_READ_ACTIONS`,
     :data:`CA_WRITE_ACTIONS`), each action on the narrowest resource it takes.
@@ -144,18 +161,7 @@ def cluster_autoscaler_policy(cluster: str, partition: str, region: str, account
                     "Action": "eks:DescribeNodegroup",
                     "Resource": f"arn:{partition}:eks:{region}:{account}:nodegroup/{cluster}/*/*",
                 },
-                {
-                    "Sid": "ScaleOwnNodeGroups",
-                    "Effect": "Allow",
-                    "Action": list(CA_WRITE_ACTIONS),
-                    "Resource": f"arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/*",
-                    "Condition": {
-                        "StringEquals": {
-                            "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true",
-                            f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster}": "owned",
-                        }
-                    },
-                },
+                cluster_autoscaler_scale_statement("ScaleOwnNodeGroups", cluster, partition, region, account),
             ],
         },
         separators=(",", ":"),

@@ -29,7 +29,7 @@ from pulumi_kubernetes.helm.v3 import Release
 
 from ..config import FleetConfigError, NodePoolSpec
 from . import addons
-from .eks import CA_READ_ACTIONS, CA_RESOURCES, CA_WRITE_ACTIONS, SYSTEM_NAMESPACE
+from .eks import CA_READ_ACTIONS, CA_RESOURCES, SYSTEM_NAMESPACE, cluster_autoscaler_scale_statement
 
 CLUSTER_TAG_PREFIX = "kubernetes.io/cluster/"
 """cloud-provider-aws reads its cluster ID from this tag on the instance it runs on, and fails to
@@ -145,18 +145,7 @@ def masters_policy(cluster: str, partition: str, region: str, account: str) -> s
             "Statement": [
                 {"Sid": "CloudControllerManagerNodes", "Effect": "Allow", "Action": list(CCM_ACTIONS), "Resource": "*"},
                 {"Sid": "ClusterAutoscalerDiscover", "Effect": "Allow", "Action": list(CA_MASTER_READ_ACTIONS), "Resource": "*"},
-                {
-                    "Sid": "ClusterAutoscalerScaleOwnGroups",
-                    "Effect": "Allow",
-                    "Action": list(CA_WRITE_ACTIONS),
-                    "Resource": f"arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:*:autoScalingGroupName/*",
-                    "Condition": {
-                        "StringEquals": {
-                            "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true",
-                            f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster}": "owned",
-                        }
-                    },
-                },
+                cluster_autoscaler_scale_statement("ClusterAutoscalerScaleOwnGroups", cluster, partition, region, account),
             ],
         },
         separators=(",", ":"),
