@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import pulumi
 
@@ -14,6 +14,9 @@ from .cluster import Cluster, ClusterContext, FrontedService, TargetNotImplement
 from .config import FleetConfigError, FleetSpec, load_spec
 from .config.extends import EXTENDS_KEY
 from .workloads import AppNamespace, Microservice
+
+if TYPE_CHECKING:
+    from .traffic import GlobalHostname
 
 
 class Fleet(pulumi.ComponentResource):
@@ -23,8 +26,9 @@ class Fleet(pulumi.ComponentResource):
     are left out and listed in ``skipped`` instead of failing the whole program; a real deployment
     fails before registering anything.
 
-    Outputs: ``clusters`` (per cluster: target, endpoint, and each service's address) and
-    ``kubeconfigs`` (per cluster, secret).
+    Outputs: ``clusters`` (per cluster: target, endpoint, and each service's address),
+    ``kubeconfigs`` (per cluster, secret) and ``traffic`` (per global hostname: its DNS provider,
+    record, and each cluster's endpoint, weight or priority and health check).
     """
 
     clusters: dict[str, Cluster]
@@ -101,7 +105,38 @@ class Fleet(pulumi.ComponentResource):
             for name, cluster in self.clusters.items()
         }
         self.kubeconfigs = pulumi.Output.secret({name: c.kubeconfig for name, c in self.clusters.items()})
-        self.register_outputs({"clusters": self.cluster_outputs, "kubeconfigs": self.kubeconfigs})
+        self.traffic = self._traffic(spec)
+        self.traffic_outputs = {host: hostname.outputs for host, hostname in self.traffic.items()}
+        self.register_outputs({"clusters": self.cluster_outputs, "kubeconfigs": self.kubeconfigs,
+                               "traffic": self.traffic_outputs})
+
+    def _traffic(self, spec: FleetSpec) -> dict[str, "GlobalHostname"]:
+        """One :class:`~fleetform.traffic.GlobalHostname` per ``fleetform:traffic`` entry, over the
+        clusters built here (a cluster the offline plan skipped is left out of it too)."""
+        if not spec.traffic:
+            return {}
+        from .config.traffic import routed
+        from .traffic import Endpoint, GlobalHostname, endpoint_kind
+
+        by_name = {c.name: c for c in spec.clusters}
+        out: dict[str, GlobalHostname] = {}
+        for entry in spec.traffic:
+            service = next(s for s in spec.services if s.name == entry.service)
+            endpoints: list[Endpoint] = []
+            for r in routed(entry, spec.clusters, service):
+                cluster = self.clusters.get(r.cluster)
+                if cluster is None:
+                    continue
+                if r.address is not None:
+                    endpoints.append(Endpoint(r, r.address, endpoint_kind(r.address)))
+                    continue
+                address = cluster.service_addresses.get(service.name, self.services[r.cluster][service.name].address)
+                aws = by_name[r.cluster].target == "aws"
+                endpoints.append(Endpoint(r, address, "aws-lb" if aws else "ip",
+                                          by_name[r.cluster].region if aws else None))
+            out[entry.hostname] = GlobalHostname(entry.hostname, entry, service, endpoints,
+                                                 opts=pulumi.ResourceOptions(parent=self))
+        return out
 
 
 def _refuse_plain_text_secrets(config: dict) -> None:
@@ -158,4 +193,6 @@ def program(*, skip_unimplemented: bool = False) -> Fleet:
         raise pulumi.RunError(str(exc)) from None
     pulumi.export("clusters", fleet.cluster_outputs)
     pulumi.export("kubeconfigs", fleet.kubeconfigs)
+    if fleet.traffic_outputs:
+        pulumi.export("traffic", fleet.traffic_outputs)
     return fleet

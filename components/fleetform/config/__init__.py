@@ -20,6 +20,8 @@ Where things are (import them from here, ``fleetform.config``):
   routes back to peered and VPN networks);
 - :mod:`.onprem`: :class:`SshSpec`, :class:`HostSpec`, :class:`InstallSpec` (target onprem);
 - :mod:`.service`: :class:`ServiceSpec` and its autoscaling, health, resources and egress;
+- :mod:`.traffic`: :class:`TrafficSpec`, a global hostname over a public service on several clusters,
+  what each DNS provider can express, and the checks against the stack's clusters and services;
 - :mod:`.fleet`: :class:`FleetSpec`, the whole namespace, and the checks across clusters and services;
 - :mod:`.loading`: :func:`load_spec`, :data:`SECRET_KEYS`, :data:`LIST_KEYS`, pydantic errors as lines.
 - :mod:`.stackfile`: reading a ``Pulumi.<stack>.yaml`` as Pulumi's YAML reader does (PyYAML);
@@ -48,6 +50,7 @@ from .loading import LIST_KEYS, SECRET_KEYS, load_spec
 from .nodes import KUBELET_LABELS, Taint
 from .onprem import SSH_PRIVATE_KEY_DESCRIPTION, HostSpec, InstallSpec, SshSpec
 from .service import AutoscaleSpec, EgressRule, HealthSpec, ResourcesSpec, ServiceSpec
+from .traffic import TrafficClusterSpec, TrafficDnsSpec, TrafficHealthSpec, TrafficSpec
 from .values import (
     CLOUD_TARGETS,
     DEFAULT_DENY_POLICY,
@@ -85,6 +88,10 @@ __all__ = [
     "HealthSpec",
     "ResourcesSpec",
     "EgressRule",
+    "TrafficSpec",
+    "TrafficDnsSpec",
+    "TrafficHealthSpec",
+    "TrafficClusterSpec",
     # constants
     "TARGETS",
     "CLOUD_TARGETS",

@@ -21,6 +21,7 @@ from .cluster import ClusterSpec
 from .errors import _problem, _raise_all
 from .onprem import SSH_PRIVATE_KEY_DESCRIPTION
 from .service import ServiceSpec
+from .traffic import TrafficSpec, traffic_problems
 from .values import (
     CLOUD_TARGETS,
     DEFAULT_KUBERNETES_VERSION,
@@ -41,6 +42,11 @@ class FleetSpec(_Model):
 
     clusters: list[ClusterSpec] = Field(min_length=1, description="The clusters of this stack (at least one).")
     services: list[ServiceSpec] = Field(default_factory=list, description="The microservices deployed on the clusters.")
+    traffic: list[TrafficSpec] = Field(
+        default_factory=list,
+        description="Global hostnames: one name in front of a public service on several clusters, health-checked "
+        "DNS routing on Route 53, Cloud DNS or Traffic Manager.",
+    )
     namespace: str = Field(default="fleetform", description="Kubernetes namespace fleetform creates for the services.")
     kubernetes_version: KubernetesVersion = Field(
         default=DEFAULT_KUBERNETES_VERSION, description="Default Kubernetes minor version of the clusters."
@@ -61,7 +67,8 @@ class FleetSpec(_Model):
     def _cross_checks(self) -> "FleetSpec":
         key = self.ssh_private_key.get_secret_value().strip() if self.ssh_private_key is not None else ""
         _raise_all(fleet_problems([(c, c) for c in self.clusters], [(s, s) for s in self.services], bool(key))
-                   + self._version_problems())
+                   + self._version_problems()
+                   + traffic_problems(self.clusters, self.services, [(t, t) for t in self.traffic]))
         return self
 
     def _version_problems(self) -> list[tuple[str, Any, str]]:

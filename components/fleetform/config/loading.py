@@ -20,8 +20,9 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import NAMESPACE, FleetConfigError, _HIDDEN, _path, _Shown, _shown, _split_key
 from .cluster import ClusterSpec
-from .fleet import FleetSpec, fleet_problems
+from .fleet import FleetSpec, _read, fleet_problems
 from .service import ServiceSpec
+from .traffic import TrafficSpec, traffic_problems
 
 _TOP_KEYS = {f.alias or n: n for n, f in FleetSpec.model_fields.items()}
 SECRET_KEYS = frozenset(
@@ -52,7 +53,7 @@ def load_spec(config: Mapping[str, Any]) -> FleetSpec:
         if key not in _TOP_KEYS:
             problems.append(f"{NAMESPACE}:{key}: unknown key; allowed keys: {', '.join(sorted(_TOP_KEYS))}")
             continue
-        if isinstance(value, str) and _TOP_KEYS[key] in ("clusters", "services"):
+        if isinstance(value, str) and _TOP_KEYS[key] in ("clusters", "services", "traffic"):
             try:
                 value = json.loads(value)
             except ValueError:
@@ -66,7 +67,7 @@ def load_spec(config: Mapping[str, Any]) -> FleetSpec:
     # Each cluster and service on its own, so one bad entry hides no other entry's problems; then
     # the rest of the namespace and the checks across entries, on what could be read.
     entries: dict[str, list[tuple[Any, Any]]] = {}
-    for key, model in (("clusters", ClusterSpec), ("services", ServiceSpec)):
+    for key, model in (("clusters", ClusterSpec), ("services", ServiceSpec), ("traffic", TrafficSpec)):
         value = raw.get(key, [])
         if not isinstance(value, list):
             continue
@@ -93,6 +94,14 @@ def load_spec(config: Mapping[str, Any]) -> FleetSpec:
     except ValidationError as exc:
         problems += _format_errors([e for e in exc.errors(include_url=False) if e["loc"][:1] not in {(k,) for k in entries}])
     found = fleet_problems(entries.get("clusters", []), entries.get("services", []), _ssh_key_given(raw))
+    if not any(spec is None for _, spec in entries.get("clusters", [])):
+        # Traffic entries are checked against the clusters and the services that could be read;
+        # an entry naming a service that could not is left to that service's own lines.
+        unread = {_read(raw_svc, "name", "name") for raw_svc, spec in entries.get("services", []) if spec is None}
+        found += traffic_problems([c for _, c in entries.get("clusters", [])],
+                                  [s for _, s in entries.get("services", []) if s is not None],
+                                  [(t, spec if spec is None or spec.service not in unread else None)
+                                   for t, spec in entries.get("traffic", [])])
     for key, got, allowed in found:
         path = _path(tuple(_split_key(key)))
         if not any(line.startswith(path + ":") for line in problems):  # a bad name is one line, not two

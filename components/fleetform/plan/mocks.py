@@ -16,6 +16,7 @@ import functools
 import importlib
 import json
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -40,12 +41,18 @@ class UnexpectedMockCall(Exception):
 
 
 def _k8s_service(args: pulumi_mocks.MockResourceArgs) -> dict[str, Any]:
+    """A LoadBalancer Service's address as its controller would set it: a hostname for an AWS load
+    balancer (the AWS Load Balancer Controller's NLBs answer with a DNS name), else an IP address
+    (GKE, AKS, ServiceLB, MetalLB), here from 198.51.100.0/24 (RFC 5737's documentation range)."""
     spec = args.inputs.get("spec") or {}
     if spec.get("type") != "LoadBalancer":
         return {}
     meta = args.inputs.get("metadata") or {}
-    host = f"{meta.get('name', args.name)}.{meta.get('namespace', 'default')}.lb.plan.invalid"
-    return {"status": {"loadBalancer": {"ingress": [{"hostname": host}]}}}
+    name, namespace = meta.get("name", args.name), meta.get("namespace", "default")
+    if any(str(k).startswith("service.beta.kubernetes.io/aws-load-balancer-") for k in meta.get("annotations") or {}):
+        return {"status": {"loadBalancer": {"ingress": [{"hostname": f"{name}.{namespace}.lb.plan.invalid"}]}}}
+    host = 1 + zlib.crc32(f"{args.name}/{namespace}/{name}".encode()) % 254
+    return {"status": {"loadBalancer": {"ingress": [{"ip": f"198.51.100.{host}"}]}}}
 
 
 OUTPUTS: dict[str, Callable[[pulumi_mocks.MockResourceArgs], dict[str, Any]]] = {

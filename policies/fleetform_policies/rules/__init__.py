@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, get_args
 
-from . import cloud, k3s, kubernetes, stack
+from . import cloud, k3s, kubernetes, stack, traffic
 from .base import Enforcement, Rule, StackResource, waiver_for
 
-RULES: list[Rule] = [*kubernetes.RULES, *cloud.RULES, *k3s.RULES, *stack.RULES]
+RULES: list[Rule] = [*kubernetes.RULES, *cloud.RULES, *k3s.RULES, *stack.RULES, *traffic.RULES]
 """Every rule of the pack, in the order the README lists them."""
 
 

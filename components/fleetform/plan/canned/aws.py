@@ -221,7 +221,30 @@ def _ssm_parameter(args) -> dict[str, Any]:
     }
 
 
+def _hosted_zone(args) -> dict[str, Any]:
+    """A public hosted zone looked up by name (global traffic on Route 53): a placeholder ID derived
+    from the name; a private zone is unexpected (fleetform asks for public zones only)."""
+    name = str(args.args.get("name") or "").rstrip(".")
+    if not name or args.args.get("privateZone"):
+        raise ValueError(f"no canned value for hosted zone {name!r}: only public zones looked up by name are planned")
+    zone_id = "Z" + _hex("zone", name, length=20)
+    return {"id": zone_id, "zoneId": zone_id, "name": name + ".", "privateZone": False, "nameServers": [],
+            "arn": f"arn:aws:route53:::hostedzone/{zone_id}", "comment": "", "callerReference": "",
+            "resourceRecordSetCount": 2, "tags": {}, "linkedServiceDescription": "", "linkedServicePrincipal": "",
+            "primaryNameServer": "", "enableAcceleratedRecovery": False}
+
+
+def _lb_hosted_zone(args) -> dict[str, Any]:
+    """The canonical hosted zone of a region's load balancers (alias targets): a placeholder per
+    region and load balancer type."""
+    region = _region(args.args)
+    kind = str(args.args.get("loadBalancerType") or "application")
+    return {"id": "Z" + _hex("lb-zone", region, kind, length=13), "region": region, "loadBalancerType": kind}
+
+
 INVOKES = {
+    "aws:route53/getZone:getZone": _hosted_zone,
+    "aws:lb/getHostedZoneId:getHostedZoneId": _lb_hosted_zone,
     "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
     "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
     "aws:iam/getSessionContext:getSessionContext": _session_context,
