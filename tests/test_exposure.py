@@ -217,3 +217,29 @@ def test_microservice_alone_refuses_internal_without_private_addresses(lb, why):
     spec = ServiceSpec.model_validate({"name": "api", "image": "ghcr.io/acme/api:1.2.3", "port": 9090, "expose": "internal"})
     with pytest.raises(ValueError, match=f"service api: expose internal, but {why}"):
         exposure_for("existing", False, spec, LoadBalancerSpec.model_validate(lb))
+
+
+def test_provider_none_keeps_public_services_clusterip_and_waits_for_nothing():
+    """kind without cloud-provider-kind, minikube without a tunnel: a LoadBalancer Service would
+    never get an address and the update would wait for it until the provider's timeout (issue 18).
+    With provider none a public service stays ClusterIP (nothing opened, nothing awaited)."""
+    from fleetform.config import FleetConfigError, LoadBalancerSpec, ServiceSpec, load_spec
+    from fleetform.workloads import exposure_for
+
+    web = ServiceSpec.model_validate({"name": "web", "image": "ghcr.io/acme/web:1.2.3", "port": 8080, "expose": "public"})
+    exposure = exposure_for("existing", False, web, LoadBalancerSpec(provider="none"))
+    assert exposure.type == "ClusterIP" and exposure.annotations == {} and exposure.external_traffic_policy is None
+    result = plan("local", config=fleet([cluster("kind", "existing", existing={"context": "kind-kind"},
+                                                 loadBalancer={"provider": "none"})], [service("web")]))
+    assert result.exit_code == 0, result.problems()
+    (svc,) = [m for m in result.manifests if m.kind == "Service"]
+    assert svc.object["spec"]["type"] == "ClusterIP"
+    assert result.capture.outputs["clusters"]["kind"]["services"]["web"] == "web.fleetform.svc.cluster.local:80"
+    # internal has no private address to get, and onprem runs k3s's ServiceLB: both refused by config.
+    bad = fleet([cluster("kind", "existing", existing={"context": "kind-kind"}, loadBalancer={"provider": "none"})],
+                [service("api", expose="internal")])
+    with pytest.raises(FleetConfigError, match="provider none gives services no load-balancer address at all"):
+        load_spec(bad)
+    onprem = fleet([cluster("dc", "onprem", loadBalancer={"provider": "none"})], [service("web")])
+    with pytest.raises(FleetConfigError, match=r"loadBalancer.provider: got \"none\"; allowed: servicelb or metallb for target onprem"):
+        load_spec(onprem)

@@ -153,10 +153,12 @@ class LoadBalancerSpec(_Model):
     """Where LoadBalancer Services get their addresses on clusters without a cloud LB fleetform
     manages (onprem, existing)."""
 
-    provider: Literal["servicelb", "metallb", "cloud"] = Field(
+    provider: Literal["servicelb", "metallb", "cloud", "none"] = Field(
         default="servicelb",
-        description="servicelb (k3s' built-in ServiceLB), metallb (an installed MetalLB) or cloud (target existing "
-        "only: the cluster's own cloud controller serves LoadBalancer Services, e.g. an EKS, GKE or AKS cluster).",
+        description="servicelb (k3s' built-in ServiceLB), metallb (an installed MetalLB), cloud (target existing "
+        "only: the cluster's own cloud controller serves LoadBalancer Services, e.g. an EKS, GKE or AKS cluster) or "
+        "none (target existing only: nothing hands out load-balancer addresses, e.g. kind or minikube without a "
+        "tunnel; public services stay ClusterIP, reached with kubectl port-forward, and nothing waits for an address).",
     )
     public_pool: Optional[str] = Field(default=None, description="MetalLB address pool for public services.")
     internal_pool: Optional[str] = Field(default=None, description="MetalLB address pool for internal services.")
@@ -204,6 +206,8 @@ class LoadBalancerSpec(_Model):
             return "metallb has no internalPool, so internal Services get addresses from the public pools"
         if self.provider == "cloud" and not self.internal_annotations:
             return "the cloud's load balancer is internet-facing unless internalAnnotations make it internal"
+        if self.provider == "none":
+            return "provider none gives services no load-balancer address at all"
         return None
 
 
@@ -310,9 +314,10 @@ class ClusterSpec(_Model):
                           "admitted to its internal API load balancer)"))
         if t not in ("onprem", "existing") and self.load_balancer != LoadBalancerSpec():
             found.append(("loadBalancer", "{...}", "only for targets onprem and existing (clouds use their own load balancers)"))
-        if t == "onprem" and self.load_balancer.provider == "cloud":
-            found.append(("loadBalancer.provider", "cloud", "servicelb or metallb for target onprem (no cloud "
-                                                            "controller serves your hosts)"))
+        if t == "onprem" and self.load_balancer.provider in ("cloud", "none"):
+            found.append(("loadBalancer.provider", self.load_balancer.provider,
+                          "servicelb or metallb for target onprem (fleetform installs k3s there with ServiceLB, and no "
+                          "cloud controller serves your hosts)"))
         if self.node_pools is not None:
             if t in CLOUD_TARGETS and not self.node_pools:
                 found.append(("nodePools", [], "at least one node pool"))

@@ -117,6 +117,13 @@ def _self_hosted(service: ServiceSpec, lb: LoadBalancerSpec) -> Exposure:
     if problem is not None:
         raise ValueError(f"service {service.name}: expose internal, but {problem}; give a load_balancer with an "
                          "internal pool (metallb) or internal annotations (cloud), or expose cluster")
+    if lb.provider == "none":
+        # Nothing would ever give a LoadBalancer Service an address (kind without
+        # cloud-provider-kind, minikube without `minikube tunnel`): the Kubernetes provider would
+        # wait for one until its timeout and fail the update. ClusterIP opens nothing and waits for
+        # nothing; the service is reached with kubectl port-forward (docs/targets.md).
+        return Exposure(type="ClusterIP",
+                        health_check=f"none: no load balancer (kubectl port-forward; readiness on {service.health.path})")
     annotations: dict[str, str] = {}
     if lb.provider == "metallb":
         pool = lb.public_pool if service.expose == "public" else lb.internal_pool
