@@ -315,9 +315,10 @@ class ClusterSpec(_Model):
         if t not in ("onprem", "existing") and self.load_balancer != LoadBalancerSpec():
             found.append(("loadBalancer", "{...}", "only for targets onprem and existing (clouds use their own load balancers)"))
         if t == "onprem" and self.load_balancer.provider in ("cloud", "none"):
+            why = ("no cloud controller serves your hosts" if self.load_balancer.provider == "cloud"
+                   else "fleetform installs k3s there, whose ServiceLB hands out addresses")
             found.append(("loadBalancer.provider", self.load_balancer.provider,
-                          "servicelb or metallb for target onprem (fleetform installs k3s there with ServiceLB, and no "
-                          "cloud controller serves your hosts)"))
+                          f"servicelb or metallb for target onprem ({why})"))
         if self.node_pools is not None:
             if t in CLOUD_TARGETS and not self.node_pools:
                 found.append(("nodePools", [], "at least one node pool"))
