@@ -27,7 +27,7 @@ CASES = [
     ("clusters bad JSON string", {"fleetform:clusters": "[{"},
      'fleetform:clusters: got "[{"; allowed: a list of mappings'),
     ("unknown top-level key", {**fleet([EX], []), "fleetform:regions": ["x"]},
-     "fleetform:regions: unknown key; allowed keys: clusters, extends, kubernetesVersion, namespace, services, sshPrivateKey, traffic"),
+     "fleetform:regions: unknown key; allowed keys: clusters, extends, kubernetesVersion, namespace, release, services, sshPrivateKey, traffic"),
     ("unknown cluster key", fleet([{**EX, "nodepools": []}], []),
      "fleetform:clusters[0].nodepools: unknown key; allowed keys: controlPlane, existing, hosts, install, "
      "kubernetesVersion, loadBalancer, mode, name, network, nodePools, region, ssh, tags, target, vip"),

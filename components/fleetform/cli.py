@@ -68,7 +68,7 @@ def output_problems(args: argparse.Namespace) -> list[str]:
             problems.append(f"{option}: got {path}; {existing} is not a directory; allowed: {OUTPUT_FILE}")
         elif not os.access(existing, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
             problems.append(f"{option}: got {path}, which cannot be written; allowed: {OUTPUT_FILE}")
-    if args.manifests is not None:
+    if getattr(args, "manifests", None) is not None:
         existing = args.manifests
         while not existing.exists() and existing != existing.parent:
             existing = existing.parent
@@ -121,7 +121,99 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--policy-config", type=Path, metavar="FILE", help="policy pack config, as for fleetform plan")
     c.add_argument("--reports", type=Path, metavar="DIR",
                    help="write <stack>.json and <stack>.md (the plan's --json and --markdown) for every stack")
+    r = sub.add_parser("rollout", help="move a release across clusters and stacks in waves, gated on health",
+                       description=ROLLOUT_HELP, epilog=ROLLOUT_EXIT_CODES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("file", type=Path, help="the rollout file (YAML: release, waves, gates, drain, onFailure)")
+    r.add_argument("--dry-run", action="store_true", help="plan every wave offline and stop (no Pulumi CLI needed)")
+    r.add_argument("--json", type=Path, metavar="FILE", help="write the dry run as JSON")
+    r.add_argument("--markdown", type=Path, metavar="FILE", help="write a Markdown summary (a CI step summary)")
+    r.add_argument("--resume", metavar="ID", help="continue a halted rollout from its journal, skipping finished targets")
+    r.add_argument("--approve", action="append", default=[], metavar="WAVE",
+                   help="approve a wave with approval: true ahead (repeatable; needed in CI)")
+    r.add_argument("--stacks", type=Path, metavar="DIR", help="the stack files' folder (default: the project's stacks/)")
+    r.add_argument("--journal-dir", type=Path, metavar="DIR", default=Path(".fleetform/rollouts"),
+                   help="where journals and event logs go (default: .fleetform/rollouts)")
     return parser
+
+
+ROLLOUT_HELP = """Move a release (pinned images per service) across clusters and stacks in waves.
+
+Every intermediate state is an ordinary stack: the rollout only writes fleetform:release in the
+stack files (images, the clusters that run them, the clusters drained of traffic) and, after the
+last wave, makes the images the services' own. It first plans every wave offline (--dry-run stops
+there); a real run then updates each target through the Automation API (the Pulumi CLI must be
+installed), checks its gates (HTTP on each service's health path through the cluster's load
+balancer, optional Prometheus), bakes, and halts or rolls back on a failure. See docs/rollout.md."""
+ROLLOUT_EXIT_CODES = """exit codes: 0 clean (dry run) / completed; 1 a wave's plan fails, or the rollout halted,
+rolled back or waits for approval; 2 invalid rollout file, stack config or arguments; 130 interrupted"""
+
+
+def rollout_command(args: argparse.Namespace, console: Console, err: Console) -> int:
+    """``fleetform rollout``: check the file and the stacks, dry-run every wave, then (without
+    --dry-run) run it for real."""
+    import shutil
+
+    from .plan.engine import project_root
+    from .rollout.dryrun import dry_run, markdown
+    from .rollout.release import load_stacks
+    from .rollout.spec import RolloutError, load_rollout
+
+    problems = output_problems(args)
+    stack_dir = args.stacks or project_root() / "stacks"
+    if not stack_dir.is_dir():
+        problems.append(f"--stacks: got {str(stack_dir)!r}; allowed: a folder of Pulumi.<stack>.yaml files")
+    if problems:
+        for line in problems:
+            err.print(line)
+        return 2
+    stacks = load_stacks(stack_dir)
+    try:
+        spec, waves = load_rollout(args.file, {name: s.spec for name, s in stacks.items()})
+    except RolloutError as exc:
+        named = {t.partition("/")[0] for w in _raw_targets(args.file) for t in w}
+        lines = [p for name in sorted(named) if name in stacks for p in stacks[name].problems] + exc.problems
+        for line in lines:
+            err.print(line)
+        return 2
+    unknown = sorted(set(args.approve) - {w.name for w in spec.waves})
+    if unknown:
+        err.print(f"--approve: got {', '.join(unknown)}; allowed: a wave of the rollout: "
+                  + ", ".join(w.name for w in spec.waves))
+        return 2
+    report = dry_run(spec, waves, stacks, progress=lambda line: err.print(line))
+    if args.json is not None:
+        args.json.write_text(json.dumps(report.as_json(), indent=2, sort_keys=True) + "\n")
+    if args.markdown is not None and args.dry_run:
+        args.markdown.write_text(markdown(report))
+    for wave in report.waves:
+        console.print(f"{wave['name']}: {', '.join(wave['targets'])}: {len(wave['changes'])} change(s)")
+    for line in report.problems:
+        err.print(line)
+    if args.dry_run or report.exit_code != 0:
+        return report.exit_code
+    if shutil.which("pulumi") is None:
+        err.print("pulumi: not found on PATH; allowed: the Pulumi CLI installed (a real rollout runs pulumi up; "
+                  "--dry-run needs nothing)")
+        return 2
+    from .rollout.run import run_rollout
+
+    outcome = run_rollout(spec, waves, stacks, work_dir=stack_dir.parent, journal_dir=args.journal_dir,
+                          resume=args.resume, approve=frozenset(args.approve), console=console, markdown=args.markdown)
+    if outcome.message:
+        err.print(outcome.message)
+    return outcome.exit_code
+
+
+def _raw_targets(path: Path) -> list[list[str]]:
+    """The targets as written (to show the config problems of the stacks they name)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+        return [[str(t) for t in w.get("targets", [])] for w in data.get("waves", []) if isinstance(w, dict)]
+    except Exception:
+        return []
 
 
 def argument_problems(args: argparse.Namespace) -> tuple[list[str], Optional[dict]]:
@@ -290,6 +382,8 @@ def main(argv: Optional[list[str]] = None, *, standalone: bool = False) -> int:
         return plan_command(args, console, err, standalone=standalone)
     if args.command == "check":
         return check_command(args, console, err)
+    if args.command == "rollout":
+        return rollout_command(args, console, err)
     return 2  # pragma: no cover (argparse rejects unknown commands)
 
 

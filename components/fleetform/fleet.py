@@ -82,7 +82,8 @@ class Fleet(pulumi.ComponentResource):
             self.services[cspec.name] = {
                 svc.name: Microservice(
                     f"{cspec.name}-{svc.name}",
-                    svc,
+                    # The image a rollout's release gives this cluster, else the service's own.
+                    svc if spec.image_of(svc, cspec) == svc.image else svc.model_copy(update={"image": spec.image_of(svc, cspec)}),
                     namespace=spec.namespace,
                     target=cluster.target,
                     self_managed=cluster.self_managed,
@@ -123,7 +124,7 @@ class Fleet(pulumi.ComponentResource):
         for entry in spec.traffic:
             service = next(s for s in spec.services if s.name == entry.service)
             endpoints: list[Endpoint] = []
-            for r in routed(entry, spec.clusters, service):
+            for r in routed(entry, spec.clusters, service, drained=spec.drained()):
                 cluster = self.clusters.get(r.cluster)
                 if cluster is None:
                     continue

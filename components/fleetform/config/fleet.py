@@ -21,6 +21,7 @@ from .cluster import ClusterSpec
 from .errors import _problem, _raise_all
 from .onprem import SSH_PRIVATE_KEY_DESCRIPTION
 from .service import ServiceSpec
+from .release import ReleaseSpec, release_problems
 from .traffic import TrafficSpec, traffic_problems
 from .values import (
     CLOUD_TARGETS,
@@ -47,6 +48,11 @@ class FleetSpec(_Model):
         description="Global hostnames: one name in front of a public service on several clusters, health-checked "
         "DNS routing on Route 53, Cloud DNS or Traffic Manager.",
     )
+    release: Optional[ReleaseSpec] = Field(
+        default=None,
+        description="A release a rollout is moving: images per service, the clusters that run them already, the "
+        "clusters drained of traffic. Written by fleetform rollout; cleared when its last wave passes.",
+    )
     namespace: str = Field(default="fleetform", description="Kubernetes namespace fleetform creates for the services.")
     kubernetes_version: KubernetesVersion = Field(
         default=DEFAULT_KUBERNETES_VERSION, description="Default Kubernetes minor version of the clusters."
@@ -68,7 +74,8 @@ class FleetSpec(_Model):
         key = self.ssh_private_key.get_secret_value().strip() if self.ssh_private_key is not None else ""
         _raise_all(fleet_problems([(c, c) for c in self.clusters], [(s, s) for s in self.services], bool(key))
                    + self._version_problems()
-                   + traffic_problems(self.clusters, self.services, [(t, t) for t in self.traffic]))
+                   + traffic_problems(self.clusters, self.services, [(t, t) for t in self.traffic])
+                   + release_problems(self.release, self.clusters, self.services, self.traffic))
         return self
 
     def _version_problems(self) -> list[tuple[str, Any, str]]:
@@ -104,6 +111,15 @@ class FleetSpec(_Model):
     def version_of(self, cluster: ClusterSpec) -> str:
         """The cluster's Kubernetes minor version after defaults."""
         return cluster.kubernetes_version or self.kubernetes_version
+
+    def image_of(self, service: ServiceSpec, cluster: ClusterSpec) -> str:
+        """The image ``service`` runs on ``cluster``: the release's where that cluster runs it."""
+        released = self.release.image_for(service.name, cluster.name) if self.release is not None else None
+        return released or service.image
+
+    def drained(self) -> frozenset[str]:
+        """The clusters a rollout drained of traffic (weight 0 in the weighted traffic entries)."""
+        return frozenset(self.release.drained) if self.release is not None else frozenset()
 
     def services_on(self, cluster: ClusterSpec) -> list[ServiceSpec]:
         """The services that run on ``cluster``."""

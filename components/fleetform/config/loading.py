@@ -53,11 +53,12 @@ def load_spec(config: Mapping[str, Any]) -> FleetSpec:
         if key not in _TOP_KEYS:
             problems.append(f"{NAMESPACE}:{key}: unknown key; allowed keys: {', '.join(sorted(_TOP_KEYS))}")
             continue
-        if isinstance(value, str) and _TOP_KEYS[key] in ("clusters", "services", "traffic"):
+        if isinstance(value, str) and _TOP_KEYS[key] in ("clusters", "services", "traffic", "release"):
             try:
                 value = json.loads(value)
             except ValueError:
-                problems.append(f"{NAMESPACE}:{key}: got {_shown(value)}; allowed: a list of mappings")
+                problems.append(f"{NAMESPACE}:{key}: got {_shown(value)}; allowed: "
+                                + ("a mapping" if key == "release" else "a list of mappings"))
                 continue
         raw[key] = value
     if "clusters" not in raw:
@@ -131,9 +132,9 @@ def _in_order(lines: list[str]) -> list[str]:
 _ENTRY = re.compile(r"(?P<top>[^:\s\[.]+:[A-Za-z0-9_]+)(?:\[(?P<index>[0-9]+)\])?[:.\[]")
 
 
-def _model_at(loc: tuple[Any, ...]) -> Optional[type[BaseModel]]:
-    """The model class that a location inside FleetSpec points into (for 'allowed keys')."""
-    model: Any = FleetSpec
+def _model_at(loc: tuple[Any, ...], root: type[BaseModel] = FleetSpec) -> Optional[type[BaseModel]]:
+    """The model class that a location inside ``root`` (FleetSpec) points into (for 'allowed keys')."""
+    model: Any = root
     for part in loc:
         if isinstance(part, int):
             continue
@@ -174,8 +175,9 @@ _ALLOWED = {
 }
 
 
-def _format_errors(errors: list[Any], prefix: tuple[Any, ...] = ()) -> list[str]:
-    """pydantic's errors as lines; ``prefix`` is where the validated value sits in FleetSpec."""
+def _format_errors(errors: list[Any], prefix: tuple[Any, ...] = (), root: type[BaseModel] = FleetSpec) -> list[str]:
+    """pydantic's errors as lines; ``prefix`` is where the validated value sits in ``root`` (FleetSpec,
+    or another model read the same way, such as a rollout file)."""
     lines: list[str] = []
     for err in errors:
         loc = prefix + tuple(err["loc"])
@@ -195,7 +197,7 @@ def _format_errors(errors: list[Any], prefix: tuple[Any, ...] = ()) -> list[str]
                 given = _Shown(ctx["shown"])
             allowed = ctx["allowed"]
         elif etype == "extra_forbidden":
-            model = _model_at(loc[:-1])
+            model = _model_at(loc[:-1], root)
             keys = sorted((f.alias or n) for n, f in model.model_fields.items()) if model else []
             lines.append(f"{_path(loc)}: unknown key; allowed keys: {', '.join(keys)}")
             continue

@@ -145,6 +145,19 @@ def _digest_problem(image: str) -> Optional[str]:
     return None
 
 
+def image_problem(image: str) -> Optional[str]:
+    """What an image reference must be, when ``image`` is not a pinned one (None when it is): a
+    service's image and a release's (``fleetform:release``) follow the same rule."""
+    m = _IMAGE.fullmatch(image)
+    if not m or len(m.group("repo")) > _IMAGE_NAME_MAX:
+        why = _digest_problem(image)
+        return ("an image reference like registry/repo:1.2.3 or registry/repo@sha256:<64 hex> "
+                f"(name at most {_IMAGE_NAME_MAX} characters)" + (f"; here the {why}" if why else ""))
+    if m.group("digest") is None and (m.group("tag") is None or m.group("tag") == "latest"):
+        return "a pinned image: a digest (@sha256:...) or a tag other than latest"
+    return None
+
+
 class ServiceSpec(_Model):
     """A containerized microservice fleetform deploys, the same way, on every cluster."""
 
@@ -192,13 +205,9 @@ class ServiceSpec(_Model):
     @field_validator("image", mode="after")
     @classmethod
     def _pinned(cls, v: str) -> str:
-        m = _IMAGE.fullmatch(v)
-        if not m or len(m.group("repo")) > _IMAGE_NAME_MAX:
-            why = _digest_problem(v)
-            raise _problem("an image reference like registry/repo:1.2.3 or registry/repo@sha256:<64 hex> "
-                           f"(name at most {_IMAGE_NAME_MAX} characters)" + (f"; here the {why}" if why else ""))
-        if m.group("digest") is None and (m.group("tag") is None or m.group("tag") == "latest"):
-            raise _problem("a pinned image: a digest (@sha256:...) or a tag other than latest")
+        why = image_problem(v)
+        if why is not None:
+            raise _problem(why)
         return v
 
     @field_validator("port", mode="after")

@@ -301,10 +301,12 @@ class Routed:
         return self.weight == 0
 
 
-def routed(spec: TrafficSpec, clusters: list[Any], service: Any) -> list[Routed]:
+def routed(spec: TrafficSpec, clusters: list[Any], service: Any, drained: frozenset[str] = frozenset()) -> list[Routed]:
     """The clusters behind ``spec`` after defaults: those listed, else every cluster of
     ``clusters`` the ``service`` runs on, in the stack's order. Weight defaults to 1; priority to
-    the position in that list (on a two-tier provider: the first is primary, the rest backup)."""
+    the position in that list (on a two-tier provider: the first is primary, the rest backup).
+    Under policy weighted, a cluster in ``drained`` (a rollout's, ``fleetform:release.drained``)
+    gets weight 0."""
     by_name = {c.name: c for c in clusters}
     if spec.clusters is not None:
         entries = [(e, by_name.get(e.name)) for e in spec.clusters]
@@ -320,8 +322,11 @@ def routed(spec: TrafficSpec, clusters: list[Any], service: Any) -> list[Routed]
             region = entry.region
             if region is None and cluster is not None and cluster.target == LIMITS[spec.dns.provider].region_kind:
                 region = cluster.region
-        out.append(Routed(entry.name, cluster.target if cluster is not None else "", 1 if entry.weight is None
-                          else entry.weight, priority, entry.address, region))
+        weight = 1 if entry.weight is None else entry.weight
+        if spec.policy == "weighted" and entry.name in drained:
+            weight = 0
+        out.append(Routed(entry.name, cluster.target if cluster is not None else "", weight, priority, entry.address,
+                          region))
     return out
 
 
