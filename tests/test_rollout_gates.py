@@ -39,6 +39,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(302)
             self.send_header("Location", "/healthy")
             self.end_headers()
+        elif self.path.startswith("/notjson/api/v1/query"):
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"hello")
         elif self.path.startswith("/api/v1/query"):
             body = json.dumps(Handler.prometheus).encode()
             self.send_response(200)
@@ -58,7 +63,7 @@ class Handler(BaseHTTPRequestHandler):
 def server() -> Iterator[str]:
     Handler.hits = {}
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
@@ -115,6 +120,27 @@ def test_every_target_must_pass(server):
                        successes=2, timeout=0.4, interval=0.01, request_timeout=0.3)
     assert not result.ok and result.detail.startswith("api on c1")
     assert result.per_target["web@c1"] == "HTTP 200, 2/2 in a row"
+
+
+def test_targets_sharing_a_url_each_need_their_own_run(server):
+    # Two services behind one ingress: same health URL, each counted on its own.
+    shared = server + "/healthy"
+    result = http_gate([HttpTarget("web", "c1", shared), HttpTarget("api", "c1", shared)],
+                       successes=3, timeout=1.5, interval=0.01, request_timeout=0.3)
+    assert result.ok and Handler.hits["/healthy"] == 6
+    assert result.per_target == {"web@c1": "HTTP 200, 3/3 in a row", "api@c1": "HTTP 200, 3/3 in a row"}
+
+
+def test_slow_names_the_target(server):
+    result = gate(server + "/slow", timeout=0.5, request_timeout=0.1)
+    assert result.detail.startswith(f"web on c1 ({server}/slow): no answer")
+
+
+def test_prometheus_non_json_answer_is_final(server):
+    start = time.monotonic()
+    result = prometheus_gate(server + "/notjson", "q", 1, timeout=5)
+    assert not result.ok and "other than JSON" in result.detail
+    assert time.monotonic() - start < 1
 
 
 def test_stop_aborts_promptly(server):

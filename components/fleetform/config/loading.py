@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import NAMESPACE, FleetConfigError, _HIDDEN, _path, _Shown, _shown, _split_key
 from .cluster import ClusterSpec
-from .fleet import FleetSpec, _read, fleet_problems
+from .fleet import FleetSpec, _read, _text, fleet_problems
 from .service import ServiceSpec
 from .traffic import TrafficSpec, traffic_problems
 
@@ -98,7 +98,7 @@ def load_spec(config: Mapping[str, Any]) -> FleetSpec:
     if not any(spec is None for _, spec in entries.get("clusters", [])):
         # Traffic entries are checked against the clusters and the services that could be read;
         # an entry naming a service that could not is left to that service's own lines.
-        unread = {_read(raw_svc, "name", "name") for raw_svc, spec in entries.get("services", []) if spec is None}
+        unread = {_text(_read(raw_svc, "name", "name")) for raw_svc, spec in entries.get("services", []) if spec is None}
         found += traffic_problems([c for _, c in entries.get("clusters", [])],
                                   [s for _, s in entries.get("services", []) if s is not None],
                                   [(t, spec if spec is None or spec.service not in unread else None)

@@ -73,25 +73,28 @@ def http_gate(targets: list[HttpTarget], *, successes: int, timeout: float, inte
     stop = stop or threading.Event()
     wait = sleep or (lambda seconds: stop.wait(seconds))
     deadline = clock() + timeout
-    streak = {t.url: 0 for t in targets}
-    last = {t.url: "not probed" for t in targets}
+    # Counted per target, not per URL: services behind one shared load balancer (an ingress) can
+    # have the same health URL, and each must earn its own run of successes.
+    streak = [0] * len(targets)
+    last = ["not probed"] * len(targets)
     while True:
-        for t in targets:
-            if streak[t.url] >= successes or stop.is_set():
+        for i, t in enumerate(targets):
+            if streak[i] >= successes or stop.is_set():
                 continue
             ok, what = _probe(t.url, min(request_timeout, max(0.1, deadline - clock())))
-            streak[t.url] = streak[t.url] + 1 if ok else 0
-            last[t.url] = what
-        per = {f"{t.service}@{t.cluster}": f"{last[t.url]}, {streak[t.url]}/{successes} in a row" for t in targets}
-        pending = [t for t in targets if streak[t.url] < successes]
+            streak[i] = streak[i] + 1 if ok else 0
+            last[i] = what
+        per = {f"{t.service}@{t.cluster}": f"{last[i]}, {streak[i]}/{successes} in a row" for i, t in enumerate(targets)}
+        pending = [i for i in range(len(targets)) if streak[i] < successes]
         if not pending:
             return GateResult(True, "http", f"{len(targets)} health path(s) answered {successes} times in a row", per)
         if stop.is_set():
             return GateResult(False, "http", "stopped before the health paths passed", per)
         if clock() >= deadline:
-            first = pending[0]
-            return GateResult(False, "http", f"{first.service} on {first.cluster} ({first.url}): {last[first.url]}, "
-                              f"{streak[first.url]}/{successes} in a row after {timeout:g}s", per)
+            i = pending[0]
+            first = targets[i]
+            return GateResult(False, "http", f"{first.service} on {first.cluster} ({first.url}): {last[i]}, "
+                              f"{streak[i]}/{successes} in a row after {timeout:g}s", per)
         wait(min(interval, max(0.0, deadline - clock())))
 
 
@@ -112,7 +115,9 @@ def prometheus_gate(url: str, query: str, max_value: float, *, timeout: float, r
             break
         except urllib.error.HTTPError as exc:
             return GateResult(False, "prometheus", f"{query}: Prometheus answered HTTP {exc.code}")
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except ValueError as exc:  # an answer that is not JSON is an answer: final, not retried
+            return GateResult(False, "prometheus", f"{query}: {url} answered something other than JSON ({exc})")
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             if stop.is_set() or clock() >= deadline:
                 return GateResult(False, "prometheus", f"{query}: no answer from {url} ({getattr(exc, 'reason', exc)})")
             wait(min(interval, max(0.0, deadline - clock())))
