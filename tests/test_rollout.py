@@ -217,6 +217,11 @@ class FakeRunner:
         self._in_stack: dict[str, int] = {}
         self._lock = threading.Lock()
         self.stop_during, self.stop = stop_during, stop
+        self.missing: set[str] = set()
+
+    def check(self, stack):
+        if stack in self.missing:
+            raise RuntimeError(f"no stack named '{stack}' found")
 
     def set_release(self, stack, value):
         with self._lock:
@@ -255,14 +260,18 @@ class FakeRunner:
         return {"c1": {"web": "203.0.113.1"}}
 
 
-def fake_gates(failing: set[str], calls: list[str], fail_on_call: Optional[dict[str, int]] = None):
+def fake_gates(failing: set[str], calls: list[str], fail_on_call: Optional[dict[str, int]] = None,
+               runner: Optional[FakeRunner] = None):
+    """Gates that fail on the targets in ``failing`` while they run the release (the release is
+    what is unhealthy there: with the old images back they pass), or on the n-th call of a target."""
     counts: dict[str, int] = {}
 
-    def gates(stack, target, addresses, stop):
+    def gates(stack, target, addresses, stop, baking=False):
         key = str(target)
         counts[key] = counts.get(key, 0) + 1
         calls.append(key)
-        bad = key in failing or (fail_on_call or {}).get(key) == counts[key]
+        released = runner is None or target.cluster in ((runner.values.get(target.stack) or {}).get("clusters", []))
+        bad = (key in failing and released) or (fail_on_call or {}).get(key) == counts[key]
         return [GateResult(ok=not bad, gate="http", detail=f"{key} {'unhealthy' if bad else 'healthy'}", per_target={})]
 
     return gates
@@ -290,7 +299,7 @@ def engine(tmp_path, waves: list[dict], runner: FakeRunner, gate_calls: list[str
     assert rollout_problems(spec, {n: s.spec for n, s in stacks.items()}) == []
     sleeps: list[float] = kw.pop("sleeps", [])
     return Engine(spec, expand(spec, {n: s.spec for n, s in stacks.items() if s.spec is not None}), stacks, runner,
-                  fake_gates(set(failing), gate_calls, fail_on_call), journal or Journal(tmp_path, "r1"),
+                  fake_gates(set(failing), gate_calls, fail_on_call, runner), journal or Journal(tmp_path, "r1"),
                   sleep=sleeps.append, **kw)
 
 
@@ -346,6 +355,32 @@ def test_rollback_reverts_exactly_the_changed_targets_in_reverse_order(tmp_path)
     journal = json.loads((tmp_path / "r1.json").read_text())
     assert journal["targets"] == {"s1/a": "rolled-back", "s2/d": "rolled-back", "s1/b": "rolled-back"}
     assert journal["stacks"] == {"s1": {"clusters": [], "drained": []}, "s2": {"clusters": [], "drained": []}}
+
+
+def test_a_rollback_whose_gates_fail_is_reported_not_hidden(tmp_path):
+    runner, gates = FakeRunner(), []
+    outcome = engine(tmp_path, [{"name": "one", "targets": ["s1/a"]}, {"name": "two", "targets": ["s1/b"]}],
+                     runner, gates, fail_on_call={"s1/b": 1, "s1/a": 2}, file={"onFailure": "rollback"}).run()
+    # b failed its gates; a's gates fail again after its revert: reported, and b was still reverted
+    assert outcome.status == "rollback-failed" and outcome.exit_code == 1 and "s1/a" in outcome.message
+    journal = json.loads((tmp_path / "r1.json").read_text())
+    assert journal["targets"] == {"s1/a": "rollback-failed", "s1/b": "rolled-back"}
+
+
+def test_a_target_that_failed_while_drained_gets_its_traffic_back(tmp_path):
+    runner = FakeRunner(fail_up=frozenset({"a"}))  # the update itself fails, after the drain
+    outcome = engine(tmp_path, [{"name": "one", "targets": ["s1/a"]}], runner, [],
+                     file={"onFailure": "rollback", "drain": True}).run()
+    assert outcome.status == "rolled-back"
+    assert runner.values["s1"] is None  # neither in the release nor drained any more
+
+
+def test_a_stack_missing_from_the_backend_stops_before_anything_changes(tmp_path):
+    runner = FakeRunner()
+    runner.missing = {"s2"}
+    outcome = engine(tmp_path, [{"name": "one", "targets": ["s1/a"]}, {"name": "two", "targets": ["s2"]}], runner, []).run()
+    assert outcome.status == "error" and "stack s2 cannot be updated" in outcome.message
+    assert runner.calls == []
 
 
 def test_resume_after_a_halt_redoes_no_finished_target(tmp_path):

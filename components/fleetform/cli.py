@@ -146,7 +146,7 @@ there); a real run then updates each target through the Automation API (the Pulu
 installed), checks its gates (HTTP on each service's health path through the cluster's load
 balancer, optional Prometheus), bakes, and halts or rolls back on a failure. See docs/rollout.md."""
 ROLLOUT_EXIT_CODES = """exit codes: 0 clean (dry run) / completed; 1 a wave's plan fails, or the rollout halted,
-rolled back or waits for approval; 2 invalid rollout file, stack config or arguments; 130 interrupted"""
+rolled back, waits for approval or failed; 2 invalid rollout file, stack config or arguments; 130 interrupted"""
 
 
 def rollout_command(args: argparse.Namespace, console: Console, err: Console) -> int:
@@ -196,9 +196,24 @@ def rollout_command(args: argparse.Namespace, console: Console, err: Console) ->
         err.print("pulumi: not found on PATH; allowed: the Pulumi CLI installed (a real rollout runs pulumi up; "
                   "--dry-run needs nothing)")
         return 2
+    project_stacks = project_root() / "stacks"
+    if stack_dir.resolve() != project_stacks.resolve():
+        err.print(f"--stacks: got {str(stack_dir)!r}; allowed: the project's own stacks folder ({project_stacks}) for a "
+                  "real rollout, where the Pulumi CLI writes stack config (--dry-run takes any folder)")
+        return 2
+    if args.resume:
+        journal = args.journal_dir / f"{args.resume}.json"
+        if not journal.is_file():
+            err.print(f"--resume: got {args.resume!r}; allowed: the id of a rollout journal in {args.journal_dir}")
+            return 2
+        recorded = json.loads(journal.read_text()).get("release")
+        if recorded is not None and recorded != dict(spec.release.images):
+            err.print(f"--resume: got {args.resume!r}, a rollout of other images ({recorded}); allowed: the rollout file "
+                      "that rollout ran (a new release is a new rollout)")
+            return 2
     from .rollout.run import run_rollout
 
-    outcome = run_rollout(spec, waves, stacks, work_dir=stack_dir.parent, journal_dir=args.journal_dir,
+    outcome = run_rollout(spec, waves, stacks, work_dir=project_root(), journal_dir=args.journal_dir,
                           resume=args.resume, approve=frozenset(args.approve), console=console, markdown=args.markdown)
     if outcome.message:
         err.print(outcome.message)

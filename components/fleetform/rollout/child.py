@@ -10,8 +10,14 @@ import sys
 
 
 def main(stack: str, work_dir: str) -> int:
+    import signal
+
     from pulumi import automation as auto
 
+    # The rollout signals this process's whole group: the Pulumi CLI (our child) cancels on the
+    # SIGINT; this process keeps reading its output until it has (a handler, not SIG_IGN, so the
+    # CLI does not inherit an ignored SIGINT).
+    signal.signal(signal.SIGINT, lambda *_: None)
     try:
         auto.select_stack(stack_name=stack, work_dir=work_dir).up(on_output=print)
     except auto.ConcurrentUpdateError as exc:
@@ -20,8 +26,6 @@ def main(stack: str, work_dir: str) -> int:
     except auto.CommandError as exc:
         print("\n".join(str(exc).splitlines()[-20:]), flush=True)
         return 1
-    except KeyboardInterrupt:
-        return 130
     return 0
 
 

@@ -42,6 +42,9 @@ class UpFailed(Exception):
 class StackRunner(Protocol):
     """What the engine needs of Pulumi."""
 
+    def check(self, stack: str) -> None:
+        """Raise when ``stack`` cannot be updated at all (not in the backend): checked before any wave."""
+
     def set_release(self, stack: str, value: Optional[dict]) -> None:
         """Write ``fleetform:release`` of ``stack`` (None: remove it)."""
 
@@ -56,8 +59,9 @@ class StackRunner(Protocol):
         ...
 
 
-Gates = Callable[[StackConfig, Target, dict[str, str], threading.Event], list[GateResult]]
-"""(stack, target, that cluster's service addresses, stop) -> the gate results (all must pass)."""
+Gates = Callable[[StackConfig, Target, dict[str, str], threading.Event, bool], list[GateResult]]
+"""(stack, target, that cluster's service addresses, stop, baking) -> the gate results (all must
+pass). While baking a failure must show at once, not after the gates' timeout."""
 
 
 class Journal:
@@ -82,13 +86,19 @@ class Journal:
             entry = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "target": str(target) if target else None,
                      "phase": phase, **detail}
             self.data["steps"].append(entry)
-            if target is not None and phase in ("done", "failed", "rolled-back", "started"):
+            if target is not None and phase in ("done", "failed", "rolled-back", "rollback-failed", "started"):
                 self.data["targets"][str(target)] = phase
             self._write()
 
     def set(self, **fields: Any) -> None:
         with self._lock:
             self.data.update(fields)
+            self._write()
+
+    def set_stack(self, stack: str, clusters: list[str], drained: list[str]) -> None:
+        """The release state of ``stack`` (what ``--resume`` starts from)."""
+        with self._lock:
+            self.data.setdefault("stacks", {})[stack] = {"clusters": list(clusters), "drained": list(drained)}
             self._write()
 
     def _write(self) -> None:
@@ -100,7 +110,8 @@ class Journal:
 
 @dataclass
 class Outcome:
-    """How the rollout ended: ``status`` completed | halted | rolled-back | stopped | awaiting-approval."""
+    """How the rollout ended: ``status`` completed | halted | rolled-back | rollback-failed | stopped |
+    awaiting-approval | finalize-failed | error (a stack could not be updated at all)."""
 
     status: str
     rollout_id: str
@@ -127,7 +138,8 @@ class Engine:
     approve: frozenset[str] = frozenset()
     ask: Optional[Callable[[str], bool]] = None
     events: Callable[[dict[str, Any]], None] = lambda event: None
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Optional[Callable[[float], None]] = None
+    """How the engine waits (lock backoff, bake); default: on ``stop``, so Ctrl-C cuts a wait short."""
     clock: Callable[[], float] = time.monotonic
     lock_retries: int = 5
     lock_backoff: float = 10.0
@@ -140,12 +152,24 @@ class Engine:
         self._stack_locks: dict[str, threading.Lock] = {}
         self._state_lock = threading.Lock()
         self._failed = threading.Event()
+        if self.sleep is None:
+            self.sleep = self._wait_or_stop
+
+    def _wait_or_stop(self, seconds: float) -> None:
+        self.stop.wait(seconds)
 
     # ------------------------------------------------------------------ the run
 
     def run(self) -> Outcome:
         """Every wave in order; the journal says what was already done (resume)."""
         done = {t for t, phase in self.journal.data["targets"].items() if phase == "done"}
+        for stack in dict.fromkeys(t.stack for wave in self.waves for t in wave):
+            try:
+                self.runner.check(stack)
+            except Exception as exc:  # nothing has changed yet: say which stack and stop
+                message = f"stack {stack} cannot be updated ({str(exc).splitlines()[-1] if str(exc) else exc}); nothing was changed"
+                self._event("error", stack=stack, message=message)
+                return Outcome("error", self.journal.id, message=message)
         self.journal.set(status="running", release=dict(self.spec.release.images))
         failed: list[str] = []
         for wave, targets in zip(self.spec.waves, self.waves):
@@ -167,14 +191,21 @@ class Engine:
             return Outcome("stopped", self.journal.id, failed, "stopped: the journal says what finished")
         if failed:
             if self.spec.on_failure == "rollback":
-                self._rollback()
-                self.journal.set(status="rolled-back")
-                return Outcome("rolled-back", self.journal.id, failed)
+                unreverted = self._rollback()
+                status = "rollback-failed" if unreverted else "rolled-back"
+                self.journal.set(status=status)
+                return Outcome(status, self.journal.id, failed,
+                               f"rollback did not finish on {', '.join(unreverted)}: see the journal" if unreverted else "")
             self.journal.set(status="halted")
             return Outcome("halted", self.journal.id, failed,
                            f"halted: fix the cause, then --resume {self.journal.id}")
         for stack in dict.fromkeys(t.stack for wave in self.waves for t in wave):
-            self._locked_up(stack, lambda s=stack: self.runner.finalize(s, self.spec.release.images), None, "finalize")
+            try:
+                self._locked_up(stack, lambda s=stack: self.runner.finalize(s, self.spec.release.images), None, "finalize")
+            except Exception as exc:  # every cluster runs the release; only the tidy-up is left
+                self.journal.set(status="finalize-failed")
+                return Outcome("finalize-failed", self.journal.id, [],
+                               f"every target runs the release, but finalizing {stack} failed: {exc}")
         self.journal.set(status="completed")
         self._event("completed")
         return Outcome("completed", self.journal.id)
@@ -215,6 +246,7 @@ class Engine:
         deadline = self.clock() + bake
         interval = seconds(self.spec.gates.http.interval)
         while bake and self.clock() < deadline and not self.stop.is_set():
+            assert self.sleep is not None
             self.sleep(min(interval, max(0.0, deadline - self.clock())))
             if not self._gates(target, stack, "bake"):
                 return False
@@ -228,7 +260,7 @@ class Engine:
 
     def _gates(self, target: Target, stack: StackConfig, phase: str) -> bool:
         addresses = self.runner.addresses(target.stack).get(target.cluster, {})
-        results = self.gates(stack, target, addresses, self.stop)
+        results = self.gates(stack, target, addresses, self.stop, phase == "bake")
         ok = all(r.ok for r in results)
         detail = "; ".join(r.detail for r in results)
         self.journal.step(target, phase, ok=ok, detail=detail)
@@ -251,8 +283,9 @@ class Engine:
                     if not on and target.cluster in current:
                         current.remove(target.cluster)
                 value = self._value(target.stack)
-                self.journal.data["stacks"][target.stack] = {"clusters": list(self._clusters.get(target.stack, [])),
-                                                             "drained": list(self._drained.get(target.stack, []))}
+                in_release = list(self._clusters.get(target.stack, []))
+                without_traffic = list(self._drained.get(target.stack, []))
+            self.journal.set_stack(target.stack, in_release, without_traffic)
             self.runner.set_release(target.stack, value)
 
         self._locked_up(target.stack, write, target, phase)
@@ -281,19 +314,30 @@ class Engine:
                                        "(pulumi cancel clears a stale lock)") from None
                     wait_for = self.lock_backoff * 2 ** attempt
                     self._event("locked", stack=stack, retryIn=wait_for)
+                    assert self.sleep is not None
                     self.sleep(wait_for)
             if self.stop.is_set():
                 raise UpFailed(f"stopped during {phase} of {stack}")
 
-    def _rollback(self) -> None:
-        """The previous images back on every target the release reached, in reverse order."""
-        reached = [Target(s, c) for s, names in self._clusters.items() for c in names]
+    def _rollback(self) -> list[str]:
+        """The previous images back (and traffic restored) on every target the release reached or
+        drained, in reverse order, each through the same gates. Returns the targets it could not
+        revert (it goes on past them)."""
+        reached = {Target(s, c) for state in (self._clusters, self._drained) for s, names in state.items() for c in names}
         order = [t for wave in self.waves for t in wave]
-        for target in sorted(reached, key=order.index, reverse=True):
+        unreverted: list[str] = []
+        for target in sorted(reached, key=lambda t: order.index(t) if t in order else -1, reverse=True):
             self._event("rollback", target=str(target))
-            self._change(target, "rollback", cluster=False, drained=False)
-            self._gates(target, self.stacks[target.stack], "rollback-gates")
-            self.journal.step(target, "rolled-back")
+            try:
+                self._change(target, "rollback", cluster=False, drained=False)
+                ok = self._gates(target, self.stacks[target.stack], "rollback-gates")
+            except Exception as exc:
+                self.journal.step(target, "failed", error=f"rollback: {exc}")
+                ok = False
+            self.journal.step(target, "rolled-back" if ok else "rollback-failed")
+            if not ok:
+                unreverted.append(str(target))
+        return unreverted
 
     def _event(self, kind: str, **detail: Any) -> None:
         self.events({"event": kind, "at": time.time(), **detail})

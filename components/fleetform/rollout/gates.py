@@ -49,7 +49,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # a 3xx is the answer, not a hop to follow
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+# No proxy: the probe must reach the load balancer the way a client does, not through a CI
+# runner's HTTP(S)_PROXY.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
 
 
 def _probe(url: str, request_timeout: float) -> tuple[bool, str]:
@@ -59,7 +61,7 @@ def _probe(url: str, request_timeout: float) -> tuple[bool, str]:
             status = response.status
     except urllib.error.HTTPError as exc:
         return False, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         return False, f"no answer ({reason})"
     return 200 <= status < 300, f"HTTP {status}"
@@ -114,7 +116,10 @@ def prometheus_gate(url: str, query: str, max_value: float, *, timeout: float, r
                 body = json.loads(response.read().decode())
             break
         except urllib.error.HTTPError as exc:
-            return GateResult(False, "prometheus", f"{query}: Prometheus answered HTTP {exc.code}")
+            # 429 and 5xx: Prometheus busy or restarting, retried like no answer; other codes are final.
+            if exc.code != 429 and exc.code < 500 or stop.is_set() or clock() >= deadline:
+                return GateResult(False, "prometheus", f"{query}: Prometheus answered HTTP {exc.code}")
+            wait(min(interval, max(0.0, deadline - clock())))
         except ValueError as exc:  # an answer that is not JSON is an answer: final, not retried
             return GateResult(False, "prometheus", f"{query}: {url} answered something other than JSON ({exc})")
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
