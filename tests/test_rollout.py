@@ -467,3 +467,32 @@ def test_real_rollout_on_the_local_stack(tmp_path):  # pragma: no cover (needs t
     path.write_text(yaml.safe_dump({"release": {"images": {"web": "ghcr.io/traefik/whoami:v1.11.0"}},
                                     "waves": [{"name": "all", "targets": ["local"]}], "gates": {"timeout": "5m"}}))
     assert main(["rollout", str(path), "--journal-dir", str(tmp_path / "j")]) == 0
+
+
+def test_ctrl_c_in_the_command_reaches_the_running_targets(tmp_path, monkeypatch):
+    """A real SIGINT while a target updates: the handler sets the engine's stop, so no bake runs on
+    and no restore update starts after it (the interrupt must not wait for the workers)."""
+    import os
+    import signal as sig
+
+    from rich.console import Console
+
+    from fleetform.rollout import run as run_module
+    from fleetform.rollout.run import run_rollout
+
+    monkeypatch.setattr(run_module, "service_gates", lambda spec: fake_gates(set(), []))  # healthy
+    stacks = two_stacks()
+    spec = parse_rollout({"release": {"images": {"web": "x/web:2"}}, "drain": True,
+                          "waves": [{"name": "one", "targets": ["s1/a"], "bake": "1h"}, {"name": "two", "targets": ["s2"]}],
+                          "gates": {"http": {"interval": "1s"}}})
+    runner = FakeRunner(up_seconds=0.2)
+    threading.Timer(1.0, lambda: os.kill(os.getpid(), sig.SIGINT)).start()
+    start = time.monotonic()
+    outcome = run_rollout(spec, expand(spec, {n: s.spec for n, s in stacks.items() if s.spec}), stacks, work_dir=tmp_path,
+                          journal_dir=tmp_path, resume=None, approve=frozenset(), console=Console(file=open(os.devnull, "w")),
+                          runner=runner)
+    assert outcome.status == "stopped" and time.monotonic() - start < 10
+    # drained, updated, then baking when the signal came: no restore, nothing of wave two
+    assert [(c[1], c[2]["clusters"], c[2]["drained"]) for c in runner.calls if c[0] == "up"] == [
+        ("s1", [], ["a"]), ("s1", ["a"], ["a"])]
+    assert sig.getsignal(sig.SIGINT) is sig.default_int_handler  # the handler is put back

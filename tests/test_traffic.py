@@ -139,6 +139,20 @@ def test_route53_failover_chains_clusters_in_priority_order(count):
         break
     assert not by_name, f"records outside the chain: {by_name}"
     assert order == [f"198.51.100.{i + 10}" for i in range(count)]
+    # Set identifiers and names say the position, not the cluster: a new order updates in place.
+    regs_ = regs(result, R53_RECORD)
+    assert {plain(r.inputs, mask=False)["setIdentifier"] for r in regs_} == ({"primary", "secondary"} if count > 1
+                                                                             else {"primary"})
+    assert all(r.name.startswith("shop.example.com-failover") for r in regs_)
+    # Each SECONDARY alias waits for the records of the name it points at (Route 53 refuses an
+    # alias to a name that does not exist yet).
+    by_urn = {r.urn: plain(r.inputs, mask=False) for r in regs_}
+    for r in regs_:
+        aliases = by_urn[r.urn].get("aliases") or []
+        if aliases:
+            target = aliases[0]["name"]
+            pointed = {u for u, i in by_urn.items() if i["name"] == target}
+            assert pointed and pointed <= set(r.dependencies), r.name
 
 
 def test_route53_latency_records_name_their_regions():
@@ -221,8 +235,10 @@ def test_trafficmanager_profile_monitors_the_health_path(interval, timeout):
     (profile,) = inputs(result, TM_PROFILE).values()
     assert profile["trafficRoutingMethod"] == "Weighted" and profile["location"] == "global"
     assert profile["resourceGroupName"] == "rg-dns"
+    # Any 2xx is healthy (Traffic Manager's default is 200 only).
     assert profile["monitorConfig"] == {"protocol": "HTTP", "port": 8443, "path": "/ready", "intervalInSeconds": interval,
-                                        "timeoutInSeconds": timeout, "toleratedNumberOfFailures": 2}
+                                        "timeoutInSeconds": timeout, "toleratedNumberOfFailures": 2,
+                                        "expectedStatusCodeRanges": [{"min": 200, "max": 299}]}
     assert profile["dnsConfig"]["ttl"] == 30
     label = profile["dnsConfig"]["relativeName"]
     assert label == profile["profileName"] and label.startswith("shop-") and len(label) <= 63
@@ -368,12 +384,57 @@ BAD = [
      [f"{T}.clusters[0].region: got \"westeurope\"; allowed: an AWS region such as us-east-1"]),
     (_entry(clusters=[{"name": "hy-gcp", "region": "eu-west-1"}]),
      [f"{T}.clusters[0].region: got \"eu-west-1\"; allowed: only with policy latency"]),
+    (_entry(clusters=[{"name": "hy-dc", "address": "198.18.0.1"}]),
+     [f"{T}.clusters[0].address: got \"198.18.0.1\"; allowed: a public IPv4 address: the provider's health checkers "
+      "probe it from the internet"]),
+    (_entry(policy="failover", dns={"provider": "clouddns", "zone": "example.com", "managedZone": "z"},
+            clusters=[{"name": "hy-gcp", "priority": 1}, {"name": "hy-azure", "priority": 1}]),
+     [f"{T}.clusters: got \"hy-gcp, hy-azure\"; allowed: on Cloud DNS failover, at least one cluster at priority 1 "
+      "(primary) and one at priority 2 (backup)"]),
+    (_entry(policy="latency", clusters=[{"name": "hy-gcp", "region": "eu-west-1"}, {"name": "hy-azure", "region": "eu-west-1"}]),
+     [f"{T}.clusters: got \"hy-gcp, hy-azure\"; allowed: one cluster per AWS region on Route 53 latency routing "
+      "(hy-gcp and hy-azure both answer for eu-west-1)"]),
+    (_entry(dns={"provider": "trafficmanager", "zone": "example.com", "resourceGroup": "rg"},
+            clusters=[{"name": "hy-gcp", "weight": 0}, {"name": "hy-azure", "weight": 0}]),
+     [f"{T}.clusters: got \"hy-gcp, hy-azure\"; allowed: at least one cluster not drained on Traffic Manager (weight 0 "
+      "disables an endpoint; with all of them disabled the hostname answers nothing)"]),
 ]
 
 
 @pytest.mark.parametrize("entry, expected", BAD, ids=[str(i) for i in range(len(BAD))])
 def test_bad_traffic_entries_get_one_line_each(entry, expected):
     assert _problems(entry) == expected
+
+
+def test_a_rollout_may_not_drain_every_traffic_manager_endpoint():
+    entry = _entry(dns={"provider": "trafficmanager", "zone": "example.com", "resourceGroup": "rg"})
+    release = {"images": {}, "clusters": [], "drained": ["hy-gcp", "hy-azure"]}
+    with pytest.raises(FleetConfigError) as exc:
+        load_spec(fleet(BASE_CLUSTERS, BASE_SERVICES, traffic=[entry], release=release))
+    assert exc.value.problems == [f"{T}.clusters: got \"hy-gcp, hy-azure\"; allowed: at least one cluster not drained on "
+                                  "Traffic Manager (weight 0 disables an endpoint; with all of them disabled the hostname "
+                                  "answers nothing)"]
+    release["drained"] = ["hy-gcp"]
+    assert load_spec(fleet(BASE_CLUSTERS, BASE_SERVICES, traffic=[entry], release=release)).drained() == {"hy-gcp"}
+
+
+def test_self_managed_gcp_endpoints_are_bare_addresses():
+    """Its clusters' output shows ip:port; records and health checks need the bare address."""
+    from fleetform.plan.engine import plan
+
+    cfg = copy.deepcopy(stack_config("selfmanaged-gcp"))
+    public = next(s for s in cfg["fleetform:services"] if s.get("expose") == "public")
+    cfg["fleetform:traffic"] = [{"service": public["name"], "hostname": "shop.example.com",
+                                 "dns": {"provider": "route53", "zone": "example.com"}}]
+    result = plan("selfmanaged-gcp", config=cfg)
+    assert result.exit_code == 0, result.problems()
+    out = result.capture.outputs
+    (cluster_name,) = out["clusters"]
+    shown = out["clusters"][cluster_name]["services"][public["name"]]
+    endpoint = out["traffic"]["shop.example.com"]["clusters"][cluster_name]["address"]
+    assert shown == f"{endpoint}:{public.get('servicePort', 80)}" and ":" not in endpoint
+    (check,) = [plain(r.inputs, mask=False) for r in regs(result, R53_CHECK)]
+    assert check["ipAddress"] == endpoint
 
 
 def test_two_entries_for_one_hostname():

@@ -131,7 +131,8 @@ class Fleet(pulumi.ComponentResource):
                 if r.address is not None:
                     endpoints.append(Endpoint(r, r.address, endpoint_kind(r.address)))
                     continue
-                address = cluster.service_addresses.get(service.name, self.services[r.cluster][service.name].address)
+                address = cluster.service_hosts.get(service.name) or cluster.service_addresses.get(
+                    service.name, self.services[r.cluster][service.name].address)
                 aws = by_name[r.cluster].target == "aws"
                 endpoints.append(Endpoint(r, address, "aws-lb" if aws else "ip",
                                           by_name[r.cluster].region if aws else None))

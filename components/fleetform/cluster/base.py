@@ -53,7 +53,10 @@ class Cluster(pulumi.ComponentResource):
     - optionally ``details``: more per-cluster stack outputs (OIDC issuer, node pool names, ...),
       never secrets;
     - optionally ``service_addresses``: service name -> address of the load balancer the cluster
-      provisioned for it (self-managed clouds), exported instead of the Service's own status.
+      provisioned for it (self-managed clouds), exported instead of the Service's own status;
+    - optionally ``service_hosts``: service name -> that load balancer's bare host (IP or DNS name,
+      no port) where ``service_addresses`` shows more (self-managed GCP: ``ip:port``); what DNS
+      records and health checks point at (``fleetform.traffic``).
     """
 
     provider: k8s.Provider
@@ -68,6 +71,7 @@ class Cluster(pulumi.ComponentResource):
         self.cluster_name = name
         self.details: dict[str, pulumi.Input[Any]] = {}
         self.service_addresses: dict[str, pulumi.Input[str]] = {}
+        self.service_hosts: dict[str, pulumi.Input[str]] = {}
 
     def _make_provider(self, *, depends_on: Sequence[pulumi.Resource] = (), **kwargs) -> k8s.Provider:
         """The cluster's Kubernetes provider, child of this component, replaced only if the cluster is.

@@ -373,6 +373,7 @@ class SelfManagedGcpCluster(Cluster):
             "clusterAutoscaler": f"{ca_image.name}:{ca_image.version}",
         }
         self.service_addresses = dict(listeners)
+        self.service_hosts = dict(self.load_balancer_addresses)
         self._publish()
 
     def _first_zones(self, names: Sequence[str]) -> list[str]:

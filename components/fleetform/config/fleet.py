@@ -74,7 +74,7 @@ class FleetSpec(_Model):
         key = self.ssh_private_key.get_secret_value().strip() if self.ssh_private_key is not None else ""
         _raise_all(fleet_problems([(c, c) for c in self.clusters], [(s, s) for s in self.services], bool(key))
                    + self._version_problems()
-                   + traffic_problems(self.clusters, self.services, [(t, t) for t in self.traffic])
+                   + traffic_problems(self.clusters, self.services, [(t, t) for t in self.traffic], self.drained())
                    + release_problems(self.release, self.clusters, self.services, self.traffic))
         return self
 

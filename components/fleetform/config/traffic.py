@@ -51,7 +51,7 @@ LIMITS: dict[str, DnsLimits] = {
     # records (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-complex-configs.html);
     # health checks every 10 or 30 s, failure threshold 1-10
     # (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/health-checks-creating-values.html);
-    # TTL 0 to 2147483647 (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/resource-record-sets-values-basic.html#rrsets-values-basic-ttl).
+    # TTL 0 to 2147483647 (the API's ResourceRecordSet.TTL, https://docs.aws.amazon.com/Route53/latest/APIReference/API_ResourceRecordSet.html).
     "route53": DnsLimits("Route 53", (0, 255), "weight 0", (1, 1000), None, (10, 30), (1, 10), (0, 2147483647),
                          True, "aws"),
     # Cloud DNS routing policies: WRR weights 0.0-1000.0 (https://cloud.google.com/dns/docs/configure-routing-policies);
@@ -276,11 +276,13 @@ def address_problem(address: str, limits: DnsLimits) -> Optional[str]:
 
 _NOT_PUBLIC = tuple(ipaddress.IPv4Network(n) for n in (
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-    "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
+    "192.0.0.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
 ))
 """Addresses no internet health checker reaches (RFC 1918, shared CGN space, loopback, link-local,
-multicast, reserved; https://www.iana.org/assignments/iana-ipv4-special-registry). The
-documentation ranges (RFC 5737, e.g. 203.0.113.0/24) pass, so examples can use them."""
+IETF protocol assignments, 6to4 relay, benchmarking, multicast, reserved;
+https://www.iana.org/assignments/iana-ipv4-special-registry). The documentation ranges (RFC 5737,
+e.g. 203.0.113.0/24) pass so that examples plan, although Route 53 and Traffic Manager refuse them
+at deploy: an example's address is one to replace."""
 
 
 @dataclass(frozen=True)
@@ -371,9 +373,40 @@ def _one_address_kind(spec: TrafficSpec, behind: list[Routed]) -> Optional[tuple
             f"({', '.join(names)}) and IP addresses ({', '.join(ips)}) behind one name{hint}")
 
 
-def traffic_problems(clusters: list[Any], services: list[Any], traffic: list[tuple[Any, Optional[TrafficSpec]]]
-                     ) -> list[tuple[str, Any, str]]:
-    """The traffic entries checked against the stack's clusters and services, as (key, value, allowed).
+def _routing_problems(spec: TrafficSpec, behind: list[Routed], drained: frozenset[str]) -> list[tuple[str, Any, str]]:
+    """What the provider refuses at deploy for the set of clusters as a whole."""
+    found: list[tuple[str, Any, str]] = []
+    provider, names = spec.dns.provider, [r.cluster for r in behind]
+    if provider == "clouddns" and spec.policy == "failover":
+        # primaryBackup needs a primary set and at least one backup geo (terraform-provider-google
+        # resource_dns_record_set.go: backup_geo Required; an empty primary is refused).
+        tiers = {r.priority for r in behind}
+        if tiers != {1, 2}:
+            found.append(("clusters", ", ".join(names), "on Cloud DNS failover, at least one cluster at priority 1 "
+                          "(primary) and one at priority 2 (backup)"))
+    if provider == "route53" and spec.policy == "latency":
+        # "You can only create one latency resource record set for each Amazon EC2 Region"
+        # (Route 53 API, ResourceRecordSet.Region).
+        seen: dict[str, str] = {}
+        for r in behind:
+            if r.region is not None and r.region in seen:
+                found.append(("clusters", ", ".join(names), f"one cluster per AWS region on Route 53 latency routing "
+                              f"({seen[r.region]} and {r.cluster} both answer for {r.region})"))
+                break
+            if r.region is not None:
+                seen[r.region] = r.cluster
+    if provider == "trafficmanager" and spec.policy == "weighted" and behind and all(
+            r.weight == 0 or r.cluster in drained for r in behind):
+        # Every endpoint Disabled: the profile answers nothing, the hostname stops resolving.
+        found.append(("clusters", ", ".join(names), "at least one cluster not drained on Traffic Manager (weight 0 "
+                      "disables an endpoint; with all of them disabled the hostname answers nothing)"))
+    return found
+
+
+def traffic_problems(clusters: list[Any], services: list[Any], traffic: list[tuple[Any, Optional[TrafficSpec]]],
+                     drained: frozenset[str] = frozenset()) -> list[tuple[str, Any, str]]:
+    """The traffic entries checked against the stack's clusters and services, as (key, value, allowed),
+    and against the clusters a rollout drained (``fleetform:release.drained``).
 
     Entries that did not validate on their own (None) are skipped: their own lines say why."""
     from .cluster import _REGIONS
@@ -403,6 +436,7 @@ def traffic_problems(clusters: list[Any], services: list[Any], traffic: list[tup
         mixed = _one_address_kind(spec, behind)
         if mixed is not None:
             found.append((f"{key}.clusters", *mixed))
+        found += [(f"{key}.{k}", v, a) for k, v, a in _routing_problems(spec, behind, drained)]
         for j, r in enumerate(behind):
             where = f"{key}.clusters[{j}]" if spec.clusters is not None else f"{key}.clusters"
             if r.cluster not in by_cluster:

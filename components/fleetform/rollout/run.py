@@ -174,7 +174,7 @@ def service_gates(spec: RolloutSpec):
 
 def run_rollout(spec: RolloutSpec, waves: list[list[Target]], stacks: Mapping[str, StackConfig], *, work_dir: Path,
                 journal_dir: Path, resume: Optional[str], approve: frozenset[str], console: Any,
-                markdown: Optional[Path] = None) -> Outcome:
+                markdown: Optional[Path] = None, runner: Optional[Any] = None) -> Outcome:
     """The real rollout (after a clean dry run): the engine over the Automation runner, with rich
     progress, a JSONL event log beside the journal, and a final summary."""
     rollout_id = resume or new_rollout_id()
@@ -197,13 +197,13 @@ def run_rollout(spec: RolloutSpec, waves: list[list[Target]], stacks: Mapping[st
         from rich.prompt import Confirm
 
         ask = lambda question: Confirm.ask(question, console=console)  # noqa: E731
-    runner = AutomationRunner(work_dir)
+    runner = runner or AutomationRunner(work_dir)
     engine = Engine(spec, waves, stacks, runner, service_gates(spec), journal, approve=approve, ask=ask, events=event)
 
     def on_signal(signum: int, _frame: Any) -> None:
         # First Ctrl-C (or a CI cancel's SIGTERM): no new step starts, running updates are
         # interrupted cleanly, gates and waits end early. A second one ends the updates now.
-        if engine.stop.is_set():
+        if engine.stop.is_set() and hasattr(runner, "kill_all"):
             runner.kill_all()
         engine.stop.set()
 

@@ -14,6 +14,7 @@ records, and when every record is unhealthy it answers as if all were healthy
   to ``failover-2.<hostname>``, whose PRIMARY is the second cluster, and so on; the last two
   clusters are the last link's PRIMARY and SECONDARY
   (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-complex-configs.html).
+  When both records of a link are unhealthy Route 53 answers with the PRIMARY.
 
 An AWS load balancer is the target of an alias record (type A, its canonical hosted zone from
 ``aws.lb.get_hosted_zone_id`` for network load balancers, no TTL:
@@ -48,6 +49,8 @@ def build(parent: GlobalHostname, name: str, spec: TrafficSpec, service: Service
         name=spec.dns.zone, private_zone=False, opts=pulumi.InvokeOutputOptions(parent=parent)
     ).zone_id
     checks = {e.routed.cluster: _health_check(name, spec, service, e, opts) for e in endpoints}
+    if not endpoints:  # every cluster skipped (the offline plan of unbuilt targets): nothing to route
+        return Built(record=spec.hostname, health_checks={})
     rtype = record_type(endpoints)
     if spec.policy == "failover":
         _failover_chain(name, spec, endpoints, checks, zone_id, rtype, parent, opts)
@@ -123,38 +126,46 @@ def _record(resource_name: str, record_name: str, e: Endpoint, check: aws.route5
 def _failover_chain(name: str, spec: TrafficSpec, endpoints: list[Endpoint],
                     checks: dict[str, aws.route53.HealthCheck], zone_id: pulumi.Input[str], rtype: str,
                     parent: GlobalHostname, opts: pulumi.ResourceOptions) -> None:
+    """Links from the last to the first, so each SECONDARY alias is created after the records it
+    points at (Route 53 refuses an alias to a name that does not exist yet) and deleted before
+    them. Resources and set identifiers name the position (``primary``/``secondary`` of link k),
+    not the cluster: reordering priorities updates records in place, never two PRIMARYs at once."""
     ordered = sorted(endpoints, key=lambda e: e.routed.priority)
+    if not ordered:
+        return
     links = max(len(ordered) - 1, 1)
-    for k in range(links):
+    below: list[aws.route53.Record] = []  # the records of the link after this one
+    for k in reversed(range(links)):
         here = spec.hostname if k == 0 else link_name(spec.hostname, k + 1)
+        prefix = f"{name}-failover" if k == 0 else f"{name}-failover-{k + 1}"
         primary = ordered[k]
-        _record(f"{name}-{primary.routed.cluster}", here, primary, checks[primary.routed.cluster], zone_id, rtype,
-                spec.ttl, parent, opts, set_identifier=f"{primary.routed.cluster}-primary",
-                failover_routing_policies=[aws.route53.RecordFailoverRoutingPolicyArgs(type="PRIMARY")])
-        if len(ordered) == 1:
-            break
+        records = [_record(f"{prefix}-primary", here, primary, checks[primary.routed.cluster], zone_id, rtype, spec.ttl,
+                           parent, opts, set_identifier="primary",
+                           failover_routing_policies=[aws.route53.RecordFailoverRoutingPolicyArgs(type="PRIMARY")])]
         secondary = [aws.route53.RecordFailoverRoutingPolicyArgs(type="SECONDARY")]
-        if k == links - 1:
+        if len(ordered) == 1:
+            pass
+        elif k == links - 1:
             last = ordered[k + 1]
-            _record(f"{name}-{last.routed.cluster}", here, last, checks[last.routed.cluster], zone_id, rtype,
-                    spec.ttl, parent, opts, set_identifier=f"{last.routed.cluster}-secondary",
-                    failover_routing_policies=secondary)
+            records.append(_record(f"{prefix}-secondary", here, last, checks[last.routed.cluster], zone_id, rtype,
+                                   spec.ttl, parent, opts, set_identifier="secondary", failover_routing_policies=secondary))
         else:
             # The rest of the order, behind an alias that is healthy while any record it
-            # resolves to is (evaluate_target_health).
-            aws.route53.Record(
-                f"{name}-failover-{k + 2}",
+            # resolves to is (evaluate_target_health, which failover aliases must set).
+            records.append(aws.route53.Record(
+                f"{prefix}-secondary",
                 aws.route53.RecordArgs(
                     zone_id=zone_id,
                     name=here,
                     type=rtype,
-                    set_identifier=f"then-failover-{k + 2}",
+                    set_identifier="secondary",
                     failover_routing_policies=secondary,
                     aliases=[aws.route53.RecordAliasArgs(name=link_name(spec.hostname, k + 2), zone_id=zone_id,
                                                          evaluate_target_health=True)],
                 ),
-                opts=opts,
-            )
+                opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=below)),
+            ))
+        below = records
 
 
 def link_name(hostname: str, position: int) -> str:

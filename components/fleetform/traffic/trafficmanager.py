@@ -64,6 +64,9 @@ def build(parent: GlobalHostname, name: str, spec: TrafficSpec, service: Service
             interval_in_seconds=hc.interval_seconds,
             timeout_in_seconds=timeout_for(hc.interval_seconds),
             tolerated_number_of_failures=hc.failure_threshold - 1,
+            # Any 2xx is healthy, as on Route 53 (the default is 200 only: a 204 health path would
+            # never be healthy, and an all-unhealthy profile answers with every endpoint).
+            expected_status_code_ranges=[azure_native.trafficmanager.MonitorConfigExpectedStatusCodeRangesItemArgs(min=200, max=299)],
         ),
         traffic_view_enrollment_status="Disabled",
         tags={"fleetform:hostname": spec.hostname, "fleetform:service": service.name},
@@ -87,7 +90,8 @@ def build(parent: GlobalHostname, name: str, spec: TrafficSpec, service: Service
             endpoint_location=r.region if spec.policy == "latency" else None,
             opts=opts,
         )
-    fqdn = pulumi.Output.concat(label, ".trafficmanager.net")
+    # The profile's own FQDN (trafficmanager.net, or a sovereign cloud's domain), and a dependency on it.
+    fqdn = profile.dns_config.apply(lambda c: (c.fqdn if c is not None else None) or f"{label}.trafficmanager.net")
     if spec.dns.zone_resource_group:
         zone = spec.dns.zone.rstrip(".")
         azure_native.dns.RecordSet(
