@@ -574,3 +574,14 @@ def test_a_stack_imports_only_its_dns_providers_sdk(provider, sdk, extra):
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["exit"] == 0 and "fleetform:traffic:GlobalHostname" in report["types"]
     assert report["loaded"] == [sdk]
+
+
+def test_the_plan_report_shows_each_hostname(hybrid):
+    from fleetform.plan.render import traffic_lines
+
+    (line,) = traffic_lines(hybrid)
+    clusters = hybrid.capture.outputs["clusters"]
+    assert line == ("shop.example.com (route53, weighted): "
+                    f"hy-aws {clusters['hy-aws']['services']['web']} weight 3; "
+                    f"hy-gcp {clusters['hy-gcp']['services']['web']} weight 1; "
+                    f"hy-azure {clusters['hy-azure']['services']['web']} weight 1; hy-dc 203.0.113.80 weight 1")

@@ -91,6 +91,20 @@ def _line(label: str, style: str, text: str) -> Text:
     return Text.assemble((label, style), " ", text)
 
 
+def traffic_lines(result: PlanResult) -> list[str]:
+    """One line per global hostname (``fleetform:traffic``): provider, policy and each cluster's
+    endpoint with its weight, priority or region."""
+    lines = []
+    for host, info in (result.capture.outputs.get("traffic") or {}).items():
+        parts = []
+        for cluster, c in (info.get("clusters") or {}).items():
+            how = (f"weight {c['weight']}" + (" (drained)" if c.get("drained") else "") if "weight" in c
+                   else f"priority {c['priority']}" if "priority" in c else f"region {c.get('region')}")
+            parts.append(f"{cluster} {c.get('address')} {how}")
+        lines.append(f"{host} ({info.get('provider')}, {info.get('policy')}): " + "; ".join(parts))
+    return lines
+
+
 def print_report(result: PlanResult, console: Console) -> None:
     console.print(tree(result))
     s = result.summary()
@@ -101,6 +115,8 @@ def print_report(result: PlanResult, console: Console) -> None:
     for name, info in (result.capture.outputs.get("clusters") or {}).items():
         for svc, address in (info.get("services") or {}).items():
             console.print(Text(f"  {name}/{svc}: {address}"))
+    for line in traffic_lines(result):
+        console.print(Text(f"  {line}"))
     for line in result.errors:
         console.print(_line("error", "red", line))
     for line in result.schema_errors:
@@ -236,7 +252,7 @@ def markdown(result: PlanResult) -> str:
         f"| {cluster} | {svc} | `{address}` |"
         for cluster, info in (result.capture.outputs.get("clusters") or {}).items()
         for svc, address in (info.get("services") or {}).items()
-    ]
+    ] + [f"| (global) | | `{line}` |" for line in traffic_lines(result)]
     foot = ["", "_Offline plan: no cloud or cluster was contacted; drift and cloud-side rejections are not visible._", ""]
     room = COMMENT_MAX - len("\n".join(head + graph + foot)) - 200
     # Findings first: they are why the comment is read. Addresses get what is left.
