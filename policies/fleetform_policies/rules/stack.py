@@ -73,7 +73,10 @@ def _pdb_per_deployment(resources: Sequence[StackResource], _c: Mapping[str, Any
         if pdbs is None:
             pdbs = _by_namespace(resources, "kubernetes:policy/v1:PodDisruptionBudget")
         pod_labels = dig(pod_metadata(r.type, r.props), "labels", default={}) or {}
-        if not any(_selects(dig(p.props, "spec", "selector", default={}), pod_labels)
+        # "A null selector will match no pods, while an empty ({}) selector will select all pods
+        # within the namespace" (policy/v1 PodDisruptionBudgetSpec.selector, the API reference).
+        if not any(dig(p.props, "spec", "selector") is not None
+                   and _selects(dig(p.props, "spec", "selector", default={}), pod_labels)
                    for p in pdbs.get(_namespace(r.props), ())):
             yield r.urn, f"no PodDisruptionBudget covers {_what(r)}"
 
