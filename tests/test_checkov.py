@@ -1,4 +1,6 @@
-"""checkov (kubernetes framework) over the manifests of every example stack: 0 failed checks.
+"""checkov (kubernetes framework) over the manifests of every example stack: 0 failed checks,
+except CKV_K8S_43 (image by digest) on exactly the local stack's two Deployments, whose real public
+image is pinned by tag so that `pulumi up -s local` works (its digest cannot be read offline).
 
 checkov lives in its own virtualenv (.tools/checkov, made by `make test`): its newest release pins
 packaging<24 while pulumi needs packaging>=26, so in the project's venv pip would silently
@@ -43,9 +45,17 @@ def test_checkov_passes_on_every_example_stack(tmp_path):
     reports = reports if isinstance(reports, list) else [reports]
     failed = [(f["check_id"], f["resource"], f["file_path"]) for r in reports for f in r["results"]["failed_checks"]]
     passed = sum(r["summary"]["passed"] for r in reports)
+    # The one exception, exactly these objects: the local stack runs a real public image pinned by
+    # tag (ghcr.io/traefik/whoami:v1.11.0, so `pulumi up -s local` works on kind). CKV_K8S_43 wants a
+    # digest, which cannot be read from these machines (no registry access), and an invented one
+    # would make every pull fail. fleetform's own policy accepts tag pins (pulled Always).
+    local_tag_pins = {("CKV_K8S_43", f"Deployment.fleetform.{svc}", f"/local/local/deployment-fleetform-{svc}.yaml")
+                      for svc in ("web", "api")}
+    assert {f for f in failed if f[0] == "CKV_K8S_43" and f[2].startswith("/local/")} == local_tag_pins
+    failed = [f for f in failed if f not in local_tag_pins]
     assert failed == []
     assert passed > 100  # checkov really looked at the objects
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 1, proc.stderr[-2000:]  # 1: failed checks (the local tag pins above); else a crash
 
 
 def test_checkov_would_catch_a_bad_manifest(tmp_path):
