@@ -197,14 +197,14 @@ def run_rollout(spec: RolloutSpec, waves: list[list[Target]], stacks: Mapping[st
         from rich.prompt import Confirm
 
         ask = lambda question: Confirm.ask(question, console=console)  # noqa: E731
-    runner = runner or AutomationRunner(work_dir)
-    engine = Engine(spec, waves, stacks, runner, service_gates(spec), journal, approve=approve, ask=ask, events=event)
+    stacks_runner: Any = runner if runner is not None else AutomationRunner(work_dir)
+    engine = Engine(spec, waves, stacks, stacks_runner, service_gates(spec), journal, approve=approve, ask=ask, events=event)
 
     def on_signal(signum: int, _frame: Any) -> None:
         # First Ctrl-C (or a CI cancel's SIGTERM): no new step starts, running updates are
         # interrupted cleanly, gates and waits end early. A second one ends the updates now.
-        if engine.stop.is_set() and hasattr(runner, "kill_all"):
-            runner.kill_all()
+        if engine.stop.is_set() and hasattr(stacks_runner, "kill_all"):
+            stacks_runner.kill_all()
         engine.stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
