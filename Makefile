@@ -101,25 +101,29 @@ bench-instructions: setup
 # so it runs in the staging folder mutants/ (src/fleetform and src/fleetform_policies link to the sources). MODULE narrows the mutants,
 # TESTS the tests (space-separated pytest paths or node ids; default: pyproject's selection), e.g.
 # `make mutants MODULE=fleetform.network.cidr TESTS="tests/test_cidr.py tests/test_pins_mutants.py"`.
+# MUTANTS names the staging folder (default mutants/; give each concurrent run its own, e.g.
+# MUTANTS=mutants-cloud), JOBS mutmut's --max-children (default: one per core).
 MUTMUT = $(BIN)/mutmut
 MODULE ?=
 TESTS  ?=
+MUTANTS ?= mutants
+JOBS   ?=
 
 $(MUTMUT): | $(BIN)/fleetform
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'mutmut==3.8.1'
 
 mutants: setup $(MUTMUT)
-	@mkdir -p mutants
-	@rm -rf mutants/src && mkdir -p mutants/src  # links only: rm removes them, never what they point at
-	@ln -sfn ../../components/fleetform mutants/src/fleetform
-	@ln -sfn ../../policies/fleetform_policies mutants/src/fleetform_policies
-	@for f in tests stacks policies Pulumi.yaml pyproject.toml; do ln -sfn ../$$f mutants/$$f; done
-	@if [ -n "$(TESTS)" ]; then rm mutants/pyproject.toml; $(BIN)/python -c 'import json, re, sys; \
+	@mkdir -p $(MUTANTS)
+	@rm -rf $(MUTANTS)/src && mkdir -p $(MUTANTS)/src  # links only: rm removes them, never what they point at
+	@ln -sfn ../../components/fleetform $(MUTANTS)/src/fleetform
+	@ln -sfn ../../policies/fleetform_policies $(MUTANTS)/src/fleetform_policies
+	@for f in tests stacks policies Pulumi.yaml pyproject.toml; do ln -sfn ../$$f $(MUTANTS)/$$f; done
+	@if [ -n "$(TESTS)" ]; then rm $(MUTANTS)/pyproject.toml; $(BIN)/python -c 'import json, re, sys; \
 		text = open("pyproject.toml").read(); sel = json.dumps(sys.argv[1].split()); \
 		sys.stdout.write(re.sub(r"pytest_add_cli_args_test_selection = \[.*?\]", \
-		lambda m: "pytest_add_cli_args_test_selection = " + sel, text, flags=re.S))' "$(TESTS)" > mutants/pyproject.toml; fi
-	cd mutants && ../$(MUTMUT) run $(if $(MODULE),'$(MODULE).*')
-	@cd mutants && ../$(MUTMUT) results --all true | awk -F': ' '{ n = $$1; sub(/^ +/, "", n); \
+		lambda m: "pytest_add_cli_args_test_selection = " + sel, text, flags=re.S))' "$(TESTS)" > $(MUTANTS)/pyproject.toml; fi
+	cd $(MUTANTS) && ../$(MUTMUT) run $(if $(JOBS),--max-children $(JOBS)) $(if $(MODULE),'$(MODULE).*')
+	@cd $(MUTANTS) && ../$(MUTMUT) results --all true | awk -F': ' '{ n = $$1; sub(/^ +/, "", n); \
 		sub(/\.(x_|xǁ).*/, "", n); seen[n] = 1; if ($$2 == "not checked") next; t[n]++; if ($$2 == "killed") k[n]++ } \
 		END { for (m in seen) if (t[m]) printf "%-40s %5d / %-5d killed (%.0f%%)\n", m, k[m], t[m], 100 * k[m] / t[m]; \
 		      else printf "%-40s not run\n", m }' | sort
