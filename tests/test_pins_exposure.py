@@ -12,7 +12,9 @@ providers' documentation (``docs/research/lb-annotations.md``) and DESIGN §4:
 - AKS: ``service.beta.kubernetes.io/port_<servicePort>_health-probe_protocol/_request-path`` and
   ``azure-load-balancer-internal: "true"`` for internal; externalTrafficPolicy Cluster (the probe
   annotations are ignored under Local);
-- MetalLB: ``metallb.io/address-pool``; ServiceLB: nothing; both Local;
+- MetalLB: ``metallb.io/address-pool``; ServiceLB: nothing; both Local, and ``pulumi up`` waits 5
+  minutes for their address instead of pulumi-kubernetes' 10 (they hand one out in seconds; a
+  cloud's controller keeps the 10);
 - self-managed cloud clusters: a NodePort fronted by fleetform's own load balancer.
 Every exposed Service carries ``fleetform.io/expose: <public|internal>`` (the policy pack accepts
 LoadBalancer/NodePort Services only with it); ``expose: cluster`` is a plain ClusterIP.
@@ -118,6 +120,7 @@ def test_metallb_pool_per_exposure(target, expose, pool):
         labels={EXPOSE_LABEL: expose},
         external_traffic_policy="Local",
         health_check="metallb: only nodes with a pod ready on /ready serve",
+        address_wait="5m",
     )
 
 
@@ -134,6 +137,7 @@ def test_servicelb_public_has_no_annotations():
         labels={EXPOSE_LABEL: "public"},
         external_traffic_policy="Local",
         health_check="servicelb: only nodes with a pod ready on /ready serve",
+        address_wait="5m",
     )
 
 
@@ -141,6 +145,7 @@ def test_cloud_provider_annotations_are_a_copy_of_the_config():
     lb = LoadBalancerSpec(provider="cloud", public_annotations={"a": "1"}, internal_annotations={"b": "2"})
     e = exposure_for("existing", False, svc("internal"), lb)
     assert e.annotations == {"b": "2"} and e.labels == {EXPOSE_LABEL: "internal"}
+    assert e.address_wait is None  # a cloud's controller: the provider's own 10 minutes
     e.annotations["c"] = "3"
     assert lb.internal_annotations == {"b": "2"}  # the config is not changed through the exposure
 

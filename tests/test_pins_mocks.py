@@ -90,7 +90,7 @@ def test_registration_views():
     assert r.plain_inputs(mask=False) == plain(INPUTS, mask=False)
     assert r.plain_inputs(mask=False, unknown="?") == plain(INPUTS, mask=False, unknown="?")
     assert r.plain_inputs(mask=True) is r.plain_inputs(mask=True)  # computed once per view
-    assert (r.aliases, r.dependencies, r.ignore_changes, r.deleted_with) == ([], [], [], "")
+    assert (r.aliases, r.dependencies, r.ignore_changes, r.deleted_with, r.custom_timeouts) == ([], [], [], "", {})
 
 
 def test_registration_without_secrets_or_unknowns_shares_one_view():
@@ -265,7 +265,7 @@ def test_the_witness_hands_transforms_to_the_mocks_it_wraps():
 # ------------------------------------------------------------------------------ RecordingMonitor
 
 
-def test_the_recorder_keeps_aliases_dependencies_ignore_changes_and_deleted_with():
+def test_the_recorder_keeps_aliases_dependencies_ignore_changes_deleted_with_and_timeouts():
     import pulumi_kubernetes as k8s
 
     from fleetform.testing import plan
@@ -274,7 +274,8 @@ def test_the_recorder_keeps_aliases_dependencies_ignore_changes_and_deleted_with
         first = k8s.core.v1.ConfigMap("first", metadata={"name": "first"}, data={"a": "b"})
         k8s.core.v1.ConfigMap("second", metadata={"name": "second"}, data={"a": "b"},
                               opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name="old-second")], depends_on=[first],
-                                                          ignore_changes=["data"], deleted_with=first))
+                                                          ignore_changes=["data"], deleted_with=first,
+                                                          custom_timeouts=pulumi.CustomTimeouts(create="2m", delete="1h")))
 
     result = plan(program, stack="dev", project="p")
     by_name = {r.name: r for r in result.capture.registrations}
@@ -284,6 +285,7 @@ def test_the_recorder_keeps_aliases_dependencies_ignore_changes_and_deleted_with
     assert second.dependencies == [first.urn]
     assert second.ignore_changes == ["data"]
     assert second.deleted_with == first.urn
+    assert second.custom_timeouts == {"create": "2m", "delete": "1h"} and first.custom_timeouts == {}  # unset ones left out
     assert second.urn == "urn:pulumi:dev::p::kubernetes:core/v1:ConfigMap::second"
     assert second.parent == "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev"  # the root stack, named <project>-<stack>
     assert second.custom is True and second.type == "kubernetes:core/v1:ConfigMap"

@@ -151,6 +151,8 @@ class Registration:
     """Property names the engine is told to keep from the old state (``ignore_changes``)."""
     deleted_with: str = ""
     """URN of the resource whose deletion deletes this one (``deleted_with``), or empty."""
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    """The ``customTimeouts`` option's non-empty entries (create, update, delete)."""
     _raw: Any = field(default=None, init=False, repr=False, compare=False)
     _marks: set[str] = field(default_factory=set, init=False, repr=False, compare=False)
     _views: dict[tuple[bool, str], Any] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -288,6 +290,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     dependencies=list(request.dependencies),
                     ignore_changes=list(request.ignoreChanges),
                     deleted_with=request.deletedWith,
+                    custom_timeouts={k: v for k in ("create", "update", "delete")
+                                     if (v := getattr(request.customTimeouts, k))},
                 )
             )
         return response

@@ -34,6 +34,9 @@ class Exposure:
     """Human summary of the load balancer's health check (for plan output and docs)."""
     node_port: Optional[int] = None
     """Fixed NodePort (only where fleetform's own load balancer forwards to it)."""
+    address_wait: Optional[str] = None
+    """How long ``pulumi up`` waits for the Service to be ready, its load-balancer address
+    included (the Service's ``customTimeouts`` create and update); None: the provider's 10 minutes."""
 
 
 def _aws(service: ServiceSpec, _lb: LoadBalancerSpec) -> Exposure:
@@ -103,6 +106,10 @@ def _azure(service: ServiceSpec, _lb: LoadBalancerSpec) -> Exposure:
     )
 
 
+LOCAL_ADDRESS_WAIT = "5m"
+"""The bound on a self-hosted load balancer's address (ServiceLB, MetalLB, cloud-provider-kind)."""
+
+
 def _self_hosted(service: ServiceSpec, lb: LoadBalancerSpec) -> Exposure:
     # MetalLB: https://metallb.io/usage/ "add the metallb.io/address-pool annotation" (the older
     # metallb.universe.tf prefix is deprecated since 0.14.9). k3s ServiceLB has no pools or
@@ -136,6 +143,14 @@ def _self_hosted(service: ServiceSpec, lb: LoadBalancerSpec) -> Exposure:
         annotations=annotations,
         external_traffic_policy="Local",
         health_check=f"{lb.provider}: only nodes with a pod ready on {service.health.path} serve",
+        # pulumi-kubernetes waits for a LoadBalancer Service's address, 10 minutes unless the
+        # resource's customTimeouts say otherwise (the Service class' docstring in the SDK; it
+        # shows "[2/3] Attempting to allocate IP address to Service" meanwhile). ServiceLB and
+        # MetalLB hand out an address within seconds of the Service (node addresses / a pool),
+        # cloud-provider-kind within the minute its proxy container takes to start: when nothing
+        # answers after five minutes, nothing will (no controller, an exhausted pool), so the
+        # update fails then rather than at ten. A cloud's controller keeps the default.
+        address_wait=None if lb.provider == "cloud" else LOCAL_ADDRESS_WAIT,
     )
 
 

@@ -153,7 +153,8 @@ class Microservice(pulumi.ComponentResource):
             f"{name}-service",
             metadata=_meta(svc, namespace, service, exposure.annotations, exposure.labels),
             spec=_service_spec(service, exposure),
-            opts=child,
+            opts=child if exposure.address_wait is None else pulumi.ResourceOptions(
+                parent=self, custom_timeouts=pulumi.CustomTimeouts(create=exposure.address_wait, update=exposure.address_wait)),
         )
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
