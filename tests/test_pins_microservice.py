@@ -129,6 +129,12 @@ def test_child_names_and_parents(shop):
     (provider,) = [r.urn for r in shop.capture.registrations if r.type == "pulumi:providers:kubernetes"]
     for child in ("w-sa", "w-deployment", "w-service", "w-hpa", "w-pdb", "w-netpol", "apps-ns", "apps-default-deny"):
         assert by_name[child].provider == provider + "::kind-id", child
+    # ServiceLB (the default load balancer) hands out an address in seconds: the public Service
+    # waits 5 minutes for it, not pulumi-kubernetes' 10 (docs/configuration.md, load balancers);
+    # a ClusterIP Service has no address to wait for.
+    assert by_name["w-service"].custom_timeouts == {"create": "5m", "update": "5m"}
+    assert by_name["a-service"].custom_timeouts == {}
+    assert all(by_name[c].custom_timeouts == {} for c in ("w-sa", "w-deployment", "w-hpa", "w-pdb", "w-netpol"))
 
 
 def test_microservice_objects(shop):
