@@ -537,9 +537,61 @@ def test_gitlab_template_keeps_the_same_rules():
     deploy = doc[".fleetform-deploy"]
     assert deploy["resource_group"] == "fleetform-$FLEETFORM_STACK" and deploy["interruptible"] is False
     assert deploy["variables"]["FLEETFORM_ACCESS"] == "deploy"
-    assert "$CI_MERGE_REQUEST_SOURCE_PROJECT_ID == $CI_PROJECT_ID" in doc["fleetform-preview"]["rules"][0]["if"]
+    # Source against target project: a fork's MR pipeline is skipped in the fork too, where
+    # $CI_PROJECT_ID is the fork's own id.
+    assert "$CI_MERGE_REQUEST_SOURCE_PROJECT_ID == $CI_MERGE_REQUEST_PROJECT_ID" in doc["fleetform-preview"]["rules"][0]["if"]
     assert '$CI_PIPELINE_SOURCE == "schedule"' in doc["fleetform-drift"]["rules"][0]["if"]
     assert "AWS_SECRET_ACCESS_KEY" not in text and "ARM_CLIENT_SECRET" not in text  # OIDC only
+    # The header's default-branch deploy example excludes scheduled (drift) pipelines, which also
+    # run on the default branch.
+    assert '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE == "push"' in text
+
+
+def test_a_missing_stack_is_told_apart_from_a_failing_backend():
+    """Previews and drift checks skip a stack only when `pulumi stack select` says it does not
+    exist (exit 6, https://www.pulumi.com/docs/iac/cli/exit-codes/); a backend or credential failure
+    must fail, never pass as "nothing to check"."""
+    scripts = [(f"{wf}:{name}", str(s.get("run", ""))) for wf, name, job in all_jobs()
+               if wf in ("preview.yml", "drift.yml") for s in steps(job)]
+    doc = load(GITLAB)
+    scripts += [(f"gitlab:{job}", "\n".join(doc[job]["script"])) for job in ("fleetform-preview", "fleetform-drift")]
+    checked = []
+    for where, script in scripts:
+        if "pulumi stack select" not in script:
+            continue
+        checked.append(where)
+        assert not re.search(r"if !? ?pulumi stack select", script), f"{where}: any failure taken for a missing stack"
+        # 6: skip; 0: go on; anything else: an error branch of its own.
+        assert '"$selected" = 6' in script and re.search(r'"\$selected" !?= 0', script), where
+    assert len(checked) == 4, checked
+
+
+def test_artifacts_of_a_matrix_are_downloaded_into_one_folder():
+    """download-artifact unpacks one matching artifact into `path` itself and several into
+    `path/<name>/` (v8.0.1 src/download-artifact.ts): with `merge-multiple` the files are always
+    in `path`, named after their stack."""
+    found = []
+    for wf, name, job in all_jobs():
+        for step in steps(job):
+            if action_of(step.get("uses", "")) == "actions/download-artifact" and "pattern" in (step.get("with") or {}):
+                found.append(f"{wf}:{name}")
+                assert step["with"].get("merge-multiple") is True, f"{wf}:{name}"
+                folder = step["with"]["path"]
+                assert not re.search(rf"{re.escape(folder)}/[^\s/]*\*[^\s/]*/", run_text(job)), f"{wf}:{name}"
+    assert sorted(found) == ["drift.yml:report", "plan.yml:comment"], found
+
+
+def test_the_plan_comment_edits_only_its_own_comments():
+    job = load(WORKFLOWS / "plan.yml")["jobs"]["comment"]
+    assert '.user.login == \\"github-actions[bot]\\"' in run_text(job)
+
+
+def test_no_runner_is_chosen_by_an_environment_variable():
+    """`runs-on` is evaluated before the job enters its environment: environment-level variables
+    are empty there (github/docs#34037), so a job in an environment takes its runner from inputs."""
+    for wf, name, job in all_jobs():
+        if job.get("environment") and "runs-on" in job:
+            assert "vars." not in str(job["runs-on"]), f"{wf}:{name}"
 
 
 def test_the_kind_health_check_asks_each_service_where_it_is_reachable(tmp_path, monkeypatch):
