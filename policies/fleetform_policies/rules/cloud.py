@@ -397,8 +397,12 @@ _DAY = 86400
 
 def _key_rotation(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterable[str]:
     if t == KMS_KEY:
+        # Only a symmetric encryption key in KMS's own key store can rotate: "You cannot enable automatic
+        # rotation of asymmetric KMS keys, HMAC KMS keys, KMS keys with imported key material, or KMS keys
+        # in a custom key store" (https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKeyRotation.html;
+        # imported material is the separate aws:kms/externalKey:ExternalKey).
         spec = str(dig(p, "customerMasterKeySpec", default="SYMMETRIC_DEFAULT"))
-        if spec.startswith(("SYMMETRIC_DEFAULT", "HMAC")) and dig(p, "enableKeyRotation") is not True:
+        if spec == "SYMMETRIC_DEFAULT" and not dig(p, "customKeyStoreId") and dig(p, "enableKeyRotation") is not True:
             yield "KMS key rotation is off (enableKeyRotation)"
     elif t == CRYPTO_KEY:
         if str(dig(p, "purpose", default="ENCRYPT_DECRYPT")) != "ENCRYPT_DECRYPT":
