@@ -314,7 +314,7 @@ def test_program_raises_run_error_before_registering(tmp_path):
 
 CLOUD_CASES = [
     ("aws tag key reserved", fleet([{**AWS, "tags": {"aws:owner": "x"}}], []),
-     'fleetform:clusters[0].tags.aws:owner: got "x"; allowed: AWS tags: keys of 1-127 and values of at most 255 letters, '
+     'fleetform:clusters[0].tags.aws:owner: got "x"; allowed: AWS tags: keys of 1-127 and values of at most 256 letters, '
      "digits, spaces and _ . : / = + - @; keys must not start with aws:"),
     ("gcp label upper case", fleet([{**cluster("g1", "gcp"), "tags": {"Team": "a"}}], []),
      'fleetform:clusters[0].tags.Team: got "a"; allowed: GCP labels: keys of 1-63 lower-case letters, digits, \'_\' or '

@@ -24,13 +24,15 @@ def cloud_naming_problems(spec: "ClusterSpec") -> list[tuple[Any, Any, str]]:
     t = spec.target
     if t == "aws":
         # https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html (50 per resource;
-        # fleetform adds up to 5 of its own).
+        # fleetform adds up to 5 of its own). Keys 1-127 and values up to 256 characters: EC2's Tag
+        # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Tag.html), the strictest of
+        # the services fleetform tags (others allow keys of 128).
         if len(spec.tags) > 45:
             found.append(("tags", f"{len(spec.tags)} tags", "at most 45 tags on aws (AWS allows 50 per resource; fleetform adds up to 5)"))
         for k, v in spec.tags.items():
             if not 1 <= len(k) <= 127 or k.lower().startswith("aws:") or not _AWS_TAG_TEXT.fullmatch(k) \
-                    or len(v) > 255 or not _AWS_TAG_TEXT.fullmatch(v):
-                found.append((("tags", k), v, "AWS tags: keys of 1-127 and values of at most 255 letters, digits, "
+                    or len(v) > 256 or not _AWS_TAG_TEXT.fullmatch(v):
+                found.append((("tags", k), v, "AWS tags: keys of 1-127 and values of at most 256 letters, digits, "
                               "spaces and _ . : / = + - @; keys must not start with aws:"))
     elif t == "gcp":
         # https://cloud.google.com/resource-manager/docs/labels-overview#requirements

@@ -10,6 +10,7 @@ encrypted values (``secure:``) are replaced by a placeholder and reported as sec
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -67,6 +68,24 @@ class _YAML_LOADER(_BASE_LOADER):  # noqa: N801
         # Every mapping passes here before it is built, and before it is merged into another.
         self._no_duplicate_keys(node)
         super().flatten_mapping(node)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        # Pulumi's reader keeps a mapping's keys apart by their text: `{1: a, true: b}` holds two
+        # keys there, but one in a Python dict (True == 1, False == 0), the later value winning. A
+        # boolean key is kept as the text Pulumi gives it (:func:`_key_text` writes it so anyway).
+        if not isinstance(node, yaml.MappingNode):
+            return super().construct_mapping(node, deep=deep)  # PyYAML's own error
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, bool):
+                key = "true" if key else "false"
+            if not isinstance(key, Hashable):
+                raise yaml.constructor.ConstructorError("while constructing a mapping", node.start_mark,
+                                                        "found unhashable key", key_node.start_mark)
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
 
     def construct_yaml_int(self, node: Any) -> Any:
         # As Go's strconv.ParseInt(text, 0, 64), which Pulumi's YAML reader uses: 0x, 0o and 0b
