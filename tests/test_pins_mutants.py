@@ -191,3 +191,32 @@ def test_masters_admission_config_is_cluster_wide_restricted_pod_security():
             },
         }],
     }
+
+
+# The spot labels and taint each platform puts on its spot nodes, from the platforms' docs:
+# EKS managed node groups label eks.amazonaws.com/capacityType=SPOT
+# (https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html#managed-node-group-capacity-types);
+# GKE labels cloud.google.com/gke-spot=true
+# (https://cloud.google.com/kubernetes-engine/docs/concepts/spot-vms#scheduling-workloads);
+# AKS labels and taints kubernetes.azure.com/scalesetpriority=spot:NoSchedule
+# (https://learn.microsoft.com/azure/aks/spot-node-pool); fleetform's self-managed spot pools carry
+# fleetform.io/capacity-type=spot (docs/configuration.md, node pools).
+SPOT_LABELS = [("eks.amazonaws.com/capacityType", "SPOT"), ("cloud.google.com/gke-spot", "true"),
+               ("kubernetes.azure.com/scalesetpriority", "spot"), ("fleetform.io/capacity-type", "spot")]
+
+
+def test_spot_placement_exactly():
+    """spot: false keeps off every spot label (required NotIn, which nodes without the label pass);
+    spot: true prefers each spot label (weight 100) and tolerates AKS's spot taint exactly."""
+    from fleetform.workloads.pod import spot_placement
+
+    away, tolerations = spot_placement(_svc())
+    assert tolerations == []
+    assert away == {"node_affinity": {"required_during_scheduling_ignored_during_execution": {"node_selector_terms": [
+        {"match_expressions": [{"key": k, "operator": "NotIn", "values": [v]} for k, v in SPOT_LABELS]}]}}}
+    toward, tolerations = spot_placement(_svc(spot=True))
+    assert toward == {"node_affinity": {"preferred_during_scheduling_ignored_during_execution": [
+        {"weight": 100, "preference": {"match_expressions": [{"key": k, "operator": "In", "values": [v]}]}}
+        for k, v in SPOT_LABELS]}}
+    assert tolerations == [{"key": "kubernetes.azure.com/scalesetpriority", "operator": "Equal", "value": "spot",
+                            "effect": "NoSchedule"}]
