@@ -191,3 +191,21 @@ def test_unknown_target_is_refused_with_the_allowed_ones():
     with pytest.raises(ValueError) as info:
         exposure_for("kind", False, svc("public"), LB)
     assert str(info.value) == "service api: target 'kind'; allowed: aws, gcp, azure, onprem, existing"
+
+
+def test_provider_none_is_a_cluster_ip_that_waits_for_nothing():
+    """loadBalancer.provider none (docs/configuration.md, load balancers): nothing hands out
+    addresses, so a public service stays ClusterIP (Kubernetes' type name, case-sensitive), reached
+    with kubectl port-forward, with no annotation and no wait for an address."""
+    e = exposure_for("existing", False, svc("public", "/ready"), LoadBalancerSpec(provider="none"))
+    assert e == Exposure(
+        type="ClusterIP",
+        labels={EXPOSE_LABEL: "public"},
+        health_check="none: no load balancer (kubectl port-forward; readiness on /ready)",
+    )
+
+
+def test_cloud_provider_public_takes_the_public_annotations():
+    lb = LoadBalancerSpec(provider="cloud", public_annotations={"a": "1"}, internal_annotations={"b": "2"})
+    e = exposure_for("existing", False, svc("public"), lb)
+    assert e.annotations == {"a": "1"} and e.labels == {EXPOSE_LABEL: "public"} and e.type == "LoadBalancer"
