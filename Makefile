@@ -6,7 +6,7 @@ STACK  ?= local
 # A policy-pack config (JSON, the format of pulumi's --policy-pack-config) for `make plan`.
 POLICY_CONFIG ?=
 
-.PHONY: setup plan check test typecheck bench bench-instructions clean mutants lint-workflows
+.PHONY: mutants-recheck setup plan check test typecheck bench bench-instructions clean mutants lint-workflows
 
 # pip's output goes to a log, shown only when the install fails.
 $(BIN)/fleetform: pyproject.toml
@@ -127,6 +127,14 @@ mutants: setup $(MUTMUT)
 		sub(/\.(x_|xǁ).*/, "", n); seen[n] = 1; if ($$2 == "not checked") next; t[n]++; if ($$2 == "killed") k[n]++ } \
 		END { for (m in seen) if (t[m]) printf "%-40s %5d / %-5d killed (%.0f%%)\n", m, k[m], t[m], 100 * k[m] / t[m]; \
 		      else printf "%-40s not run\n", m }' | sort
+
+# Re-check named mutants of a folder in one process (after adding a pin, or where a new selection
+# would reset the folder): NAMES is a file of mutant names, TESTS the tests to run against each.
+NAMES ?=
+mutants-recheck: $(MUTMUT)
+	@test -n "$(NAMES)" -a -n "$(TESTS)" -a -d "$(MUTANTS)/mutants" || { echo "usage: make mutants-recheck MUTANTS=<folder> NAMES=<file> TESTS='<tests>'"; exit 2; }
+	@cp -r tests/. $(MUTANTS)/mutants/tests/
+	cd $(MUTANTS)/mutants && ../../$(BIN)/python ../../tests/mutants_recheck.py $(abspath $(NAMES)) $(TESTS)
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .hypothesis plan-out
