@@ -276,6 +276,8 @@ def test_the_recorder_keeps_aliases_dependencies_ignore_changes_deleted_with_and
                               opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name="old-second")], depends_on=[first],
                                                           ignore_changes=["data"], deleted_with=first,
                                                           custom_timeouts=pulumi.CustomTimeouts(create="2m", delete="1h")))
+        provider = k8s.Provider("k", kubeconfig="/nonexistent/kubeconfig")
+        k8s.core.v1.ConfigMap("third", metadata={"name": "third"}, opts=pulumi.ResourceOptions(provider=provider))
 
     result = plan(program, stack="dev", project="p")
     by_name = {r.name: r for r in result.capture.registrations}
@@ -286,6 +288,9 @@ def test_the_recorder_keeps_aliases_dependencies_ignore_changes_deleted_with_and
     assert second.ignore_changes == ["data"]
     assert second.deleted_with == first.urn
     assert second.custom_timeouts == {"create": "2m", "delete": "1h"} and first.custom_timeouts == {}  # unset ones left out
+    # An explicit provider is recorded as the engine's reference, <provider URN>::<its id>; none given, none recorded.
+    assert by_name["third"].provider == by_name["k"].urn + "::k-id"
+    assert first.provider is None and second.provider is None
     assert second.urn == "urn:pulumi:dev::p::kubernetes:core/v1:ConfigMap::second"
     assert second.parent == "urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev"  # the root stack, named <project>-<stack>
     assert second.custom is True and second.type == "kubernetes:core/v1:ConfigMap"
