@@ -767,3 +767,96 @@ from fleetform_policies.rules.base import pod_spec  # noqa: E402
 def test_pod_spec_where_each_kind_keeps_its_pod_spec(t, props):
     assert pod_spec(t, props) == {"hostPID": True}
     assert pod_spec(t, {}) is None
+
+
+# ---- judged 2026-12-03 (second pass): pins for the kubernetes.py and base.py survivors left open.
+
+from fleetform_policies.rules.base import Rule, dig, waiver_for  # noqa: E402
+from fleetform_policies.rules.kubernetes import _probe_target  # noqa: E402
+
+
+def test_image_pinned_judges_every_container_after_a_skipped_one():
+    """checkov CKV_K8S_14/43 judge each container: a container skipped (a patch that sets no image,
+    or one pinned by digest) does not end the check for the containers after it."""
+    unpinned = {"name": "app", "image": "nginx:latest"}
+    msg = ["container 'app' image 'nginx:latest' is not pinned (no tag, or latest)"]
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "web"}, unpinned]}}}}
+    assert list(_image_pinned(DEPLOY + "Patch", patch, {"requireDigest": False})) == msg
+    pinned = {"name": "web", "image": "nginx" + DIGEST}
+    obj = {"spec": {"template": {"spec": {"containers": [pinned, unpinned]}}}}
+    assert list(_image_pinned(DEPLOY, obj, {"requireDigest": True})) == msg
+
+
+@pytest.mark.parametrize("probe,target", [
+    # What a probe asks (kube-score areProbesIdentical, cited in _probe_target): an exec's command
+    # itself; a gRPC port and service (core/v1 GRPCAction, service defaults to ""); a probe with
+    # no handler (core/v1 Probe: exactly one of exec, httpGet, tcpSocket, grpc) asks nothing.
+    ({"exec": {"command": ["cat", "/tmp/healthy"]}}, ("exec", ("cat", "/tmp/healthy"))),
+    ({"grpc": {"port": 9090}}, ("grpc", "9090", "")),
+    ({"periodSeconds": 10}, None),
+    ({}, None),
+])
+def test_probe_target_is_the_handler_and_what_it_asks(probe, target):
+    assert _probe_target(probe) == target
+
+
+def test_spread_node_affinity_is_not_anti_affinity():
+    """Polaris topologySpreadConstraint / kube-linter no-anti-affinity: only topologySpreadConstraints
+    or podAntiAffinity spread replicas; a nodeAffinity alone places them, it does not spread them."""
+    spec = {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {}}}, "containers": []}
+    props = {"spec": {"replicas": 3, "template": {"spec": spec}}}
+    assert list(_spread(DEPLOY, props, {})) == [
+        "replicas may all land on one node or zone (no topologySpreadConstraints or podAntiAffinity)"]
+
+
+@pytest.mark.parametrize("path,found", [
+    # dig's docstring: props[path[0]][path[1]]... or the default where a level is missing.
+    (("a", 1), 2), (("a", 0), 1),
+    (("a", 2), None), (("a", 5), None),  # past the end of a list
+    (("s", 0), None),  # a string is not a list of levels
+    (("m", 0), None),  # an int key on a mapping
+])
+def test_dig_list_indexes(path, found):
+    assert dig({"a": [1, 2], "s": "xyz", "m": {0: "x"}}, *path) == found
+
+
+def _rule(*types):
+    return Rule("r", "d", "low", "s", "advisory", check=lambda t, p, c: [], types=types)
+
+
+@pytest.mark.parametrize("types,resource_type,applies", [
+    # Rule.types: exact tokens, or prefixes ending with ":" (base.Rule's docstring).
+    (("kubernetes:",), "kubernetes:apps/v1:Deployment", True),
+    (("kubernetes:",), "aws:ec2/instance:Instance", False),
+    (("aws:ec2/securityGroup:SecurityGroup",), "aws:ec2/securityGroup:SecurityGroup", True),
+    (("aws:ec2/securityGroup:SecurityGroup",), "aws:ec2/securityGroup:SecurityGroupRule", False),
+])
+def test_rule_applies_to_exact_tokens_and_prefixes(types, resource_type, applies):
+    assert _rule(*types).applies_to(resource_type) is applies
+
+
+def _waived_res(t="kubernetes:apps/v1:Deployment", name="web", service=None):
+    props = {"metadata": {"labels": {"app.kubernetes.io/name": service}}} if service else {"metadata": {}}
+    return StackResource(t, f"urn:pulumi:prod::fleetform::{t}::{name}", name, props)
+
+
+def test_waiver_for_name_or_urn_glob_and_service_label():
+    """docs/policies.md "Waivers": `resource` is a Pulumi resource name or URN (globs); `service`
+    covers the Kubernetes objects labelled app.kubernetes.io/name: <service>; the first waiver that
+    covers the resource is the one."""
+    by_urn = {"resource": "urn:pulumi:prod::*::web", "reason": "r"}
+    assert waiver_for([by_urn], _waived_res()) is by_urn
+    assert waiver_for([{"resource": "urn:pulumi:dev::*", "reason": "r"}], _waived_res()) is None
+    later = {"resource": "web", "reason": "r"}
+    assert waiver_for(["not a waiver", later], _waived_res()) is later  # a malformed entry is skipped
+    # a resource waiver that does not match an unlabelled Kubernetes object does not cover it
+    assert waiver_for([{"resource": "db", "reason": "r"}], _waived_res()) is None
+    cache = {"service": "cache", "reason": "r"}
+    assert waiver_for([cache], _waived_res(service="cache")) is cache
+    assert waiver_for([cache], _waived_res(service="web")) is None
+
+
+def test_port_in_a_range_from_zero_is_every_port_only_when_it_ends_at_65535():
+    # From 0 to 1 is ports 0 and 1 (the EC2 API's FromPort/ToPort range), not every port.
+    assert port_in(22, 0, 1) is False
+    assert port_in(1, 0, 1) is True
