@@ -42,6 +42,33 @@ EXAMPLE_STACKS = ("hybrid", "local", "onprem", "prod-aws", "prod-azure", "prod-g
 stacks/ is theirs to check with `fleetform check` (docs/plan.md)."""
 SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
 
+_PLANNED: dict[str, tuple[Any, tuple]] = {}
+
+
+def _shape(result: Any) -> tuple:
+    regs = result.capture.registrations
+    return (len(regs), tuple(map(id, regs)), tuple(map(id, result.manifests)), len(result.violations),
+            len(result.schema_errors), len(result.errors), len(result.undecided), len(result.waived))
+
+
+def planned(stack: str) -> Any:
+    """The plan of an example stack as shipped (no config override, the session's environment),
+    made once per test process and shared: planning the ten example stacks again in every module
+    that reads them cost about 80 s of the suite's CPU. Callers read it and never change it; a
+    shared plan whose lists changed under it fails the next caller. A test that patches anything
+    the plan reads (a module, the environment) calls ``plan`` itself."""
+    from fleetform.plan.engine import plan
+
+    if stack not in EXAMPLE_STACKS:
+        raise ValueError(f"planned() shares only the example stacks' plans, not {stack!r}")
+    if stack not in _PLANNED:
+        result = plan(stack)
+        _PLANNED[stack] = (result, _shape(result))
+    result, shape = _PLANNED[stack]
+    assert _shape(result) == shape, f"a test changed the shared plan of {stack}: copy it before changing it"
+    return result
+
+
 DIGEST = "@sha256:" + "ab" * 32
 
 

@@ -33,7 +33,7 @@ from fleetform.cluster.aks import (
 from fleetform.plan.engine import plan
 from fleetform.plan.mocks import plain
 from fleetform.plan.canned.random import placeholder_password
-from tests.conftest import one, regs, stack_config
+from tests.conftest import one, planned, regs, stack_config
 
 CLUSTER = "prod-azure"
 AKS_SERVER_APP = "6dae42f8-4368-4678-94ff-3960e28e3630"  # https://azure.github.io/kubelogin/concepts/aks.html
@@ -438,6 +438,6 @@ def test_load_balancer_probes_pass_the_nsg_before_the_internet_deny(prod):
 
 def test_the_self_managed_nsg_keeps_its_own_rules():
     # The self-managed Azure cluster passes its own rule set to the shared network module.
-    result = plan("selfmanaged-azure")
+    result = planned("selfmanaged-azure")
     names = [r["name"] for nsg in regs(result, NSG) for r in inputs(nsg)["securityRules"]]
     assert names and not {"allow-azure-load-balancer-probes", "deny-internet-to-nodes"} & set(names)

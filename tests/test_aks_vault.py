@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import pytest
 
-from fleetform.plan.engine import plan
 from fleetform.plan.mocks import plain
-from tests.conftest import one, regs
+from tests.conftest import one, planned, regs
 
 VAULT = "azure-native:keyvault:Vault"
 KEY = "azure-native:keyvault:Key"
@@ -39,7 +38,7 @@ def inputs(reg):
 
 @pytest.fixture(scope="module", params=sorted(STACKS))
 def stack(request):
-    return request.param, STACKS[request.param], plan(request.param)
+    return request.param, STACKS[request.param], planned(request.param)
 
 
 def parts(stack):

@@ -38,9 +38,8 @@ import pytest
 
 from fleetform.network.aws import LOG_RETENTION_DAYS, access_log_bucket_policy, logs_key_policy
 from fleetform.plan.canned.aws import ACCOUNT
-from fleetform.plan.engine import plan
 from fleetform.plan.mocks import plain
-from tests.conftest import one, regs, stack_config
+from tests.conftest import one, planned, regs, stack_config
 from tests.test_iam_parliament import EXCEPTIONS, PolicyDoc
 
 AWS_STACKS = ("hybrid", "prod-aws", "selfmanaged-aws", "staging-aws")
@@ -65,7 +64,7 @@ def aws_cluster(stack: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def plans() -> dict[str, Any]:
     # The two rules as they will be: mandatory (Pulumi's policy-pack config form, rule: level).
-    return {s: plan(s) for s in AWS_STACKS}
+    return {s: planned(s) for s in AWS_STACKS}
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)

@@ -21,9 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from fleetform.plan.engine import plan
 from fleetform.plan.render import write_manifests
-from tests.conftest import EXAMPLE_STACKS, ROOT
+from tests.conftest import EXAMPLE_STACKS, ROOT, planned
 
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 STACKS = EXAMPLE_STACKS
@@ -33,7 +32,7 @@ SKIPPED_CHECKS: list[str] = []  # none; a skip must be justified here and in the
 @pytest.mark.skipif(not CHECKOV.exists(), reason="checkov's venv is missing: run `make test` (it builds .tools/checkov)")
 def test_checkov_passes_on_every_example_stack(tmp_path):
     for stack in STACKS:
-        written = write_manifests(plan(stack), tmp_path / stack)
+        written = write_manifests(planned(stack), tmp_path / stack)
         assert written, f"{stack} produced no manifests"
     env = dict(os.environ, BC_SKIP_MAPPING="TRUE")
     cmd = [str(CHECKOV), "--framework", "kubernetes", "-d", str(tmp_path), "--skip-download", "--quiet",
@@ -75,7 +74,7 @@ def test_the_only_resource_scoped_skip_is_the_upstream_controllers_image_digest(
 
     skipped = {}
     for stack in STACKS:
-        for m in plan(stack).manifests:
+        for m in planned(stack).manifests:
             notes = (m.object.get("metadata") or {}).get("annotations") or {}
             marks = {k: v for k, v in notes.items() if k.startswith("checkov.io/skip")}
             if marks:

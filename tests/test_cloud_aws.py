@@ -20,7 +20,7 @@ from fleetform.cluster.eks import LBC_POLICY_FILE, ami_type_for, partition_of
 from fleetform.network.cidr import carve
 from fleetform.plan.engine import plan
 from fleetform.plan.mocks import SECRET, _is_secret, plain
-from tests.conftest import ROOT, aws_takes_tags, one, regs, stack_config
+from tests.conftest import ROOT, aws_takes_tags, one, planned, regs, stack_config
 
 STACKS = ["staging-aws", "prod-aws"]
 LOG_TYPES = {"api", "audit", "authenticator", "controllerManager", "scheduler"}
@@ -29,7 +29,7 @@ OPEN = {"0.0.0.0/0", "::/0"}
 
 @pytest.fixture(scope="module")
 def plans():
-    return {stack: plan(stack) for stack in STACKS}
+    return {stack: planned(stack) for stack in STACKS}
 
 
 def cluster_spec(stack: str) -> dict[str, Any]:

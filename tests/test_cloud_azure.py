@@ -25,7 +25,7 @@ import yaml
 
 from fleetform.plan.engine import plan
 from fleetform.plan.mocks import plain
-from tests.conftest import ROOT, one, regs, stack_config
+from tests.conftest import ROOT, one, planned, regs, stack_config
 
 CLUSTER = "prod-azure"
 REGION = "westeurope"
@@ -88,7 +88,7 @@ def only(cfg, cluster):
 
 @pytest.fixture(scope="module")
 def prod():
-    return plan("prod-azure")
+    return planned("prod-azure")
 
 
 @pytest.fixture(scope="module")

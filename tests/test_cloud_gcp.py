@@ -20,7 +20,7 @@ import yaml
 
 from fleetform.plan.engine import plan
 from fleetform.plan.mocks import plain
-from tests.conftest import ROOT, one, regs, stack_config
+from tests.conftest import ROOT, one, planned, regs, stack_config
 
 CLUSTER = "prod-gcp"
 REGION = "europe-west4"
@@ -53,7 +53,7 @@ def prod_config():
 
 @pytest.fixture(scope="module")
 def prod():
-    return plan("prod-gcp")
+    return planned("prod-gcp")
 
 
 @pytest.fixture(scope="module")

@@ -39,8 +39,7 @@ import jsonschema.validators
 import pytest
 import yaml
 
-from fleetform.plan.engine import plan
-from tests.conftest import EXAMPLE_STACKS, ROOT
+from tests.conftest import EXAMPLE_STACKS, ROOT, planned
 
 SCHEMA_DIR = ROOT / "tests" / "schemas" / "cloud-init"
 SCHEMA_FILE = SCHEMA_DIR / "schema-cloud-config-v1.json"
@@ -235,7 +234,7 @@ def problems_of(data: bytes) -> list[str]:
 def rendered() -> tuple[list[UserData], list[str], dict[str, Any]]:
     found, unknown, specs = [], [], {}
     for stack in EXAMPLE_STACKS:
-        result = plan(stack)
+        result = planned(stack)
         items, problems = user_data_of(stack, result)
         found += items
         unknown += problems

@@ -35,7 +35,7 @@ from fleetform.cluster import addons
 from fleetform.config import FleetConfigError
 from fleetform.plan.engine import plan
 from fleetform.plan.mocks import plain
-from tests.conftest import one, regs, stack_config
+from tests.conftest import one, planned, regs, stack_config
 
 STACK = "prod-aws"
 REGION = "us-east-1"  # region: of the prod-aws stack file
@@ -76,7 +76,7 @@ def with_cluster(**changes: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def prod():
-    result = plan(STACK)
+    result = planned(STACK)
     assert result.exit_code == 0, result.problems() if hasattr(result, "problems") else result.violations
     return result
 

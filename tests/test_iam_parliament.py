@@ -31,9 +31,8 @@ from typing import Any
 import pytest
 
 from fleetform.cluster.eks import LBC_POLICY_FILE
-from fleetform.plan.engine import plan
 from fleetform.plan.canned.aws import ACCOUNT
-from tests.conftest import EXAMPLE_STACKS, ROOT, stack_config
+from tests.conftest import EXAMPLE_STACKS, ROOT, planned, stack_config
 
 PARLIAMENT_PYTHON = ROOT / ".tools" / "parliament" / "bin" / "python"
 MISSING = "parliament's venv is missing: run `make test` (it builds .tools/parliament)"
@@ -296,7 +295,7 @@ that no exception hides what it should not."""
 
 @pytest.fixture(scope="module")
 def documents() -> list[PolicyDoc]:
-    return [doc for stack in EXAMPLE_STACKS for doc in policy_documents(stack, plan(stack))]
+    return [doc for stack in EXAMPLE_STACKS for doc in policy_documents(stack, planned(stack))]
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 from fleetform.config import FleetConfigError, load_spec
 from fleetform.plan.engine import plan
 from fleetform.plan.mocks import plain
-from tests.conftest import regs, stack_config
+from tests.conftest import planned, regs, stack_config
 
 ROUTES = [
     {"cidr": "10.200.0.0/16", "transitGatewayId": "tgw-0123456789abcdef0"},
@@ -59,7 +59,7 @@ def test_private_route_tables_carry_the_routes_back(stack):
 
 
 def test_without_routes_only_nat():
-    result = plan("prod-aws")
+    result = planned("prod-aws")
     for r in regs(result, "aws:ec2/routeTable:RouteTable"):
         assert [x["cidrBlock"] for x in plain(r.inputs, mask=False)["routes"]] == ["0.0.0.0/0"]
 

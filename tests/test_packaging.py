@@ -23,10 +23,13 @@ def wheel(tmp_path_factory) -> Path:
     # A copy without build leftovers, as a clean clone would be.
     src = out / "src"
     shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv", ".tools", "*.egg-info", "build",
-                                                              "__pycache__", "plan-out", ".pytest_cache"))
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--disable-pip-version-check",
-                           "-w", str(out), str(src)], capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0 and ("Could not find a version" in proc.stderr or "Failed to establish" in proc.stderr):
+                                                              "__pycache__", "plan-out", ".pytest_cache",
+                                                              "mutants", "mutants-*"))
+    # uv builds it as pip would (the pyproject's build backend in an isolated environment), in a
+    # third of pip's time.
+    proc = subprocess.run([sys.executable, "-m", "uv", "build", "--wheel", "--quiet", "--out-dir", str(out), str(src)],
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0 and ("Failed to fetch" in proc.stderr or "dns error" in proc.stderr):
         pytest.skip(f"package index unreachable for the build backend: {proc.stderr[-300:]}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     (found,) = out.glob("fleetform-*.whl")
@@ -50,11 +53,12 @@ def test_wheel_in_a_fresh_venv_plans_a_stack_outside_the_repository(wheel, tmp_p
     dependencies come from the project's venv through a .pth line (installing the cloud SDKs anew
     takes minutes), then `fleetform plan` on a copied stack file in an unrelated directory."""
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "uv", "venv", "--quiet", "--python", sys.executable, str(venv)],
+                   check=True, timeout=120)
     site = next((venv / "lib").glob("python3*/site-packages"))
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "--no-deps", "--quiet", "--disable-pip-version-check",
-                          str(wheel)], capture_output=True, text=True, timeout=300)
+    pip = subprocess.run([sys.executable, "-m", "uv", "pip", "install", "--no-deps", "--quiet",
+                          "--python", str(venv / "bin" / "python"), str(wheel)], capture_output=True, text=True, timeout=300)
     assert pip.returncode == 0, pip.stderr[-2000:]
     work = tmp_path / "elsewhere"
     work.mkdir()

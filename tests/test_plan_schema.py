@@ -10,7 +10,7 @@ import pytest
 from fleetform.plan.engine import plan
 from fleetform.plan.schema import available_versions, schema_errors
 from fleetform.config import SUPPORTED_KUBERNETES_VERSIONS
-from tests.conftest import cluster, fleet, service, stack_config
+from tests.conftest import cluster, fleet, planned, service, stack_config
 
 VERSIONS = list(SUPPORTED_KUBERNETES_VERSIONS)
 
@@ -35,7 +35,7 @@ def synthetic_config():
 
 @pytest.fixture(scope="module")
 def local_plan():
-    return plan("local")
+    return planned("local")
 
 
 @pytest.fixture(scope="module")

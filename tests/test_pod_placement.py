@@ -31,8 +31,7 @@ from typing import Any, Optional
 import pytest
 
 from fleetform.config import AKS_SYSTEM_NODES, load_spec
-from fleetform.plan.engine import plan
-from tests.conftest import stack_config
+from tests.conftest import planned, stack_config
 
 SPOT_LABEL = {
     "aws": ("eks.amazonaws.com/capacityType", "SPOT"),
@@ -172,7 +171,7 @@ _PLANS: dict[str, Any] = {}
 
 def _plan(stack: str):
     if stack not in _PLANS:
-        _PLANS[stack] = plan(stack)
+        _PLANS[stack] = planned(stack)
     return _PLANS[stack]
 
 

@@ -18,7 +18,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from fleetform_policies.pack import PACK_NAME, policies
 from fleetform_policies.rules import RULES, evaluate, on_the_wire
-from tests.conftest import ROOT
+from tests.conftest import ROOT, planned
 from tests.test_policies import BY_NAME, CASES, build, resources_of
 from tests.test_policy_prop_names import RESOURCES
 
@@ -89,15 +89,15 @@ def test_a_real_plan_and_the_pack_give_the_same_findings(stack):
     from fleetform.plan.engine import plan
     from fleetform_policies.rules import StackResource
 
-    result = plan(str(ROOT / stack) if stack.endswith(".yaml") else stack)
+    result = plan(str(ROOT / stack)) if stack.endswith(".yaml") else planned(stack)
     resources = [
         StackResource(r.type, r.urn, r.name, r.plain_inputs(mask=False, unknown=UNKNOWN_STRING_VALUE), tuple(r.dependencies))
         for r in result.capture.registrations if r.custom and not r.type.startswith("pulumi:providers:")
     ]
-    planned = {(v.policy, v.enforcement, v.urn, v.message) for v in result.violations}
-    assert _pack_findings(resources) == planned
+    findings = {(v.policy, v.enforcement, v.urn, v.message) for v in result.violations}
+    assert _pack_findings(resources) == findings
     # The example stacks plan clean; the deliberately bad stack shows that findings, too, agree.
-    assert bool(planned) == stack.endswith("bad.yaml")
+    assert bool(findings) == stack.endswith("bad.yaml")
 
 
 def test_every_defect_class_of_issue_19_has_a_fail_fixture():

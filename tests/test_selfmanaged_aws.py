@@ -151,7 +151,7 @@ def ignored():
 
 @pytest.fixture(scope="module")
 def result(ignored):
-    return plan(STACK)
+    return plan(STACK)  # its own plan: `ignored` records what this one registers
 
 
 @pytest.fixture(scope="module")

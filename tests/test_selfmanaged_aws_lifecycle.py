@@ -45,7 +45,7 @@ from fleetform.plan.canned import aws as canned_aws
 from fleetform.plan.engine import plan
 from fleetform.plan.mocks import plain
 from tests.bootstrap_parsing import installer_args
-from tests.conftest import regs, stack_config
+from tests.conftest import planned, regs, stack_config
 from tests.test_bootstrap import _lint
 from tests.test_selfmanaged_aws import bootstrap_script, cluster_cfg
 
@@ -154,7 +154,7 @@ def asg_tags(reg) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def result():
-    return plan(STACK)
+    return planned(STACK)
 
 
 SMALL = {

@@ -26,7 +26,7 @@ from fleetform.plan.canned.azure_native import PLAN_SUBSCRIPTION_ID, PLAN_TENANT
 from fleetform.plan.engine import plan
 from fleetform.plan.mocks import plain
 from tests.bootstrap_parsing import installer_args
-from tests.conftest import one, regs, stack_config
+from tests.conftest import one, planned, regs, stack_config
 from tests.test_bootstrap import _lint
 from tests.test_bootstrap_cloud import AZURE_INSTANCE, AZURE_VMSS_PROVIDER_ID, CloudSandbox, azure_node_manager_provider_id
 
@@ -137,7 +137,7 @@ def variant(mutate):
 
 @pytest.fixture(scope="module")
 def sm():
-    return plan(STACK)
+    return planned(STACK)
 
 
 # ------------------------------------------------------------------------------ cloud-controller-manager

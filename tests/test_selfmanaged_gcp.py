@@ -36,7 +36,7 @@ from fleetform.plan.canned.random import placeholder_password
 from fleetform.plan.canned.tls import placeholder_certificate, placeholder_private_key
 from fleetform.plan.engine import plan
 from fleetform.plan.mocks import SECRET, plain
-from tests.conftest import ROOT, one, regs, stack_config
+from tests.conftest import ROOT, one, planned, regs, stack_config
 from tests.bootstrap_parsing import files_of, installer_args
 
 STACK = "selfmanaged-gcp"
@@ -127,7 +127,7 @@ def config():
 
 @pytest.fixture(scope="module")
 def result():
-    return plan(STACK)
+    return planned(STACK)
 
 
 @pytest.fixture(scope="module")

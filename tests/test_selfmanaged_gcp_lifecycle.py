@@ -44,7 +44,7 @@ from fleetform.config import FleetConfigError
 from fleetform.plan.engine import plan
 from fleetform.plan.mocks import plain
 from tests.bootstrap_parsing import installer_args
-from tests.conftest import one, regs, stack_config
+from tests.conftest import one, planned, regs, stack_config
 from tests.test_bootstrap import _lint
 from tests.test_bootstrap_cloud import GCE_PROVIDER_ID, CloudSandbox
 
@@ -72,7 +72,7 @@ def config():
 
 @pytest.fixture(scope="module")
 def result():
-    return plan(STACK)
+    return planned(STACK)
 
 
 @pytest.fixture(scope="module")

@@ -31,9 +31,8 @@ import pytest
 import yaml
 
 from fleetform.cluster import selfmanaged_gcp_reaper as reaper
-from fleetform.plan.engine import plan
 from fleetform.plan.mocks import plain
-from tests.conftest import one, regs
+from tests.conftest import one, planned, regs
 
 STACK = CLUSTER = "selfmanaged-gcp"
 INSTANCE = "gcp:compute/instance:Instance"
@@ -50,7 +49,7 @@ def raw(reg):
 
 @pytest.fixture(scope="module")
 def result():
-    return plan(STACK)
+    return planned(STACK)
 
 
 def written(reg) -> dict[str, tuple[str, str]]:

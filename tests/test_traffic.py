@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -24,7 +22,7 @@ from fleetform.config import FleetConfigError, ServiceSpec, load_spec
 from fleetform.config.traffic import Routed, TrafficSpec, routed
 from fleetform.plan.mocks import plain
 from fleetform.traffic import Endpoint, GlobalHostname
-from tests.conftest import ROOT, cluster, fleet, regs, service, stack_config
+from tests.conftest import cluster, fleet, planned, regs, service, stack_config
 
 WEB = ServiceSpec.model_validate(service("web", servicePort=8443, health={"path": "/ready"}))
 
@@ -508,9 +506,7 @@ def test_traffic_as_the_engine_hands_it_over():
 
 @pytest.fixture(scope="module")
 def hybrid():
-    from fleetform.plan.engine import plan
-
-    result = plan("hybrid")
+    result = planned("hybrid")
     assert result.exit_code == 0, result.problems()
     return result
 
@@ -548,14 +544,13 @@ def test_a_cluster_without_a_health_check_would_be_caught_by_the_pack(hybrid):
     assert len(list(rule.check(R53_RECORD, record, {}))) == 1
 
 
-PROBE = """
-import json, sys
-from fleetform.plan.engine import plan
-result = plan("probe", config=json.loads(sys.argv[1]))
-clouds = ("pulumi_aws", "pulumi_gcp", "pulumi_azure_native")
-print(json.dumps({"loaded": sorted({m.split(".")[0] for m in sys.modules if m.split(".")[0] in clouds}),
-                  "exit": result.exit_code, "types": sorted({r.type for r in result.capture.registrations})}))
-"""
+@pytest.fixture(scope="module")
+def probe():
+    from tests.import_probe import ImportProbe
+
+    server = ImportProbe()
+    yield server
+    server.close()
 
 
 @pytest.mark.parametrize("provider, sdk, extra", [
@@ -563,15 +558,12 @@ print(json.dumps({"loaded": sorted({m.split(".")[0] for m in sys.modules if m.sp
     ("clouddns", "pulumi_gcp", {"managedZone": "example-com"}),
     ("trafficmanager", "pulumi_azure_native", {"resourceGroup": "rg"}),
 ])
-def test_a_stack_imports_only_its_dns_providers_sdk(provider, sdk, extra):
+def test_a_stack_imports_only_its_dns_providers_sdk(probe, provider, sdk, extra):
     cfg = copy.deepcopy(stack_config("local"))
     cfg["fleetform:traffic"] = [{"service": "web", "hostname": "shop.example.com",
                                  "dns": {"provider": provider, "zone": "example.com", **extra},
                                  "clusters": [{"name": "local", "address": "203.0.113.80"}]}]
-    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(cfg)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report = probe.plan("probe", config=cfg)
     assert report["exit"] == 0 and "fleetform:traffic:GlobalHostname" in report["types"]
     assert report["loaded"] == [sdk]
 

@@ -12,8 +12,7 @@ import os
 
 import pytest
 
-from fleetform.plan.engine import plan
-from tests.conftest import EXAMPLE_STACKS, ROOT
+from tests.conftest import EXAMPLE_STACKS, ROOT, planned
 
 SNAPSHOTS = ROOT / "tests" / "snapshots"
 STACKS = EXAMPLE_STACKS
@@ -21,7 +20,7 @@ STACKS = EXAMPLE_STACKS
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_urns_match_snapshot(stack):
-    urns = sorted(r.urn for r in plan(stack).capture.registrations)
+    urns = sorted(r.urn for r in planned(stack).capture.registrations)
     path = SNAPSHOTS / f"{stack}.urns"
     if os.environ.get("FLEETFORM_UPDATE_SNAPSHOTS") == "1":
         path.write_text("\n".join(urns) + "\n")
@@ -35,7 +34,7 @@ def test_urns_match_snapshot(stack):
 def test_urns_follow_the_engine_qualification():
     """URNs carry the parent's whole type chain (as the engine makes them), not the SDK mock's
     last link only, so the snapshot is what `pulumi up` will create."""
-    urns = {r.name: r.urn for r in plan("local").capture.registrations}
+    urns = {r.name: r.urn for r in planned("local").capture.registrations}
     assert urns["fleet"] == "urn:pulumi:local::fleetform::fleetform:index:Fleet::fleet"
     assert urns["local-web-deployment"] == (
         "urn:pulumi:local::fleetform::fleetform:index:Fleet$fleetform:cluster:ExistingCluster$"

@@ -25,7 +25,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, planned
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml")) + sorted(WORKFLOWS.glob("*.yaml"))
@@ -449,10 +449,9 @@ def test_plan_comment_stays_under_githubs_limit_with_a_note():
 
 
 def test_the_local_stacks_comment_is_posted_whole():
-    from fleetform.plan.engine import plan
     from fleetform.plan.render import markdown
 
-    report = markdown(plan("local"))
+    report = markdown(planned("local"))
     body = plan_comment.comment("local", 0, report)
     assert body.endswith(report) and len(body) < plan_comment.COMMENT_MAX
 
