@@ -117,12 +117,14 @@ mutants: setup $(MUTMUT)
 	@rm -rf $(MUTANTS)/src && mkdir -p $(MUTANTS)/src  # links only: rm removes them, never what they point at
 	@ln -sfn ../../components/fleetform $(MUTANTS)/src/fleetform
 	@ln -sfn ../../policies/fleetform_policies $(MUTANTS)/src/fleetform_policies
-	@for f in tests stacks policies Pulumi.yaml pyproject.toml; do ln -sfn ../$$f $(MUTANTS)/$$f; done
-	@if [ -n "$(TESTS)" ]; then rm $(MUTANTS)/pyproject.toml; $(BIN)/python -c 'import json, re, sys; \
+	@for f in tests stacks policies Pulumi.yaml; do ln -sfn ../$$f $(MUTANTS)/$$f; done
+	@# Without TESTS a folder keeps the selection it has (pyproject's own for a new folder).
+	@if [ -z "$(TESTS)" ] && [ ! -e $(MUTANTS)/pyproject.toml ]; then ln -s ../pyproject.toml $(MUTANTS)/pyproject.toml; fi
+	@if [ -n "$(TESTS)" ]; then rm -f $(MUTANTS)/pyproject.toml; $(BIN)/python -c 'import json, re, sys; \
 		text = open("pyproject.toml").read(); sel = json.dumps(sys.argv[1].split()); \
 		sys.stdout.write(re.sub(r"pytest_add_cli_args_test_selection = \[.*?\]", \
 		lambda m: "pytest_add_cli_args_test_selection = " + sel, text, flags=re.S))' "$(TESTS)" > $(MUTANTS)/pyproject.toml; fi
-	cd $(MUTANTS) && ../$(MUTMUT) run $(if $(JOBS),--max-children $(JOBS)) $(if $(MODULE),'$(MODULE).*')
+	cd $(MUTANTS) && ../$(MUTMUT) run $(if $(JOBS),--max-children $(JOBS)) $(if $(MODULE),'$(MODULE)*')
 	@cd $(MUTANTS) && ../$(MUTMUT) results --all true | awk -F': ' '{ n = $$1; sub(/^ +/, "", n); \
 		sub(/\.(x_|xǁ).*/, "", n); seen[n] = 1; if ($$2 == "not checked") next; t[n]++; if ($$2 == "killed") k[n]++ } \
 		END { for (m in seen) if (t[m]) printf "%-40s %5d / %-5d killed (%.0f%%)\n", m, k[m], t[m], 100 * k[m] / t[m]; \
