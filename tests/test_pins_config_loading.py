@@ -132,3 +132,27 @@ def test_the_lines_across_entries_say_what_is_allowed():
     assert lines[0].endswith('got "zz"; allowed: a cluster of this stack: a')
     lines = _problems(fleet([EX], [service(expose="cluster"), {**BAD_SERVICE, "port": 0}], traffic=[_traffic()]))
     assert 'got "web"; allowed: a service with expose: public' in lines[-1]
+
+
+# --- An empty list the user gave keeps its line next to a bad entry elsewhere ----------------------
+
+@pytest.mark.parametrize("config, line", [
+    # clusters empty, one service bad: both are the user's problems (found by review of the loader).
+    ({"fleetform:clusters": [], "fleetform:services": [BAD_SERVICE]}, "fleetform:clusters"),
+    ({"fleetform:clusters": "[]", "fleetform:services": json.dumps([BAD_SERVICE])}, "fleetform:clusters"),
+])
+def test_an_empty_clusters_list_is_a_line_when_another_entry_is_bad_too(config, line):
+    """docs/configuration.md: clusters is a list of at least one cluster, and every problem is
+    listed in one run. The entries of a list that has some stand in as [] for the checks across
+    keys; a list given empty is not a stand-in, so its own line is kept."""
+    lines = _problems(config)
+    assert line in _paths(lines), lines
+    assert "fleetform:services[0].image" in _paths(lines), lines
+    assert [x for x in lines if x.startswith(line + ":")][0].count("at least 1") == 1
+
+
+def test_a_list_with_entries_gets_no_line_of_its_own_when_an_entry_is_bad():
+    """The stand-in [] of a list whose entries failed is not reported as an empty list."""
+    lines = _problems({"fleetform:clusters": [{"name": "a"}], "fleetform:services": [service()]})
+    assert "fleetform:clusters" not in _paths(lines), lines
+    assert "fleetform:clusters[0].target" in _paths(lines), lines

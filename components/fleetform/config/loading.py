@@ -90,10 +90,13 @@ def load_spec(config: Mapping[str, Any]) -> FleetSpec:
                 return spec
         raise FleetConfigError(_in_order(problems))
     # Some entry did not validate: FleetSpec's own checks cannot run; run them on what was read.
+    # A list with entries stands in as [] (its entries have their own lines); a list the user gave
+    # empty keeps its own line ("at least 1 item").
+    stand_ins = {k for k, read in entries.items() if read}
     try:
         FleetSpec.model_validate({**raw, **{k: [] for k in entries}})
     except ValidationError as exc:
-        problems += _format_errors([e for e in exc.errors(include_url=False) if e["loc"][:1] not in {(k,) for k in entries}])
+        problems += _format_errors([e for e in exc.errors(include_url=False) if e["loc"][:1] not in {(k,) for k in stand_ins}])
     found = fleet_problems(entries.get("clusters", []), entries.get("services", []), _ssh_key_given(raw))
     if not any(spec is None for _, spec in entries.get("clusters", [])):
         # Traffic entries are checked against the clusters and the services that could be read;
