@@ -101,3 +101,34 @@ def test_a_bootstrap_wrapped_within_the_bound_is_reported(t, kind, levels):
     for _ in range(levels):
         encrypted = WRAPS[kind](encrypted)
     assert list(k3s._secrets_encryption(t, _props(t, encrypted), {})) == []
+
+
+# --- Malformed carriers: unreadable, not a crash (found by review of the rule) ----------------------
+
+MALFORMED = {
+    "corrupt gzip inside base64": base64.b64encode(b"\x1f\x8b\x08\x00" + b"not a deflate stream" * 8).decode(),
+    "truncated gzip inside base64": base64.b64encode(gzip.compress(SCRIPT.encode())[:40]).decode(),
+    "cloud-config that is a list": "#cloud-config\n- write_files\n- runcmd\n",
+    "cloud-config that is a string": "#cloud-config\njust words, no mapping\n",
+    "write_files a number": "#cloud-config\nwrite_files: 5\n",
+    "write_files a mapping": "#cloud-config\nwrite_files: {path: /x, content: y}\n",
+    "a date PyYAML refuses": "#cloud-config\nbootcmd_at: 2001-13-01\n",
+    "bad YAML": "#cloud-config\nwrite_files: [\n",
+}
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+def test_a_malformed_carrier_is_unreadable_not_a_crash(name):
+    """User data cloud-init could not run either carries no script the rule can judge: no
+    violation, and no exception (one would break the whole policy run, every other rule with it)."""
+    props = {"userData": MALFORMED[name]}
+    assert list(k3s._secrets_encryption("aws:ec2/instance:Instance", props, {})) == []
+
+
+@pytest.mark.parametrize("name", list(MALFORMED))
+def test_a_malformed_carrier_hides_no_bootstrap_in_the_next_property(name):
+    """EC2 instances carry userData and userDataBase64 (``k3s.CARRIERS``): an unreadable first one
+    leaves the second read."""
+    props = {"userData": MALFORMED[name], "userDataBase64": _gz_b64(SCRIPT)}
+    assert list(k3s._secrets_encryption("aws:ec2/instance:Instance", props, {})) == [
+        "k3s server bootstrap (role init) without --secrets-encryption"]

@@ -7,6 +7,7 @@ import base64
 import binascii
 import gzip
 import re
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -66,11 +67,14 @@ def _decoded(text: str, depth: int = 0) -> Iterable[str]:
     if depth > 3:
         return
     if text.startswith("#cloud-config"):
+        # A carrier the rule cannot read (bad YAML, a document or write_files of another shape, a
+        # date PyYAML refuses) carries no script it can judge: cloud-init would not run it either.
         try:
-            doc = yaml.safe_load(text) or {}
-        except yaml.YAMLError:
+            doc = yaml.safe_load(text)
+        except (yaml.YAMLError, ValueError, RecursionError):
             return
-        for entry in doc.get("write_files") or []:
+        files = doc.get("write_files") if isinstance(doc, dict) else None
+        for entry in files if isinstance(files, list) else []:
             if isinstance(entry, dict) and isinstance(entry.get("content"), str):
                 content = entry["content"]
                 if str(entry.get("encoding", "")) in ("b64", "base64", "gz+b64", "gzip+base64"):
@@ -88,7 +92,7 @@ def _from_base64(text: str, depth: int) -> Iterable[str]:
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
         yield from _decoded(raw.decode("utf-8"), depth + 1)
-    except (binascii.Error, OSError, EOFError, UnicodeDecodeError):
+    except (binascii.Error, OSError, EOFError, zlib.error, UnicodeDecodeError):  # not base64, gzip or UTF-8
         return
 
 
