@@ -9,6 +9,7 @@ encrypted values (``secure:``) are replaced by a placeholder and reported as sec
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Hashable
 from pathlib import Path
@@ -23,8 +24,67 @@ _BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TIMESTAMP, _BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("timestamp", "bool", "int", "float"))
 
 
-_INT_12 = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|0b[01]+)$")
-_FLOAT_12 = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+# Numbers as gopkg.in/yaml.v3 (Pulumi's stack-file reader) resolves a plain scalar, resolve.go:
+# .inf/.nan in three spellings each; text starting with "." through strconv.ParseFloat; text
+# starting with a digit or a sign with every "_" removed, then strconv.ParseInt(text, 0, 64), then
+# ParseUint (no sign), then a float of the YAML 1.2 form, then "0b"/"0o" with ParseInt's own sign
+# after the prefix. https://github.com/go-yaml/yaml/blob/v3.0.1/resolve.go ("case 'D', 'S'");
+# base 0: https://pkg.go.dev/strconv#ParseInt (prefix after the sign, either case: 0b, 0o or 0, 0x).
+_SPECIAL_FLOATS = {**{t: math.nan for t in (".nan", ".NaN", ".NAN")},
+                   **{s + t: sign * math.inf for s, sign in (("", 1), ("+", 1), ("-", -1)) for t in (".inf", ".Inf", ".INF")}}
+_GO_INT = re.compile(r"[-+]?(?:0[bB][01]+|0[oO][0-7]+|0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+_GO_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_DOT_FLOAT = re.compile(r"\.[0-9]+(?:[eE][-+]?[0-9]+)?")  # what ParseFloat takes of text starting with "."
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+_UINT64_MAX = (1 << 64) - 1
+
+
+def _go_int(text: str, base: int) -> Optional[int]:
+    """strconv.ParseInt(text, base, 64) (base 0: the prefix decides), None where it fails."""
+    sign = text[:1] if text[:1] in "+-" else ""
+    digits = text[len(sign):]
+    if base == 0:
+        if not _GO_INT.fullmatch(text):
+            return None
+        lower = digits[:2].lower()
+        base, digits = ((2, digits[2:]) if lower == "0b" else (8, digits[2:]) if lower == "0o"
+                        else (16, digits[2:]) if lower == "0x" else (8, digits) if digits.startswith("0") else (10, digits))
+    if not digits or any(c not in "0123456789abcdef"[:base] for c in digits.lower()):
+        return None  # Python's int() would also take a "0b" prefix, "_" or spaces here
+    value = int(sign + digits, base)
+    return value if _INT64[0] <= value <= _INT64[1] else None
+
+
+def go_number(text: str) -> Optional[float]:
+    """The number Pulumi's YAML reader makes of a plain scalar, or None where it keeps the text."""
+    if text in _SPECIAL_FLOATS:
+        return _SPECIAL_FLOATS[text]
+    if text[:1] == ".":
+        return float(text) if _DOT_FLOAT.fullmatch(text) and not math.isinf(float(text)) else None
+    if text[:1] not in tuple("+-0123456789"):
+        return None
+    plain = text.replace("_", "")
+    value = _go_int(plain, 0)
+    if value is not None:
+        return value
+    if _GO_INT.fullmatch(plain) and plain[:1] not in "+-" and 0 <= (big := _go_int_unbounded(plain)) <= _UINT64_MAX:
+        return big
+    if _GO_FLOAT.fullmatch(plain) and not math.isinf(float(plain)):
+        return float(plain)
+    for prefix, base in (("0b", 2), ("0o", 8)):
+        if plain.startswith(prefix) and len(plain) > 2:
+            return _go_int(plain[2:], base)
+        if plain.startswith("-" + prefix) and len(plain) > 3:
+            return _go_int("-" + plain[3:], base)
+    return None
+
+
+def _go_int_unbounded(text: str) -> int:
+    """A base-0 integer text (matched by _GO_INT, no sign) as a Python int of any size."""
+    lower = text[:2].lower()
+    if lower in ("0b", "0o", "0x"):
+        return int(text, 0)
+    return int(text, 8) if text.startswith("0") else int(text, 10)
 STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 """Pulumi's rule for a stack name: letters, digits, hyphens, underscores and periods, at most 100."""
 
@@ -87,23 +147,41 @@ class _YAML_LOADER(_BASE_LOADER):  # noqa: N801
             mapping[key] = self.construct_object(value_node, deep=deep)
         return mapping
 
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        # A plain scalar Pulumi's reader reads as a number is one here (go_number); other plain
+        # scalars go on to the resolvers kept above (null, merge keys, true/false).
+        if kind is yaml.ScalarNode and implicit[0] and value:
+            number = go_number(value)
+            if number is not None:
+                return _FLOAT if isinstance(number, float) else _INT
+        return super().resolve(kind, value, implicit)
+
     def construct_yaml_int(self, node: Any) -> Any:
-        # As Go's strconv.ParseInt(text, 0, 64), which Pulumi's YAML reader uses: 0x, 0o and 0b
-        # prefixes, and a leading 0 for octal (0755 is 493); a leading 0 before an 8 or 9 is no
-        # octal number, and the reader falls back to a float.
-        text = self.construct_scalar(node)
-        digits = text.lstrip("+-")
-        if digits[:2] in ("0x", "0o", "0b"):
-            return int(text, 0)
-        if len(digits) > 1 and digits.startswith("0"):
-            return int(text, 8) if set(digits) <= set("01234567") else float(text)
-        return int(text, 10)
+        number = go_number(self.construct_scalar(node))
+        if not isinstance(number, int):  # `!!int abc`, `!!int 1.5`: yaml.v3 "cannot decode ... as a !!int"
+            raise yaml.constructor.ConstructorError(None, None, f"cannot read {node.value!r} as !!int", node.start_mark)
+        return number
+
+    def construct_yaml_float(self, node: Any) -> Any:
+        number = go_number(self.construct_scalar(node))
+        if number is None:  # an integer tagged !!float is a float in yaml.v3 too
+            raise yaml.constructor.ConstructorError(None, None, f"cannot read {node.value!r} as !!float", node.start_mark)
+        return float(number)
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        # PyYAML's constructors of other tags raise plain Python errors on a value their tag cannot
+        # hold (`!!bool abc`: KeyError, `!!timestamp abc`: AttributeError): one YAML problem here.
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {node.value!r} as {node.tag.replace('tag:yaml.org,2002:', '!!')}",
+                node.start_mark) from None
 
 
 _YAML_LOADER.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-_YAML_LOADER.add_implicit_resolver(_INT, _INT_12, list("-+0123456789"))
-_YAML_LOADER.add_implicit_resolver(_FLOAT, _FLOAT_12, list("-+0123456789."))
 _YAML_LOADER.add_constructor(_INT, _YAML_LOADER.construct_yaml_int)
+_YAML_LOADER.add_constructor(_FLOAT, _YAML_LOADER.construct_yaml_float)
 
 
 def read_stack_file(path: Path, secret_placeholder: Any = "[secret]") -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -119,6 +197,8 @@ def read_stack_file(path: Path, secret_placeholder: Any = "[secret]") -> tuple[d
         doc = yaml.load(text, Loader=_YAML_LOADER) or {}
     except yaml.YAMLError as exc:
         raise FleetConfigError([f"{path}: not valid YAML: {_yaml_problem(exc)}"]) from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:  # a tagged collection PyYAML cannot build
+        raise FleetConfigError([f"{path}: not valid YAML: a value its tag cannot hold ({type(exc).__name__})"]) from None
     if not isinstance(doc, dict):
         raise FleetConfigError([f"{path}: expected a mapping with a config: key"])
     config = doc.get("config") or {}
