@@ -246,15 +246,19 @@ def test_provider_none_keeps_public_services_clusterip_and_waits_for_nothing():
 
 
 def test_services_on_self_hosted_load_balancers_wait_five_minutes_for_their_address(every_target):
-    """pulumi-kubernetes waits 10 minutes for a LoadBalancer Service's address unless its
-    customTimeouts say otherwise (pulumi_kubernetes.core.v1.Service's docstring). ServiceLB and
+    """pulumi-kubernetes waits 10 minutes for a Service (ready endpoints, then a LoadBalancer's
+    address) unless its customTimeouts say otherwise (provider/pkg/await/service.go:
+    DefaultServiceTimeoutMins = 10, getTimeout(DefaultServiceTimeoutMins * 60)). The Service is
+    created after its Deployment is ready, so the 5 minutes are the address's. ServiceLB and
     MetalLB give one in seconds: on a cluster without either (kind without cloud-provider-kind) the
     update fails after 5 minutes, not 10 (issue 18). Managed clouds and ClusterIP keep the default."""
+    deployments = {r.name: r.urn for r in every_target.capture.registrations if r.type == "kubernetes:apps/v1:Deployment"}
     services = {r.name: r for r in every_target.capture.registrations if r.type == "kubernetes:core/v1:Service"}
     for name, reg in services.items():
         on_self_hosted = name.startswith(("c-onprem-", "c-existing-"))
         load_balanced = not name.endswith("-clu-service")
         expected = {"create": "5m", "update": "5m"} if on_self_hosted and load_balanced else {}
         assert reg.custom_timeouts == expected, name
+        assert reg.dependencies == [deployments[name.removesuffix("-service") + "-deployment"]], name
     assert {n for n, r in services.items() if r.custom_timeouts} == {
         f"c-{t}-{s}-service" for t in ("onprem", "existing") for s in ("pub", "int")}

@@ -124,6 +124,12 @@ def test_child_names_and_parents(shop):
     # default deny for its namespace.
     assert by_name["w-deployment"].dependencies == [by_name["w-sa"].urn]
     assert by_name["w-hpa"].dependencies == [by_name["w-deployment"].urn]
+    # The Service waits for its Deployment (ready pods) too, load balanced or not: the provider's
+    # Service await needs ready endpoints before the address, all within the Service's timeout
+    # (pulumi-kubernetes provider/pkg/await/service.go, Await: "Endpoint objects created ... The
+    # endpoints objects target some number of living objects ... External IP address is allocated").
+    assert by_name["w-service"].dependencies == [by_name["w-deployment"].urn]
+    assert by_name["a-service"].dependencies == [by_name["a-deployment"].urn]
     assert by_name["apps-default-deny"].dependencies == [by_name["apps-ns"].urn]
     # The component's options (the provider) reach every child.
     (provider,) = [r.urn for r in shop.capture.registrations if r.type == "pulumi:providers:kubernetes"]

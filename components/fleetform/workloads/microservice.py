@@ -153,8 +153,15 @@ class Microservice(pulumi.ComponentResource):
             f"{name}-service",
             metadata=_meta(svc, namespace, service, exposure.annotations, exposure.labels),
             spec=_service_spec(service, exposure),
-            opts=child if exposure.address_wait is None else pulumi.ResourceOptions(
-                parent=self, custom_timeouts=pulumi.CustomTimeouts(create=exposure.address_wait, update=exposure.address_wait)),
+            # After the Deployment is ready: the provider's Service await first waits for
+            # endpoints (ready pods), then for the address, all within one timeout
+            # (pulumi-kubernetes provider/pkg/await/service.go, "[1/3] Finding Pods to direct
+            # traffic to" before "[2/3] Attempting to allocate IP address to Service"), so a
+            # short address_wait would otherwise also bound the image pull and start-up.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[deployment],
+                custom_timeouts=None if exposure.address_wait is None else pulumi.CustomTimeouts(
+                    create=exposure.address_wait, update=exposure.address_wait)),
         )
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             f"{name}-hpa",
