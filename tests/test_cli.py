@@ -125,7 +125,7 @@ def test_manifests_into_a_used_directory_leave_no_stale_file(tmp_path):
     did not write are kept."""
     out = tmp_path / "m"
     two = tmp_path / "Pulumi.two.yaml"
-    two.write_text(yaml.safe_dump({"config": fleet([cluster("local", "existing")], [service("web"), service("api")])}))
+    two.write_text(yaml.safe_dump({"config": fleet([cluster("local", "existing")], [service("web"), service("api", servicePort=8080)])}))
     one = tmp_path / "Pulumi.one.yaml"
     one.write_text(yaml.safe_dump({"config": fleet([cluster("other", "existing")], [service("api")])}))
     assert run_cli("plan", str(two), "--manifests", str(out)).returncode == 0

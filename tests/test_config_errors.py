@@ -96,7 +96,7 @@ CASES = [
      "fleetform:services[0].autoscale.min: got 4; allowed: at most autoscale.max (3)"),
     ("replicas outside autoscale", fleet([EX], [service(replicas=5, autoscale={"min": 2, "max": 4})]),
      "fleetform:services[0].replicas: got 5; allowed: from autoscale.min (2) to autoscale.max (4)"),
-    ("duplicate service", fleet([EX], [service(), service()]),
+    ("duplicate service", fleet([EX], [service(), service(servicePort=8080)]),
      'fleetform:services[1].name: got "web"; allowed: a name not used by another entry of services'),
     ("bad expose", fleet([EX], [service(expose="world")]),
      'fleetform:services[0].expose: got "world"; allowed: one of public, internal, cluster'),

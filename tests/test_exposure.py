@@ -173,7 +173,7 @@ def test_configured_node_port_and_clash(monkeypatch):
     cfg = fleet([cluster("sm-gcp", "gcp", mode="self-managed")], [service("pub", nodePort=31234)])
     svc = next(m.object for m in plan("sm", config=cfg).manifests if m.kind == "Service")
     assert svc["spec"]["ports"][0]["nodePort"] == 31234
-    services = [service("a", nodePort=31000), service("b", nodePort=31000)]
+    services = [service("a", nodePort=31000), service("b", nodePort=31000, servicePort=8080)]
     clash = fleet([cluster("c", "existing"), cluster("sm", "aws", mode="self-managed")], services)
     with pytest.raises(FleetConfigError) as info:
         load_spec(clash)

@@ -610,7 +610,7 @@ def test_node_port_clashes_only_where_fleetforms_load_balancer_forwards():
         ("services[1].nodePort", 32010, _CLASH.format(c="sm2"))]
     # Not on managed, existing or onprem clusters; not for services that are not exposed or not there.
     assert fleet_problems([_c("m", "aws")], [_s("s15"), _s("s43")], False) == []
-    assert fleet_problems([_c("x", "existing")], [_s("s15"), _s("s43")], False) == []
+    assert fleet_problems([_c("x", "existing")], [_s("s15"), _s("s43", servicePort=8080)], False) == []
     assert fleet_problems([sm], [_s("s15"), _s("s43", expose="cluster")], False) == []
     assert fleet_problems([sm, sm2], [_s("s15"), _s("s43", clusters=["sm2"])], False) == [
         ("services[1].nodePort", 32010, _CLASH.format(c="sm2"))]  # s15 runs on every cluster, sm2 too
@@ -623,6 +623,51 @@ def test_node_port_clashes_only_where_fleetforms_load_balancer_forwards():
     three = fleet_problems([sm], [_s("s15"), _s("s43"), _s("t", nodePort=32010)], False)
     assert [f[0] for f in three] == ["services[1].nodePort", "services[2].nodePort"]
     assert all("service s15 on cluster sm" in f[2] for f in three)
+
+
+_PORT_CLASH = ("a port not used by service {first} on cluster {c}: ServiceLB gives each public service a host port "
+               "of its own on the nodes, and a second Service on the same port never gets an address")
+
+
+_c_outer = _c
+
+
+def test_public_services_on_one_port_clash_under_servicelb():
+    """k3s-io/klipper-lb README: ServiceLB "works by using a host port for each service load
+    balancer ... If there are no free host ports, the service load balancer will stay in pending"."""
+    def _c(name, target, **kw):  # an onprem cluster needs a master host
+        if target == "onprem":
+            kw.setdefault("hosts", [{"name": "m1", "address": "192.0.2.11", "role": "master", "hostKey": (
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMgKCvDeCFjbxSWnegh4QZ9OtMRv5xD8Iy7tzTeyKNib")}])
+        return _c_outer(name, target, **kw)
+
+    for target in ("onprem", "existing"):
+        slb = _c("k", target)  # servicelb is the default load balancer of both
+        assert slb[1].load_balancer.provider == "servicelb"
+        clash = [("services[1].servicePort", 80, _PORT_CLASH.format(first="a", c="k"))]
+        assert fleet_problems([slb], [_s("a"), _s("b")], True) == clash
+        assert fleet_problems([slb], [_s("a", servicePort=443), _s("b", servicePort=443)], True) == [
+            ("services[1].servicePort", 443, _PORT_CLASH.format(first="a", c="k"))]
+        # Different ports, or a service that is not public (no LoadBalancer Service), do not clash.
+        assert fleet_problems([slb], [_s("a"), _s("b", servicePort=8080)], True) == []
+        assert fleet_problems([slb], [_s("a", expose="cluster"), _s("b")], True) == []
+        assert fleet_problems([slb], [_s("a"), _s("b", expose="cluster")], True) == []
+        # Neither under MetalLB (an address per Service) nor where the services do not meet.
+        metallb = _c("k", target, loadBalancer={"provider": "metallb"})
+        assert fleet_problems([metallb], [_s("a"), _s("b")], True) == []
+        other = _c("o", target)
+        assert fleet_problems([slb, other], [_s("a", clusters=["k"]), _s("b", clusters=["o"])], True) == []
+        assert fleet_problems([metallb, other], [_s("a"), _s("b")], True) == [
+            ("services[1].servicePort", 80, _PORT_CLASH.format(first="a", c="o"))]
+        # One line per service even when it clashes on two clusters; each later one names the first.
+        three = fleet_problems([slb, _c("o", target)], [_s("a"), _s("b"), _s("c")], True)
+        assert three == [("services[1].servicePort", 80, _PORT_CLASH.format(first="a", c="k")),
+                         ("services[2].servicePort", 80, _PORT_CLASH.format(first="a", c="k"))]
+        # A service or cluster that did not validate is left to its own lines.
+        assert fleet_problems([slb], [_s("a"), (_service("b"), None)], True) == []
+        assert fleet_problems([(_cluster("k", target), None)], [_s("a"), _s("b")], True) == []
+    # Cloud clusters: each Service gets a load balancer of its own (or fleetform's, by NodePort).
+    assert fleet_problems([_c("m", "aws")], [_s("a"), _s("b")], True) == []
 
 
 def test_fleet_problems_reads_names_and_references_from_raw_entries():
@@ -722,7 +767,7 @@ def load_spec_fleet():
 
     return load_spec({"fleetform:clusters": [{"name": "a", "target": "existing", "kubernetesVersion": "1.34"},
                                              {"name": "b", "target": "existing"}],
-                      "fleetform:services": [_service("all"), _service("on-a", clusters=["a"])],
+                      "fleetform:services": [_service("all"), _service("on-a", clusters=["a"], servicePort=8080)],
                       "fleetform:kubernetesVersion": "1.33"})
 
 
@@ -886,7 +931,7 @@ def test_image_of_and_drained_follow_the_release():
 
     new = "registry.example.com/acme/web:2.0.0"
     fleet = load_spec({"fleetform:clusters": [{"name": "a", "target": "existing"}, {"name": "b", "target": "existing"}],
-                       "fleetform:services": [_service("web"), _service("api")],
+                       "fleetform:services": [_service("web"), _service("api", servicePort=8080)],
                        "fleetform:release": {"images": {"web": new}, "clusters": ["a"]}})
     a, b = fleet.clusters
     web, api = fleet.services

@@ -49,7 +49,7 @@ def test_service_waiver_moves_that_services_findings_to_waived_with_the_reason(b
 
 def test_service_waiver_covers_only_that_service():
     cfg = fleet([cluster("c", "existing")], [service("one", replicas=1, autoscale={"min": 1, "max": 2}),
-                                             service("two", replicas=1, autoscale={"min": 1, "max": 2})])
+                                             service("two", replicas=1, autoscale={"min": 1, "max": 2}, servicePort=8080)])
     result = _plan(cfg, {"k8s-replicas": {"waivers": [{"service": "one", "reason": "r"}]}})
     assert {v.urn.rsplit("::", 1)[-1] for v in result.violations if v.policy == "k8s-replicas"} == {
         "c-two-deployment", "c-two-hpa"}

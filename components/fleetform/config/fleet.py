@@ -3,7 +3,7 @@
 Its clusters and services, the default namespace and Kubernetes version, the onprem SSH key; and
 the checks across them (:func:`fleet_problems`): unique names, references between services and
 clusters, ``expose: internal`` only where the load balancer has private addresses, NodePort clashes
-on self-managed cloud clusters, the onprem SSH key. They report every problem at once, and
+on self-managed cloud clusters, public services' port clashes under ServiceLB, the onprem SSH key. They report every problem at once, and
 :func:`~fleetform.config.loading.load_spec` runs them even when some entries did not validate.
 """
 
@@ -189,6 +189,7 @@ def fleet_problems(
                                   "explicitly, 30000-32767)"))
                 continue
             taken[port] = svc.name
+    found += _servicelb_port_problems(clusters, services)
     onprem = [name for c, spec in clusters
               if (spec.target if spec is not None else _read(c, "target", "target")) == "onprem"
               and (name := _text(_read(c, "name", "name"))) is not None]
@@ -196,6 +197,35 @@ def fleet_problems(
         found.append(("sshPrivateKey", None,
                       "an SSH private key for the hosts of " + ", ".join(onprem) + ", set as a secret "
                       "(pulumi config set --secret fleetform:sshPrivateKey < key)"))
+    return found
+
+
+def _servicelb_port_problems(
+    clusters: list[tuple[Any, Optional[ClusterSpec]]],
+    services: list[tuple[Any, Optional[ServiceSpec]]],
+) -> list[tuple[str, Any, str]]:
+    """Two public services on one servicePort of a ServiceLB cluster: ServiceLB (klipper-lb) serves
+    each LoadBalancer Service with a host port on the nodes, its own port; "if there are no free
+    host ports, the service load balancer will stay in pending" (k3s-io/klipper-lb README), so the
+    second Service would never get an address. One line per service, on the first cluster."""
+    found: list[tuple[str, Any, str]] = []
+    clashing: set[int] = set()
+    for _, cluster in clusters:
+        if cluster is None or cluster.target not in ("onprem", "existing") or cluster.load_balancer.provider != "servicelb":
+            continue
+        taken: dict[int, str] = {}
+        for i, (_, svc) in enumerate(services):
+            if svc is None or svc.expose != "public" or (svc.clusters is not None and cluster.name not in svc.clusters):
+                continue
+            if svc.service_port in taken:
+                if i not in clashing:
+                    clashing.add(i)
+                    found.append((f"services[{i}].servicePort", svc.service_port,
+                                  f"a port not used by service {taken[svc.service_port]} on cluster {cluster.name}: "
+                                  "ServiceLB gives each public service a host port of its own on the nodes, and a "
+                                  "second Service on the same port never gets an address"))
+                continue
+            taken[svc.service_port] = svc.name
     return found
 
 
