@@ -117,7 +117,7 @@ mutants: setup $(MUTMUT)
 	@rm -rf $(MUTANTS)/src && mkdir -p $(MUTANTS)/src  # links only: rm removes them, never what they point at
 	@ln -sfn ../../components/fleetform $(MUTANTS)/src/fleetform
 	@ln -sfn ../../policies/fleetform_policies $(MUTANTS)/src/fleetform_policies
-	@for f in tests stacks policies Pulumi.yaml; do ln -sfn ../$$f $(MUTANTS)/$$f; done
+	@for f in tests stacks policies Pulumi.yaml docs README.md; do ln -sfn ../$$f $(MUTANTS)/$$f; done
 	@# Without TESTS a folder keeps the selection it has (pyproject's own for a new folder).
 	@if [ -z "$(TESTS)" ] && [ ! -e $(MUTANTS)/pyproject.toml ]; then ln -s ../pyproject.toml $(MUTANTS)/pyproject.toml; fi
 	@if [ -n "$(TESTS)" ]; then rm -f $(MUTANTS)/pyproject.toml; $(BIN)/python -c 'import json, re, sys; \
