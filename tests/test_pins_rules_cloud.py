@@ -362,6 +362,15 @@ KMS_OFF = "KMS key rotation is off (enableKeyRotation)"
     ({"customerMasterKeySpec": "RSA_2048"}, []),
     ({"customerMasterKeySpec": "HMAC_256"}, []),
     ({"customKeyStoreId": "cks-1234567890abcdef0"}, []),
+    # rotationPeriodInDays: 90 to 2560 (pulumi-aws kms.Key), 365 when absent (API_EnableKeyRotation).
+    ({"enableKeyRotation": True, "rotationPeriodInDays": 90}, []),
+    ({"enableKeyRotation": True, "rotationPeriodInDays": 365}, []),
+    ({"enableKeyRotation": True, "rotationPeriodInDays": 366}, [
+        "KMS key rotates every 366 days, not yearly or sooner (rotationPeriodInDays at most 365)"]),
+    ({"enableKeyRotation": True, "rotationPeriodInDays": 2560}, [
+        "KMS key rotates every 2560 days, not yearly or sooner (rotationPeriodInDays at most 365)"]),
+    ({"enableKeyRotation": False, "rotationPeriodInDays": 2560}, [KMS_OFF]),
+    ({"customerMasterKeySpec": "HMAC_256", "rotationPeriodInDays": 2560}, []),
 ])
 def test_aws_kms_key_rotation(props, messages):
     assert _run(cloud._key_rotation, cloud.KMS_KEY, props) == messages

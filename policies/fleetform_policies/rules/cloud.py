@@ -402,8 +402,18 @@ def _key_rotation(t: str, p: Mapping[str, Any], _c: Mapping[str, Any]) -> Iterab
         # in a custom key store" (https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKeyRotation.html;
         # imported material is the separate aws:kms/externalKey:ExternalKey).
         spec = str(dig(p, "customerMasterKeySpec", default="SYMMETRIC_DEFAULT"))
-        if spec == "SYMMETRIC_DEFAULT" and not dig(p, "customKeyStoreId") and dig(p, "enableKeyRotation") is not True:
+        if spec != "SYMMETRIC_DEFAULT" or dig(p, "customKeyStoreId"):
+            return
+        if dig(p, "enableKeyRotation") is not True:
             yield "KMS key rotation is off (enableKeyRotation)"
+            return
+        # A custom period may be 90 to 2560 days; without one it is 365 ("RotationPeriodInDays ...
+        # Default: 365", API_EnableKeyRotation; pulumi-aws kms.Key rotation_period_in_days: "Must be
+        # a number between 90 and 2560 (inclusive)"). Yearly is what the rule asks: a longer period
+        # is rotation in name only.
+        period = dig(p, "rotationPeriodInDays")
+        if isinstance(period, (int, float)) and not isinstance(period, bool) and period > 365:
+            yield f"KMS key rotates every {num(period)} days, not yearly or sooner (rotationPeriodInDays at most 365)"
     elif t == CRYPTO_KEY:
         if str(dig(p, "purpose", default="ENCRYPT_DECRYPT")) != "ENCRYPT_DECRYPT":
             return  # Cloud KMS rotates only symmetric keys automatically
@@ -903,7 +913,7 @@ RULES = [
          "checkov CKV_AWS_8, CKV_AWS_3, CKV_AZURE_227, CKV_AZURE_97", "mandatory", _disks,
          types=(LAUNCH_TEMPLATE, EC2_INSTANCE, EBS_VOLUME, EKS_NODEGROUP, AKS, AKS_POOL, AZURE_VM, AZURE_VMSS),
          refs=("https://docs.aws.amazon.com/eks/latest/userguide/launch-templates.html",)),
-    Rule("kms-key-rotation", "Customer-managed keys rotate: AWS KMS symmetric keys yearly (not HMAC keys or keys in a custom key store, which cannot rotate), Cloud KMS keys within 90 days.",
+    Rule("kms-key-rotation", "Customer-managed keys rotate: AWS KMS symmetric keys yearly or sooner (rotation on, rotationPeriodInDays at most 365; not HMAC keys or keys in a custom key store, which cannot rotate), Cloud KMS keys within 90 days.",
          "medium", "checkov CKV_AWS_7, CKV_GCP_43", "mandatory", _key_rotation, types=(KMS_KEY, CRYPTO_KEY),
          refs=("https://docs.aws.amazon.com/kms/latest/developerguide/rotate-keys.html",
                "https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKeyRotation.html",
