@@ -659,6 +659,10 @@ def test_public_services_on_one_port_clash_under_servicelb():
         assert fleet_problems([slb, other], [_s("a", clusters=["k"]), _s("b", clusters=["o"])], True) == []
         assert fleet_problems([metallb, other], [_s("a"), _s("b")], True) == [
             ("services[1].servicePort", 80, _PORT_CLASH.format(first="a", c="o"))]
+        # A service that is not public or not on the cluster, listed first, does not end the check.
+        assert fleet_problems([slb, other], [_s("z", expose="cluster"), _s("y", clusters=["o"], servicePort=9000), _s("a"), _s("b")],
+                              True) == [("services[3].servicePort", 80, _PORT_CLASH.format(first="a", c="k"))]
+        assert fleet_problems([slb, other], [_s("a", clusters=["k"]), _s("b", clusters=["k"])], True) == clash
         # One line per service even when it clashes on two clusters; each later one names the first.
         three = fleet_problems([slb, _c("o", target)], [_s("a"), _s("b"), _s("c")], True)
         assert three == [("services[1].servicePort", 80, _PORT_CLASH.format(first="a", c="k")),

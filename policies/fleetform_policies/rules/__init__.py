@@ -114,10 +114,10 @@ def config_problems(config: Mapping[str, Any]) -> list[str]:
             if schema is None:
                 problems.append(f"{key}.{name}: no such setting; allowed: {', '.join(rule.schema)}")
                 continue
-            checked = {k: v for k, v in schema.items() if k not in ("default", "description")}
-            for error in Draft7Validator(checked).iter_errors(setting):
+            # "default" and "description" are annotations to a validator: they check nothing.
+            for error in Draft7Validator(schema).iter_errors(setting):
                 where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-                what = json.dumps(error.instance) if where else json.dumps(setting)
+                what = json.dumps(error.instance)  # the setting itself where the error is at its top
                 message = error.message
                 if error.validator == "oneOf":
                     message = 'exactly one of "service" or "resource"'
