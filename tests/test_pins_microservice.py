@@ -168,6 +168,22 @@ def test_microservice_objects(shop):
                                "ports": [{"name": "http", "port": 8443, "targetPort": "http", "protocol": "TCP"}]}
 
 
+def test_address_is_pending_until_the_load_balancer_has_one(monkeypatch):
+    """Before its controller writes status.loadBalancer.ingress, a LoadBalancer Service's address
+    reads "(pending)": the text `fleetform rollout` waits past (rollout/run.py)."""
+    from fleetform import Microservice
+    from fleetform.plan import mocks
+
+    monkeypatch.setitem(mocks.OUTPUTS, "kubernetes:core/v1:Service", lambda args: {"status": {"loadBalancer": {}}})
+
+    def program():
+        provider = k8s.Provider("kind", kubeconfig="/nonexistent/kubeconfig")
+        w = Microservice("w", _spec("web", expose="public"), opts=pulumi.ResourceOptions(provider=provider))
+        pulumi.export("web", w.address)
+
+    assert _plan(program).capture.outputs["web"] == "(pending)"
+
+
 def test_addresses(shop):
     outputs = shop.capture.outputs
     assert outputs["webExposure"] == "LoadBalancer"
