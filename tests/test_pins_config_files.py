@@ -201,6 +201,10 @@ def test_a_leading_zero_with_every_octal_digit_is_octal(tmp_path, text, value):
     ("-9223372036854775809", -9.223372036854775809e18),       # below ParseInt's: a float
     ("+18446744073709551615", 1.8446744073709552e19),         # ParseUint takes no sign: a float
     ("0b+1", 1), ("0o-7", -7),                                # the prefix fallbacks' ParseInt sign
+    ("0b+10", 2), ("0b+" + "1" * 63, 2**63 - 1),              # ... in base 2, up to int64's top
+    ("+0B101", 5), ("+0o17", 15),                             # base 0: a sign, then the prefix
+    ("0b" + "1" * 64, 2**64 - 1), ("0O1" + "7" * 21, 2**64 - 1), ("01" + "7" * 21, 2**64 - 1),  # ParseUint, base 0
+    ("0bX1", "0bX1"),                                         # no digits of the base after the prefix
     ("_1", "_1"), ("1e400", "1e400"), ("0x1FFFFFFFFFFFFFFFFF", "0x1FFFFFFFFFFFFFFFFF"),
     ("0b0b1", "0b0b1"), ("0x", "0x"), (".5_0", ".5_0"), ("1_000e", "1_000e"),
 ])
@@ -209,6 +213,26 @@ def test_numbers_are_read_as_yaml_v3_resolves_them(tmp_path, text, value):
     config = read_stack_file(path)[0]
     for got in (config["myapp:v"], config["myapp:l"][0]):
         assert got == value and type(got) is type(value), (text, got)
+
+
+@pytest.mark.parametrize("error", [ValueError, TypeError, KeyError, AttributeError, OverflowError])
+def test_an_error_past_the_constructors_own_wrapping_is_still_one_line(tmp_path, monkeypatch, error):
+    """The reader's last net: construct_object turns these into a YAML error with a position; one
+    raised anywhere else while the document is built is still one line naming the file."""
+    from fleetform.config import stackfile
+
+    def broken(self, node):
+        raise error("x")
+
+    monkeypatch.setattr(stackfile._YAML_LOADER, "construct_document", broken)
+    path = _stack(tmp_path / "Pulumi.s.yaml", "  myapp:v: 1\n")
+    assert _refusal(path) == [f"{path}: not valid YAML: a value its tag cannot hold ({error.__name__})"]
+
+
+def test_a_quoted_number_is_text(tmp_path):
+    """Only plain scalars are resolved (resolve.go: a quoted scalar is !!str)."""
+    path = _stack(tmp_path / "Pulumi.s.yaml", "  myapp:a: \"12\"\n  myapp:b: '0x1F'\n  myapp:c: 12\n")
+    assert read_stack_file(path)[0] == {"myapp:a": "12", "myapp:b": "0x1F", "myapp:c": 12}
 
 
 def test_a_number_key_is_the_text_of_the_number_pulumi_reads(tmp_path):
