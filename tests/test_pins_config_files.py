@@ -51,6 +51,21 @@ def test_a_base_named_by_its_yml_file_in_the_same_folder(tmp_path, given):
     assert _locate(given, tmp_path) == tmp_path / given
 
 
+@pytest.mark.parametrize("sep", ["/", "\\"])
+def test_a_base_named_by_a_path_without_an_extension(tmp_path, monkeypatch, sep):
+    """A "/" makes the text a path on every system, and so does the system's own separator
+    (Windows' backslash): `shared/base` is the file shared/base, not a stack name."""
+    import os
+
+    monkeypatch.setattr(os, "sep", sep)
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "base").write_text("config: {}\n")
+    assert _locate("shared/base", tmp_path) == tmp_path / "shared" / "base"
+    if sep != "/":  # a path by its backslash alone: looked for as a file, not refused as a name
+        with pytest.raises(FleetConfigError, match="but there is no"):
+            _locate("x\\y", tmp_path)
+
+
 def test_an_unknown_base_lists_the_stacks_of_the_folder_comma_separated(tmp_path):
     """docs/configuration.md's example line ends "(stacks in /src/fleet/stacks: local, prod-aws, ...)":
     the folder's stack names, sorted, ", " between them (Pulumi.yaml is the project, no stack)."""
