@@ -103,6 +103,21 @@ def _pool_budget_problems(spec: "ClusterSpec", fleetform: int, limit: int, cloud
     return found
 
 
+def _too_many_tags(spec: "ClusterSpec", cloud: str, owner: str, limit: int, added: int, carrier: str,
+                   up_to: str = "") -> list[tuple[Any, Any, str]]:
+    """The cluster's ``tags`` past what fits next to fleetform's ``added`` on a resource of ``owner``'s
+    (``limit`` per resource); self-managed, each pool's ``carrier`` takes node-template tags too."""
+    budget = limit - added
+    if len(spec.tags) <= budget:
+        return []
+    if spec.effective_mode == "self-managed":
+        allowed = (f"at most {budget} tags on {cloud} self-managed ({owner} allows {limit} per resource; fleetform "
+                   f"adds {added}, and on a pool's {carrier} one more per node label and taint key)")
+    else:
+        allowed = f"at most {budget} tags on {cloud} ({owner} allows {limit} per resource; fleetform adds {up_to}{added})"
+    return [("tags", f"{len(spec.tags)} tags", allowed)]
+
+
 def cloud_naming_problems(spec: "ClusterSpec") -> list[tuple[Any, Any, str]]:
     """What each cloud refuses in names and tags, caught before any resource exists: every
     (key below the cluster or (key, tag name), value given, what is allowed)."""
@@ -113,14 +128,8 @@ def cloud_naming_problems(spec: "ClusterSpec") -> list[tuple[Any, Any, str]]:
         # Keys 1-127 and values up to 256 characters: EC2's Tag
         # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Tag.html), the strictest of
         # the services fleetform tags (others allow keys of 128).
-        budget = AWS_TAGS_PER_RESOURCE - AWS_FLEETFORM_TAGS
-        if len(spec.tags) > budget:
-            found.append(("tags", f"{len(spec.tags)} tags",
-                          f"at most {budget} tags on aws self-managed (AWS allows {AWS_TAGS_PER_RESOURCE} per resource; "
-                          f"fleetform adds {AWS_FLEETFORM_TAGS}, and on a pool's Auto Scaling group one more per node "
-                          "label and taint key)" if self_managed else
-                          f"at most {budget} tags on aws (AWS allows {AWS_TAGS_PER_RESOURCE} per resource; fleetform "
-                          f"adds up to {AWS_FLEETFORM_TAGS})"))
+        found += _too_many_tags(spec, "aws", "AWS", AWS_TAGS_PER_RESOURCE, AWS_FLEETFORM_TAGS, "Auto Scaling group",
+                                "up to ")
         for k, v in spec.tags.items():
             if not 1 <= len(k) <= 127 or k.lower().startswith("aws:") or not _AWS_TAG_TEXT.fullmatch(k) \
                     or len(v) > 256 or not _AWS_TAG_TEXT.fullmatch(v):
@@ -161,14 +170,7 @@ def cloud_naming_problems(spec: "ClusterSpec") -> list[tuple[Any, Any, str]]:
                 found.append((f"nodePools[{i}].name", pool.name, "on gcp, a name starting with a letter (GCP resource names must)"))
     elif t == "azure":
         added = AZURE_FLEETFORM_TAGS["self-managed" if self_managed else "managed"]
-        budget = AZURE_TAGS_PER_RESOURCE - added
-        if len(spec.tags) > budget:
-            found.append(("tags", f"{len(spec.tags)} tags",
-                          f"at most {budget} tags on azure self-managed (Azure allows {AZURE_TAGS_PER_RESOURCE} per "
-                          f"resource; fleetform adds {added}, and on a pool's scale set one more per node label and "
-                          "taint key)" if self_managed else
-                          f"at most {budget} tags on azure (Azure allows {AZURE_TAGS_PER_RESOURCE} per resource; "
-                          f"fleetform adds {added})"))
+        found += _too_many_tags(spec, "azure", "Azure", AZURE_TAGS_PER_RESOURCE, added, "scale set")
         for k, v in spec.tags.items():
             if not 1 <= len(k) <= 512 or len(v) > 256 or any(c in k for c in _AZURE_TAG_NAME_FORBIDDEN):
                 found.append((("tags", k), v, "Azure tags: names of 1-512 characters without < > % & \\ ? /, "
