@@ -165,7 +165,7 @@ CASES = [
      'fleetform:services[0].resources.cpu: got "1e1000000"; allowed: a CPU quantity of at least 1m, such as 250m, 1 '
      "or 1.5"),
     ("tag name with a dot and <", fleet([{**cluster("z1", "azure"), "tags": {"cost.center<": "x"}}], []),
-     'fleetform:clusters[0].tags["cost.center<"]: got "x"; allowed: Azure tags: names of 1-512 characters without '
+     'fleetform:clusters[0].tags["cost.center<"]: got "x"; allowed: Azure tags: names of 1-256 characters without '
      "< > % & \\ ? /, values of at most 256 characters"),
     ("memory request above its limit", fleet([EX], [service(resources={"memory": "512Mi", "memoryLimit": "256Mi"})]),
      'fleetform:services[0].resources.memory: got "512Mi"; allowed: at most the memory limit, memoryLimit (256Mi)'),
@@ -327,19 +327,19 @@ CLOUD_CASES = [
      'fleetform:clusters[0].nodePools[0].name: got "1pool"; allowed: on gcp, a name starting with a letter (GCP '
      "resource names must)"),
     ("gcp 64 labels", fleet([{**cluster("g1", "gcp"), "tags": {f"l{i}": "v" for i in range(64)}}], []),
-     'fleetform:clusters[0].tags: got "64 labels"; allowed: at most 62 labels on gcp (GCP allows 64 per resource; '
-     "fleetform adds 2, pulumi-gcp's goog-pulumi-provisioned included)"),
+     'fleetform:clusters[0].tags: got "64 labels"; allowed: at most 55 labels on gcp (GCP allows 64 per resource; '
+     "fleetform adds 2, pulumi-gcp's goog-pulumi-provisioned included, and GKE up to 7 on its nodes)"),
     ("azure 50 tags", fleet([{**cluster("z1", "azure"), "tags": {f"t{i}": "v" for i in range(50)}}], []),
-     'fleetform:clusters[0].tags: got "50 tags"; allowed: at most 49 tags on azure (Azure allows 50 per resource; '
-     "fleetform adds 1)"),
+     'fleetform:clusters[0].tags: got "50 tags"; allowed: at most 14 tags on azure (the cluster\'s etcd key in Key '
+     "Vault takes them and allows 15 tags; fleetform adds 1)"),
     ("azure tag name with <", fleet([{**cluster("z1", "azure"), "tags": {"a<b": "x"}}], []),
-     'fleetform:clusters[0].tags["a<b"]: got "x"; allowed: Azure tags: names of 1-512 characters without < > % & \\ ? /, '
+     'fleetform:clusters[0].tags["a<b"]: got "x"; allowed: Azure tags: names of 1-256 characters without < > % & \\ ? /, '
      "values of at most 256 characters"),
     ("azure tag name with brackets", fleet([{**cluster("z1", "azure"), "tags": {"a[b]/c": "x"}}], []),
-     'fleetform:clusters[0].tags["a[b]/c"]: got "x"; allowed: Azure tags: names of 1-512 characters without < > % & '
+     'fleetform:clusters[0].tags["a[b]/c"]: got "x"; allowed: Azure tags: names of 1-256 characters without < > % & '
      "\\ ? /, values of at most 256 characters"),
     ("azure tag value too long", fleet([{**cluster("z1", "azure"), "tags": {"team": "v" * 257}}], []),
-     'fleetform:clusters[0].tags.team: got "' + "v" * 29 + "..." + "v" * 26 + '"; allowed: Azure tags: names of 1-512 characters '
+     'fleetform:clusters[0].tags.team: got "' + "v" * 29 + "..." + "v" * 26 + '"; allowed: Azure tags: names of 1-256 characters '
      "without < > % & \\ ? /, values of at most 256 characters"),
     ("aks pool name too long", fleet([{**cluster("z1", "azure"), "nodePools": [{"name": "general-purpose-pool", "size": "s"}]}], []),
      'fleetform:clusters[0].nodePools[0].name: got "general-purpose-pool"; allowed: on AKS, a name that is 1-12 lower-case '

@@ -10,7 +10,10 @@ name listed below with where it is set), never from fleetform.config.naming:
   https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-tagging.html).
 - GCP: 64 labels per resource (https://cloud.google.com/resource-manager/docs/labels-overview#requirements).
 - Azure: 50 tags per resource
-  (https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations).
+  (https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations);
+  a Key Vault key 15 tags with names of at most 256 characters
+  (https://learn.microsoft.com/azure/key-vault/keys/about-keys, "Key tags"): AKS's etcd key takes the
+  cluster's tags.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ AWS_LIMIT = 50
 ASG_TAG_KEY_MAX = 128
 GCP_LIMIT = 64
 AZURE_LIMIT = 50
+KEY_VAULT_KEY_LIMIT = 15
 
 # What fleetform adds, per cloud and mode, on the resource that carries the most.
 AWS_EKS_NLB = [
@@ -33,6 +37,11 @@ AWS_EKS_NLB = [
     # the AWS Load Balancer Controller's own (kubernetes-sigs/aws-load-balancer-controller,
     # pkg/deploy/tracking/provider.go ResourceTags)
     "elbv2.k8s.aws/cluster", "service.k8s.aws/stack", "service.k8s.aws/resource",
+]
+AWS_EKS_NODE = [  # an EKS node: the launch template's (cluster/eks.py _node_group) + what EKS's own group propagates
+    "fleetform:cluster", "fleetform:stack", "Name",
+    "eks:cluster-name", "eks:nodegroup-name", "k8s.io/cluster-autoscaler/enabled", "k8s.io/cluster-autoscaler/c1",
+    "kubernetes.io/cluster/c1",
 ]
 AWS_SELF_MANAGED_ASG = [  # cluster/selfmanaged_aws_addons.py pool_tags, before the node-template tags
     "fleetform:cluster", "fleetform:stack", "Name", "k8s.io/cluster-autoscaler/enabled", "k8s.io/cluster-autoscaler/c1",
@@ -44,6 +53,10 @@ AWS_SELF_MANAGED_MASTER = [  # cluster/selfmanaged_aws.py, the masters' instance
 AWS_LABEL_TAG = "k8s.io/cluster-autoscaler/node-template/label/"
 AWS_TAINT_TAG = "k8s.io/cluster-autoscaler/node-template/taint/"
 GCP_GKE = ["fleetform-cluster", "goog-pulumi-provisioned"]  # cluster/gke.py; pulumi-gcp's (pulumi/registry#5403)
+GKE_NODE_VM = GCP_GKE + [  # what GKE adds on its node VMs and disks (seen on GKE nodes; no goog- exemption documented)
+    "goog-gke-node", "goog-k8s-cluster-name", "goog-k8s-cluster-location", "goog-k8s-node-pool-name",
+    "goog-gke-cluster-id-base32", "goog-gke-node-pool-provisioning-model", "goog-gke-cost-management",
+]
 GCP_SELF_MANAGED_TEMPLATE = GCP_GKE + ["fleetform-role", "fleetform-pool"]  # cluster/selfmanaged_gcp_workers.py
 AZURE_AKS = ["fleetform-cluster"]  # cluster/aks.py
 AZURE_SELF_MANAGED_VMSS = AZURE_AKS + [  # cluster/selfmanaged_azure_cloud.py autoscaler_tags
@@ -51,10 +64,11 @@ AZURE_SELF_MANAGED_VMSS = AZURE_AKS + [  # cluster/selfmanaged_azure_cloud.py au
 ]
 SPOT_LABEL = "fleetform.io/capacity-type"  # what a self-managed spot pool's nodes get (config/cluster.py)
 
-AWS_ROOM = AWS_LIMIT - max(len(AWS_EKS_NLB), len(AWS_SELF_MANAGED_ASG), len(AWS_SELF_MANAGED_MASTER))
-GCP_GKE_ROOM = GCP_LIMIT - len(GCP_GKE)
+AWS_ROOM = AWS_LIMIT - max(len(AWS_EKS_NLB), len(AWS_EKS_NODE))
+AWS_SELF_ROOM = AWS_LIMIT - max(len(AWS_SELF_MANAGED_ASG), len(AWS_SELF_MANAGED_MASTER))
+GCP_GKE_ROOM = GCP_LIMIT - len(GKE_NODE_VM)
 GCP_SELF_MANAGED_ROOM = GCP_LIMIT - len(GCP_SELF_MANAGED_TEMPLATE)
-AZURE_AKS_ROOM = AZURE_LIMIT - len(AZURE_AKS)
+AZURE_AKS_ROOM = KEY_VAULT_KEY_LIMIT - len(AZURE_AKS)
 AZURE_SELF_MANAGED_ROOM = AZURE_LIMIT - len(AZURE_SELF_MANAGED_VMSS)
 LONGEST_LABEL_KEY = ASG_TAG_KEY_MAX - len(AWS_LABEL_TAG)
 LONGEST_TAINT_KEY = ASG_TAG_KEY_MAX - len(AWS_TAINT_TAG)
@@ -92,8 +106,9 @@ def _pool_line(key: str, count: int, room: int, cloud: str, owner: str, carrier:
             f"resource" + (f"; a spot pool's labels include {SPOT_LABEL}" if spot else "") + ")")
 
 
-AWS_MANAGED_TEXT = f"at most {AWS_ROOM} tags on aws (AWS allows 50 per resource; fleetform adds up to 5)"
-AWS_SELF_TEXT = (f"at most {AWS_ROOM} tags on aws self-managed (AWS allows 50 per resource; fleetform adds 5, and on "
+AWS_MANAGED_TEXT = (f"at most {AWS_ROOM} tags on aws (AWS allows 50 per resource; a node carries 8 more, fleetform's "
+                    "and those EKS propagates from its Auto Scaling group)")
+AWS_SELF_TEXT = (f"at most {AWS_SELF_ROOM} tags on aws self-managed (AWS allows 50 per resource; fleetform adds 5, and on "
                  "a pool's Auto Scaling group one more per node label and taint key)")
 AZURE_SELF_TEXT = (f"at most {AZURE_SELF_MANAGED_ROOM} tags on azure self-managed (Azure allows 50 per resource; "
                    "fleetform adds 5, and on a pool's scale set one more per node label and taint key)")
@@ -103,20 +118,22 @@ AZURE_SELF_TEXT = (f"at most {AZURE_SELF_MANAGED_ROOM} tags on azure self-manage
 
 TAG_CASES = [
     ("aws", "managed", AWS_ROOM, AWS_MANAGED_TEXT),
-    ("aws", "self-managed", AWS_ROOM, AWS_SELF_TEXT),
+    ("aws", "self-managed", AWS_SELF_ROOM, AWS_SELF_TEXT),
     ("gcp", "managed", GCP_GKE_ROOM,
      f"at most {GCP_GKE_ROOM} labels on gcp (GCP allows 64 per resource; fleetform adds 2, pulumi-gcp's "
-     "goog-pulumi-provisioned included)"),
+     "goog-pulumi-provisioned included, and GKE up to 7 on its nodes)"),
     ("gcp", "self-managed", GCP_SELF_MANAGED_ROOM,
      f"at most {GCP_SELF_MANAGED_ROOM} labels on gcp self-managed (GCP allows 64 per resource; fleetform adds 4, "
      "pulumi-gcp's goog-pulumi-provisioned included)"),
-    ("azure", "managed", AZURE_AKS_ROOM, f"at most {AZURE_AKS_ROOM} tags on azure (Azure allows 50 per resource; fleetform adds 1)"),
+    ("azure", "managed", AZURE_AKS_ROOM, f"at most {AZURE_AKS_ROOM} tags on azure (the cluster's etcd key in Key Vault "
+     "takes them and allows 15 tags; fleetform adds 1)"),
     ("azure", "self-managed", AZURE_SELF_MANAGED_ROOM, AZURE_SELF_TEXT),
 ]
 
 
 def test_the_budgets_are_what_the_clouds_allow_less_what_fleetform_adds():
-    assert (AWS_ROOM, GCP_GKE_ROOM, GCP_SELF_MANAGED_ROOM, AZURE_AKS_ROOM, AZURE_SELF_MANAGED_ROOM) == (45, 62, 60, 49, 45)
+    assert (AWS_ROOM, AWS_SELF_ROOM, GCP_GKE_ROOM, GCP_SELF_MANAGED_ROOM, AZURE_AKS_ROOM, AZURE_SELF_MANAGED_ROOM) == (
+        42, 45, 55, 60, 14, 45)
     assert (LONGEST_LABEL_KEY, LONGEST_TAINT_KEY) == (82, 82)
 
 
@@ -162,9 +179,9 @@ def test_managed_pools_put_no_tag_per_label(target):
 
 
 def test_too_many_tags_and_a_pool_with_labels_are_both_reported():
-    assert _problems("aws", "self-managed", AWS_ROOM + 1, **POOL) == [
-        _too_many("aws", AWS_ROOM + 1, AWS_SELF_TEXT),
-        _pool_line("labels", POOL_TEMPLATE_TAGS, 0, "aws", "AWS", "Auto Scaling group", AWS_ROOM + 1, 5)]
+    assert _problems("aws", "self-managed", AWS_SELF_ROOM + 1, **POOL) == [
+        _too_many("aws", AWS_SELF_ROOM + 1, AWS_SELF_TEXT),
+        _pool_line("labels", POOL_TEMPLATE_TAGS, 0, "aws", "AWS", "Auto Scaling group", AWS_SELF_ROOM + 1, 5)]
 
 
 # ---- aws self-managed: node-template tag keys -----------------------------------------------------
@@ -238,3 +255,14 @@ def test_pulumi_gcp_still_has_its_attribution_label_switch():
     import pulumi_gcp
 
     assert hasattr(pulumi_gcp.config, "add_pulumi_attribution_label")
+
+
+def test_aks_tag_names_fit_a_key_vault_key_and_self_managed_azure_takes_azures_512():
+    assert _problems("azure", "managed", 0) == []
+    config = lambda mode, key: fleet([cluster("c1", "azure", mode=mode, tags={key: "v"})], [])  # noqa: E731
+    load_spec(config("managed", "n" * 256))
+    load_spec(config("self-managed", "n" * 512))
+    with pytest.raises(FleetConfigError, match="names of 1-256 characters"):
+        load_spec(config("managed", "n" * 257))
+    with pytest.raises(FleetConfigError, match="names of 1-512 characters"):
+        load_spec(config("self-managed", "n" * 513))

@@ -34,6 +34,12 @@ AZURE_TAGS_PER_RESOURCE = 50  # https://learn.microsoft.com/azure/azure-resource
 
 # ---- what fleetform adds to the resource that carries the most ---------------------------------
 AWS_FLEETFORM_TAGS = 5  # cluster/eks.py, cluster/selfmanaged_aws*.py; aws-load-balancer-controller pkg/deploy/tracking/provider.go
+AWS_EKS_NODE_TAGS = 8
+"""On EKS the nodes carry the most: the launch template's ``fleetform:cluster``, ``fleetform:stack``
+and ``Name`` (cluster/eks.py ``_node_group``) plus the 5 EKS's own Auto Scaling group propagates at
+launch: ``eks:cluster-name``, ``eks:nodegroup-name``, ``k8s.io/cluster-autoscaler/enabled``,
+``k8s.io/cluster-autoscaler/<cluster>``, ``kubernetes.io/cluster/<cluster>`` (only ``aws:`` tags
+are exempt from the 50). Self-managed keeps :data:`AWS_FLEETFORM_TAGS`."""
 """On aws, both modes. Every resource gets ``fleetform:cluster`` and ``fleetform:stack``
 (cluster/eks.py ``cluster_tags``). EKS: the NLBs, target groups and security groups of the AWS Load
 Balancer Controller get those 2 as its ``defaultTags`` (cluster/eks.py ``_load_balancer_controller``)
@@ -54,7 +60,7 @@ AWS_NODE_TEMPLATE_PREFIXES = {
 followed by the key (cluster/selfmanaged_aws_addons.py ``node_template_tags``; the autoscaler's
 cloudprovider/aws/README.md, "Auto-Discovery Setup")."""
 AZURE_FLEETFORM_TAGS = {
-    "managed": 1,  # cluster/aks.py: fleetform-cluster
+    "managed": 1,  # cluster/aks.py: fleetform-cluster (on the etcd key too: AKS_KEY_VAULT_KEY_TAGS)
     "self-managed": 5,  # cluster/selfmanaged_azure.py + selfmanaged_azure_cloud.py autoscaler_tags
 }
 """On azure every resource gets ``fleetform-cluster`` (cluster/aks.py, cluster/selfmanaged_azure.py):
@@ -64,6 +70,17 @@ AKS 1. Self-managed, each pool's scale set also gets ``cluster-autoscaler-enable
 ``..._taint_<key>`` per node label and taint key. Those names stay within Azure's 512 characters
 (at most 46 + 253 + 1 + 124: a prefix, '/', and a name of 63 whose '_', 61 at most, are written
 '~2'), so only their number is checked."""
+AKS_KEY_VAULT_KEY_TAGS = 15
+"""An AKS cluster's etcd KMS key (cluster/aks.py, a ``keyvault.Key``) carries the cluster's tags and
+``fleetform-cluster``; "Key Vault supports up to 15 tags, each of which can have a 256 character
+name and a 256 character value" (https://learn.microsoft.com/azure/key-vault/keys/about-keys,
+Key tags). A private cluster's system Private DNS zone takes the cluster's tags too (15 as well)."""
+GKE_NODE_LABELS = 7
+"""What GKE puts on its node VMs and their disks besides the pool's labels (fleetform-cluster and
+pulumi-gcp's goog-pulumi-provisioned, counted in :data:`GCP_FLEETFORM_LABELS`): goog-gke-node,
+goog-k8s-cluster-name, goog-k8s-cluster-location, goog-k8s-node-pool-name,
+goog-gke-cluster-id-base32, goog-gke-node-pool-provisioning-model, and goog-gke-cost-management
+with cost allocation on (seen on GKE node VMs; GCP documents no goog- exemption from its 64)."""
 GCP_FLEETFORM_LABELS = {
     "managed": 2,  # cluster/gke.py fleetform-cluster + pulumi-gcp goog-pulumi-provisioned (pulumi/registry#5403)
     "self-managed": 4,  # cluster/selfmanaged_gcp_workers.py instance template: + fleetform-role, fleetform-pool
@@ -103,19 +120,12 @@ def _pool_budget_problems(spec: "ClusterSpec", fleetform: int, limit: int, cloud
     return found
 
 
-def _too_many_tags(spec: "ClusterSpec", cloud: str, owner: str, limit: int, added: int, carrier: str,
-                   up_to: str = "") -> list[tuple[Any, Any, str]]:
-    """The cluster's ``tags`` past what fits next to fleetform's ``added`` on a resource of ``owner``'s
-    (``limit`` per resource); self-managed, each pool's ``carrier`` takes node-template tags too."""
-    budget = limit - added
+def _too_many_tags(spec: "ClusterSpec", cloud: str, budget: int, why: str) -> list[tuple[Any, Any, str]]:
+    """The cluster's ``tags`` past ``budget``, ``why`` saying which resource sets it."""
     if len(spec.tags) <= budget:
         return []
-    if spec.effective_mode == "self-managed":
-        allowed = (f"at most {budget} tags on {cloud} self-managed ({owner} allows {limit} per resource; fleetform "
-                   f"adds {added}, and on a pool's {carrier} one more per node label and taint key)")
-    else:
-        allowed = f"at most {budget} tags on {cloud} ({owner} allows {limit} per resource; fleetform adds {up_to}{added})"
-    return [("tags", f"{len(spec.tags)} tags", allowed)]
+    mode = " self-managed" if spec.effective_mode == "self-managed" else ""
+    return [("tags", f"{len(spec.tags)} tags", f"at most {budget} tags on {cloud}{mode} ({why})")]
 
 
 def cloud_naming_problems(spec: "ClusterSpec") -> list[tuple[Any, Any, str]]:
@@ -128,8 +138,15 @@ def cloud_naming_problems(spec: "ClusterSpec") -> list[tuple[Any, Any, str]]:
         # Keys 1-127 and values up to 256 characters: EC2's Tag
         # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Tag.html), the strictest of
         # the services fleetform tags (others allow keys of 128).
-        found += _too_many_tags(spec, "aws", "AWS", AWS_TAGS_PER_RESOURCE, AWS_FLEETFORM_TAGS, "Auto Scaling group",
-                                "up to ")
+        if self_managed:
+            found += _too_many_tags(spec, "aws", AWS_TAGS_PER_RESOURCE - AWS_FLEETFORM_TAGS,
+                                    f"AWS allows {AWS_TAGS_PER_RESOURCE} per resource; fleetform adds {AWS_FLEETFORM_TAGS}, "
+                                    "and on a pool's Auto Scaling group one more per node label and taint key")
+        else:
+            found += _too_many_tags(spec, "aws", AWS_TAGS_PER_RESOURCE - AWS_EKS_NODE_TAGS,
+                                    f"AWS allows {AWS_TAGS_PER_RESOURCE} per resource; a node carries "
+                                    f"{AWS_EKS_NODE_TAGS} more, fleetform's and those EKS propagates from its Auto "
+                                    "Scaling group")
         for k, v in spec.tags.items():
             if not 1 <= len(k) <= 127 or k.lower().startswith("aws:") or not _AWS_TAG_TEXT.fullmatch(k) \
                     or len(v) > 256 or not _AWS_TAG_TEXT.fullmatch(v):
@@ -153,12 +170,13 @@ def cloud_naming_problems(spec: "ClusterSpec") -> list[tuple[Any, Any, str]]:
         if not spec.name[0].isalpha():
             found.append(("name", spec.name, "a name starting with a letter (GKE cluster and service account names must)"))
         added = GCP_FLEETFORM_LABELS["self-managed" if self_managed else "managed"]
-        budget = GCP_LABELS_PER_RESOURCE - added
+        budget = GCP_LABELS_PER_RESOURCE - added - (0 if self_managed else GKE_NODE_LABELS)
         if len(spec.tags) > budget:
             found.append(("tags", f"{len(spec.tags)} labels",
                           f"at most {budget} labels on gcp{' self-managed' if self_managed else ''} (GCP allows "
                           f"{GCP_LABELS_PER_RESOURCE} per resource; fleetform adds {added}, pulumi-gcp's "
-                          "goog-pulumi-provisioned included)"))
+                          "goog-pulumi-provisioned included" + ("" if self_managed else
+                                                               f", and GKE up to {GKE_NODE_LABELS} on its nodes") + ")"))
         for k, v in spec.tags.items():
             if not _GCP_LABEL_KEY.fullmatch(k) or not _GCP_LABEL_VALUE.fullmatch(v):
                 found.append((("tags", k), v, "GCP labels: keys of 1-63 lower-case letters, digits, '_' or '-' "
@@ -170,10 +188,18 @@ def cloud_naming_problems(spec: "ClusterSpec") -> list[tuple[Any, Any, str]]:
                 found.append((f"nodePools[{i}].name", pool.name, "on gcp, a name starting with a letter (GCP resource names must)"))
     elif t == "azure":
         added = AZURE_FLEETFORM_TAGS["self-managed" if self_managed else "managed"]
-        found += _too_many_tags(spec, "azure", "Azure", AZURE_TAGS_PER_RESOURCE, added, "scale set")
+        if self_managed:
+            found += _too_many_tags(spec, "azure", AZURE_TAGS_PER_RESOURCE - added,
+                                    f"Azure allows {AZURE_TAGS_PER_RESOURCE} per resource; fleetform adds {added}, and "
+                                    "on a pool's scale set one more per node label and taint key")
+        else:
+            found += _too_many_tags(spec, "azure", AKS_KEY_VAULT_KEY_TAGS - added,
+                                    f"the cluster's etcd key in Key Vault takes them and allows {AKS_KEY_VAULT_KEY_TAGS} "
+                                    f"tags; fleetform adds {added}")
+        longest = 512 if self_managed else 256  # Key Vault key tag names: 256 (AKS_KEY_VAULT_KEY_TAGS)
         for k, v in spec.tags.items():
-            if not 1 <= len(k) <= 512 or len(v) > 256 or any(c in k for c in _AZURE_TAG_NAME_FORBIDDEN):
-                found.append((("tags", k), v, "Azure tags: names of 1-512 characters without < > % & \\ ? /, "
+            if not 1 <= len(k) <= longest or len(v) > 256 or any(c in k for c in _AZURE_TAG_NAME_FORBIDDEN):
+                found.append((("tags", k), v, f"Azure tags: names of 1-{longest} characters without < > % & \\ ? /, "
                               "values of at most 256 characters"))
         if self_managed:
             found += _pool_budget_problems(spec, added, AZURE_TAGS_PER_RESOURCE, "azure", "Azure", "scale set")
