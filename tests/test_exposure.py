@@ -246,9 +246,9 @@ def test_provider_none_keeps_public_services_clusterip_and_waits_for_nothing():
 
 
 def test_services_on_self_hosted_load_balancers_wait_five_minutes_for_their_address(every_target):
-    """pulumi-kubernetes waits 10 minutes for a Service (ready endpoints, then a LoadBalancer's
-    address) unless its customTimeouts say otherwise (provider/pkg/await/service.go:
-    DefaultServiceTimeoutMins = 10, getTimeout(DefaultServiceTimeoutMins * 60)). The Service is
+    """pulumi-kubernetes waits 10 minutes for a Service (no unready endpoint, and a LoadBalancer's
+    address: provider/pkg/await/service.go) unless its customTimeouts say otherwise
+    (provider/pkg/await/await.go, Creation/Update, the default when none is given). The Service is
     created after its Deployment is ready, so the 5 minutes are the address's. ServiceLB and
     MetalLB give one in seconds: on a cluster without either (kind without cloud-provider-kind) the
     update fails after 5 minutes, not 10 (issue 18). Managed clouds and ClusterIP keep the default."""

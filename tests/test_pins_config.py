@@ -633,52 +633,75 @@ def test_node_port_clashes_only_where_fleetforms_load_balancer_forwards():
 
 
 _PORT_CLASH = ("a port not used by service {first} on cluster {c}: ServiceLB gives each public service a host port "
-               "of its own on the nodes, and a second Service on the same port never gets an address")
+               "of its own on the nodes, and two Services on one port compete for it (one stays pending, or each "
+               "answers on only some nodes)")
+_HOST_KEY_ED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMgKCvDeCFjbxSWnegh4QZ9OtMRv5xD8Iy7tzTeyKNib"
 
 
-_c_outer = _c
+def _onprem(name, **kw):
+    kw.setdefault("hosts", [{"name": "m1", "address": "192.0.2.11", "role": "master", "hostKey": _HOST_KEY_ED}])
+    return _c(name, "onprem", **kw)
 
 
-def test_public_services_on_one_port_clash_under_servicelb():
-    """k3s-io/klipper-lb README: ServiceLB "works by using a host port for each service load
-    balancer ... If there are no free host ports, the service load balancer will stay in pending"."""
-    def _c(name, target, **kw):  # an onprem cluster needs a master host
-        if target == "onprem":
-            kw.setdefault("hosts", [{"name": "m1", "address": "192.0.2.11", "role": "master", "hostKey": (
-                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMgKCvDeCFjbxSWnegh4QZ9OtMRv5xD8Iy7tzTeyKNib")}])
-        return _c_outer(name, target, **kw)
-
-    for target in ("onprem", "existing"):
-        slb = _c("k", target)  # servicelb is the default load balancer of both
-        assert slb[1].load_balancer.provider == "servicelb"
-        clash = [("services[1].servicePort", 80, _PORT_CLASH.format(first="a", c="k"))]
-        assert fleet_problems([slb], [_s("a"), _s("b")], True) == clash
-        assert fleet_problems([slb], [_s("a", servicePort=443), _s("b", servicePort=443)], True) == [
-            ("services[1].servicePort", 443, _PORT_CLASH.format(first="a", c="k"))]
-        # Different ports, or a service that is not public (no LoadBalancer Service), do not clash.
-        assert fleet_problems([slb], [_s("a"), _s("b", servicePort=8080)], True) == []
-        assert fleet_problems([slb], [_s("a", expose="cluster"), _s("b")], True) == []
-        assert fleet_problems([slb], [_s("a"), _s("b", expose="cluster")], True) == []
-        # Neither under MetalLB (an address per Service) nor where the services do not meet.
-        metallb = _c("k", target, loadBalancer={"provider": "metallb"})
-        assert fleet_problems([metallb], [_s("a"), _s("b")], True) == []
-        other = _c("o", target)
-        assert fleet_problems([slb, other], [_s("a", clusters=["k"]), _s("b", clusters=["o"])], True) == []
-        assert fleet_problems([metallb, other], [_s("a"), _s("b")], True) == [
-            ("services[1].servicePort", 80, _PORT_CLASH.format(first="a", c="o"))]
-        # A service that is not public or not on the cluster, listed first, does not end the check.
-        assert fleet_problems([slb, other], [_s("z", expose="cluster"), _s("y", clusters=["o"], servicePort=9000), _s("a"), _s("b")],
-                              True) == [("services[3].servicePort", 80, _PORT_CLASH.format(first="a", c="k"))]
-        assert fleet_problems([slb, other], [_s("a", clusters=["k"]), _s("b", clusters=["k"])], True) == clash
-        # One line per service even when it clashes on two clusters; each later one names the first.
-        three = fleet_problems([slb, _c("o", target)], [_s("a"), _s("b"), _s("c")], True)
-        assert three == [("services[1].servicePort", 80, _PORT_CLASH.format(first="a", c="k")),
-                         ("services[2].servicePort", 80, _PORT_CLASH.format(first="a", c="k"))]
-        # A service or cluster that did not validate is left to its own lines.
-        assert fleet_problems([slb], [_s("a"), (_service("b"), None)], True) == []
-        assert fleet_problems([(_cluster("k", target), None)], [_s("a"), _s("b")], True) == []
+def test_public_services_on_one_port_clash_under_servicelb_on_onprem():
+    """k3s pkg/cloudprovider/servicelb.go (HostPort: port.Port) and the k3s-io/klipper-lb README:
+    ServiceLB "works by using a host port for each service load balancer ... If there are no free
+    host ports, the service load balancer will stay in pending"."""
+    slb = _onprem("k")  # servicelb is the default load balancer
+    assert slb[1].load_balancer.provider == "servicelb"
+    clash = [("services[1].servicePort", 80, _PORT_CLASH.format(first="a", c="k"))]
+    assert fleet_problems([slb], [_s("a"), _s("b")], True) == clash
+    assert fleet_problems([slb], [_s("a", servicePort=443), _s("b", servicePort=443)], True) == [
+        ("services[1].servicePort", 443, _PORT_CLASH.format(first="a", c="k"))]
+    # Different ports, or a service that is not public (no LoadBalancer Service), do not clash.
+    assert fleet_problems([slb], [_s("a"), _s("b", servicePort=8080)], True) == []
+    assert fleet_problems([slb], [_s("a", expose="cluster"), _s("b")], True) == []
+    assert fleet_problems([slb], [_s("a"), _s("b", expose="cluster")], True) == []
+    # Neither under MetalLB (an address per Service) nor where the services do not meet.
+    metallb = _onprem("k", loadBalancer={"provider": "metallb"})
+    assert fleet_problems([metallb], [_s("a"), _s("b")], True) == []
+    other = _onprem("o")
+    assert fleet_problems([slb, other], [_s("a", clusters=["k"]), _s("b", clusters=["o"])], True) == []
+    assert fleet_problems([metallb, other], [_s("a"), _s("b")], True) == [
+        ("services[1].servicePort", 80, _PORT_CLASH.format(first="a", c="o"))]
+    # A service that is not public or not on the cluster, listed first, does not end the check.
+    assert fleet_problems([slb, other], [_s("z", expose="cluster"), _s("y", clusters=["o"], servicePort=9000), _s("a"), _s("b")],
+                          True) == [("services[3].servicePort", 80, _PORT_CLASH.format(first="a", c="k"))]
+    assert fleet_problems([slb, other], [_s("a", clusters=["k"]), _s("b", clusters=["k"])], True) == clash
+    # One line per service even when it clashes on two clusters; each later one names the first.
+    three = fleet_problems([slb, _onprem("o")], [_s("a"), _s("b"), _s("c")], True)
+    assert three == [("services[1].servicePort", 80, _PORT_CLASH.format(first="a", c="k")),
+                     ("services[2].servicePort", 80, _PORT_CLASH.format(first="a", c="k"))]
+    # A service or cluster that did not validate is left to its own lines.
+    assert fleet_problems([slb], [_s("a"), (_service("b"), None)], True) == []
+    assert fleet_problems([(_cluster("k", "onprem"), None)], [_s("a"), _s("b")], True) == []
+    # existing: servicelb only means "no annotations" (kind, minikube give each Service an address).
+    assert fleet_problems([_c("x", "existing")], [_s("a"), _s("b")], True) == []
     # Cloud clusters: each Service gets a load balancer of its own (or fleetform's, by NodePort).
     assert fleet_problems([_c("m", "aws")], [_s("a"), _s("b")], True) == []
+
+
+@pytest.mark.parametrize("port,what", [(6443, "the Kubernetes API"), (10250, "the kubelet"), (2379, "etcd"),
+                                       (2380, "etcd"), (5001, "Spegel"), (22, "SSH"), (30000, "the NodePort range"),
+                                       (32767, "the NodePort range")])
+def test_a_public_port_the_onprem_nodes_serve_themselves_is_refused(port, what):
+    """https://docs.k3s.io/installation/requirements ("Inbound Rules for K3s Nodes"): ServiceLB's host
+    port would take that port over on every node (the CNI's portmap rule redirects it)."""
+    line = [("services[0].servicePort", port, f"a port the nodes of cluster k do not serve themselves ({port} is "
+                                              f"{what}'s; ServiceLB would take it over on every node)")]
+    assert fleet_problems([_onprem("k")], [_s("a", servicePort=port)], True) == line
+    # once per service, not also as a clash with a later one
+    assert fleet_problems([_onprem("k")], [_s("a", servicePort=port), _s("b", servicePort=port)], True)[0] == line[0]
+    # the hosts' own SSH port, whatever it is
+    assert fleet_problems([_onprem("k", ssh={"port": 2222})], [_s("a", servicePort=2222)], True) == [
+        ("services[0].servicePort", 2222, "a port the nodes of cluster k do not serve themselves (2222 is SSH's; "
+                                          "ServiceLB would take it over on every node)")]
+    for fine in (22 if port != 22 else 80, 29999, 32768, 8443):
+        if fine != port:
+            assert fleet_problems([_onprem("k", ssh={"port": 2222})], [_s("a", servicePort=fine)], True) == []
+    # not under MetalLB, nor on existing clusters
+    assert fleet_problems([_onprem("k", loadBalancer={"provider": "metallb"})], [_s("a", servicePort=port)], True) == []
+    assert fleet_problems([_c("x", "existing")], [_s("a", servicePort=port)], True) == []
 
 
 def test_fleet_problems_reads_names_and_references_from_raw_entries():

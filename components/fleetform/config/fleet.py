@@ -3,7 +3,7 @@
 Its clusters and services, the default namespace and Kubernetes version, the onprem SSH key; and
 the checks across them (:func:`fleet_problems`): unique names, references between services and
 clusters, ``expose: internal`` only where the load balancer has private addresses, NodePort clashes
-on self-managed cloud clusters, public services' port clashes under ServiceLB, the onprem SSH key. They report every problem at once, and
+on self-managed cloud clusters, public services' ports under ServiceLB on onprem clusters, the onprem SSH key. They report every problem at once, and
 :func:`~fleetform.config.loading.load_spec` runs them even when some entries did not validate.
 """
 
@@ -200,32 +200,50 @@ def fleet_problems(
     return found
 
 
+_K3S_HOST_PORTS = {6443: "the Kubernetes API", 10250: "the kubelet", 2379: "etcd", 2380: "etcd", 5001: "Spegel"}
+"""TCP ports k3s itself listens on at a node (https://docs.k3s.io/installation/requirements, "Inbound
+Rules for K3s Nodes"; fleetform's onprem servers run embedded etcd, --cluster-init)."""
+
+
 def _servicelb_port_problems(
     clusters: list[tuple[Any, Optional[ClusterSpec]]],
     services: list[tuple[Any, Optional[ServiceSpec]]],
 ) -> list[tuple[str, Any, str]]:
-    """Two public services on one servicePort of a ServiceLB cluster: ServiceLB (klipper-lb) serves
-    each LoadBalancer Service with a host port on the nodes, its own port; "if there are no free
-    host ports, the service load balancer will stay in pending" (k3s-io/klipper-lb README), so the
-    second Service would never get an address. One line per service, on the first cluster."""
+    """Public services' ports on fleetform's k3s (onprem) under ServiceLB. ServiceLB (klipper-lb)
+    serves each LoadBalancer Service with a host port on the nodes, the Service's own port (k3s
+    pkg/cloudprovider/servicelb.go: ``HostPort: port.Port``); "if there are no free host ports, the
+    service load balancer will stay in pending" (k3s-io/klipper-lb README). Two public services on
+    one port compete for it; a port the node itself serves (SSH, k3s, NodePorts) is taken over by
+    the CNI's portmap rule. Only onprem: on an ``existing`` cluster ``servicelb`` only means
+    fleetform adds no annotations (kind, minikube give each Service its own address). One line per
+    service, on the first cluster."""
     found: list[tuple[str, Any, str]] = []
-    clashing: set[int] = set()
+    reported: set[int] = set()
     for _, cluster in clusters:
-        if cluster is None or cluster.target not in ("onprem", "existing") or cluster.load_balancer.provider != "servicelb":
+        if cluster is None or cluster.target != "onprem" or cluster.load_balancer.provider != "servicelb":
             continue
+        held = {**_K3S_HOST_PORTS, cluster.ssh.port: "SSH"}
         taken: dict[int, str] = {}
         for i, (_, svc) in enumerate(services):
             if svc is None or svc.expose != "public" or (svc.clusters is not None and cluster.name not in svc.clusters):
                 continue
-            if svc.service_port in taken:
-                if i not in clashing:
-                    clashing.add(i)
-                    found.append((f"services[{i}].servicePort", svc.service_port,
-                                  f"a port not used by service {taken[svc.service_port]} on cluster {cluster.name}: "
-                                  "ServiceLB gives each public service a host port of its own on the nodes, and a "
-                                  "second Service on the same port never gets an address"))
+            port = svc.service_port
+            if i not in reported and (port in held or 30000 <= port <= 32767):
+                reported.add(i)
+                what = held.get(port, "the NodePort range")
+                found.append((f"services[{i}].servicePort", port,
+                              f"a port the nodes of cluster {cluster.name} do not serve themselves ({port} is "
+                              f"{what}'s; ServiceLB would take it over on every node)"))
                 continue
-            taken[svc.service_port] = svc.name
+            if port in taken:
+                if i not in reported:
+                    reported.add(i)
+                    found.append((f"services[{i}].servicePort", port,
+                                  f"a port not used by service {taken[port]} on cluster {cluster.name}: ServiceLB gives "
+                                  "each public service a host port of its own on the nodes, and two Services on one "
+                                  "port compete for it (one stays pending, or each answers on only some nodes)"))
+                continue
+            taken[port] = svc.name
     return found
 
 

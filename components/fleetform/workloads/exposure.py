@@ -143,12 +143,12 @@ def _self_hosted(service: ServiceSpec, lb: LoadBalancerSpec) -> Exposure:
         annotations=annotations,
         external_traffic_policy="Local",
         health_check=f"{lb.provider}: only nodes with a pod ready on {service.health.path} serve",
-        # pulumi-kubernetes waits for a Service's ready endpoints and then a LoadBalancer's
-        # address, 10 minutes in all unless the resource's customTimeouts say otherwise
-        # (provider/pkg/await/service.go: DefaultServiceTimeoutMins = 10, read through
-        # getTimeout; "[2/3] Attempting to allocate IP address to Service" meanwhile).
-        # Microservice creates the Service after its Deployment is ready, so this bounds the
-        # address alone. ServiceLB and
+        # pulumi-kubernetes waits until a Service has no unready endpoint and, for a
+        # LoadBalancer, an address (provider/pkg/await/service.go, checkAndLogStatus), 10 minutes
+        # unless the resource's customTimeouts say otherwise (provider/pkg/await/await.go,
+        # Creation/Update: the default when none is given). Microservice creates the Service
+        # after its Deployment is ready, so this bounds the address, less any pod that turns
+        # unready meanwhile (a restart, an early scale-up). ServiceLB and
         # MetalLB hand out an address within seconds of the Service (node addresses / a pool),
         # cloud-provider-kind within the minute its proxy container takes to start: when nothing
         # answers after five minutes, nothing will (no controller, an exhausted pool), so the

@@ -153,11 +153,10 @@ class Microservice(pulumi.ComponentResource):
             f"{name}-service",
             metadata=_meta(svc, namespace, service, exposure.annotations, exposure.labels),
             spec=_service_spec(service, exposure),
-            # After the Deployment is ready: the provider's Service await first waits for
-            # endpoints (ready pods), then for the address, all within one timeout
-            # (pulumi-kubernetes provider/pkg/await/service.go, "[1/3] Finding Pods to direct
-            # traffic to" before "[2/3] Attempting to allocate IP address to Service"), so a
-            # short address_wait would otherwise also bound the image pull and start-up.
+            # After the Deployment is ready: the provider's Service await needs no unready
+            # endpoint as well as the address, within one timeout (pulumi-kubernetes
+            # provider/pkg/await/service.go, checkAndLogStatus), so a short address_wait would
+            # otherwise also bound the image pull and start-up.
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[deployment],
                 custom_timeouts=None if exposure.address_wait is None else pulumi.CustomTimeouts(
