@@ -692,6 +692,10 @@ def test_a_public_port_the_onprem_nodes_serve_themselves_is_refused(port, what):
     assert fleet_problems([_onprem("k")], [_s("a", servicePort=port)], True) == line
     # once per service, not also as a clash with a later one
     assert fleet_problems([_onprem("k")], [_s("a", servicePort=port), _s("b", servicePort=port)], True)[0] == line[0]
+    # once per service across clusters; the services after it are still checked
+    assert fleet_problems([_onprem("k"), _onprem("o")], [_s("a", servicePort=port)], True) == line
+    assert fleet_problems([_onprem("k")], [_s("a", servicePort=port), _s("b"), _s("c")], True) == [
+        line[0], ("services[2].servicePort", 80, _PORT_CLASH.format(first="b", c="k"))]
     # the hosts' own SSH port, whatever it is
     assert fleet_problems([_onprem("k", ssh={"port": 2222})], [_s("a", servicePort=2222)], True) == [
         ("services[0].servicePort", 2222, "a port the nodes of cluster k do not serve themselves (2222 is SSH's; "
