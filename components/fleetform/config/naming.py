@@ -38,8 +38,12 @@ AWS_EKS_NODE_TAGS = 8
 """On EKS the nodes carry the most: the launch template's ``fleetform:cluster``, ``fleetform:stack``
 and ``Name`` (cluster/eks.py ``_node_group``) plus the 5 EKS's own Auto Scaling group propagates at
 launch: ``eks:cluster-name``, ``eks:nodegroup-name``, ``k8s.io/cluster-autoscaler/enabled``,
-``k8s.io/cluster-autoscaler/<cluster>``, ``kubernetes.io/cluster/<cluster>`` (only ``aws:`` tags
-are exempt from the 50). Self-managed keeps :data:`AWS_FLEETFORM_TAGS`."""
+``k8s.io/cluster-autoscaler/<cluster>``, ``kubernetes.io/cluster/<cluster>`` ("Amazon EKS tags
+managed node group resources so that they are configured to use the Kubernetes Cluster
+Autoscaler", https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html; the group is
+found by its ``eks:nodegroup-name`` tag, and pulumi-aws' ``autoscaling.Tag`` docs name "ASGs
+implicitly created by EKS Node Groups"). Only ``aws:`` tags are exempt from the 50. Self-managed
+keeps :data:`AWS_FLEETFORM_TAGS`."""
 """On aws, both modes. Every resource gets ``fleetform:cluster`` and ``fleetform:stack``
 (cluster/eks.py ``cluster_tags``). EKS: the NLBs, target groups and security groups of the AWS Load
 Balancer Controller get those 2 as its ``defaultTags`` (cluster/eks.py ``_load_balancer_controller``)
@@ -128,6 +132,14 @@ def _too_many_tags(spec: "ClusterSpec", cloud: str, budget: int, why: str) -> li
     return [("tags", f"{len(spec.tags)} tags", f"at most {budget} tags on {cloud}{mode} ({why})")]
 
 
+def _self_managed_tag_count(spec: "ClusterSpec", cloud: str, owner: str, limit: int, added: int,
+                            carrier: str) -> list[tuple[Any, Any, str]]:
+    """A self-managed cluster's ``tags`` past what fits next to fleetform's ``added`` on each pool's
+    ``carrier`` (its node-template tags are :func:`_pool_budget_problems`')."""
+    return _too_many_tags(spec, cloud, limit - added, f"{owner} allows {limit} per resource; fleetform adds {added}, "
+                                                      f"and on a pool's {carrier} one more per node label and taint key")
+
+
 def cloud_naming_problems(spec: "ClusterSpec") -> list[tuple[Any, Any, str]]:
     """What each cloud refuses in names and tags, caught before any resource exists: every
     (key below the cluster or (key, tag name), value given, what is allowed)."""
@@ -139,9 +151,8 @@ def cloud_naming_problems(spec: "ClusterSpec") -> list[tuple[Any, Any, str]]:
         # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Tag.html), the strictest of
         # the services fleetform tags (others allow keys of 128).
         if self_managed:
-            found += _too_many_tags(spec, "aws", AWS_TAGS_PER_RESOURCE - AWS_FLEETFORM_TAGS,
-                                    f"AWS allows {AWS_TAGS_PER_RESOURCE} per resource; fleetform adds {AWS_FLEETFORM_TAGS}, "
-                                    "and on a pool's Auto Scaling group one more per node label and taint key")
+            found += _self_managed_tag_count(spec, "aws", "AWS", AWS_TAGS_PER_RESOURCE, AWS_FLEETFORM_TAGS,
+                                             "Auto Scaling group")
         else:
             found += _too_many_tags(spec, "aws", AWS_TAGS_PER_RESOURCE - AWS_EKS_NODE_TAGS,
                                     f"AWS allows {AWS_TAGS_PER_RESOURCE} per resource; a node carries "
@@ -189,9 +200,7 @@ def cloud_naming_problems(spec: "ClusterSpec") -> list[tuple[Any, Any, str]]:
     elif t == "azure":
         added = AZURE_FLEETFORM_TAGS["self-managed" if self_managed else "managed"]
         if self_managed:
-            found += _too_many_tags(spec, "azure", AZURE_TAGS_PER_RESOURCE - added,
-                                    f"Azure allows {AZURE_TAGS_PER_RESOURCE} per resource; fleetform adds {added}, and "
-                                    "on a pool's scale set one more per node label and taint key")
+            found += _self_managed_tag_count(spec, "azure", "Azure", AZURE_TAGS_PER_RESOURCE, added, "scale set")
         else:
             found += _too_many_tags(spec, "azure", AKS_KEY_VAULT_KEY_TAGS - added,
                                     f"the cluster's etcd key in Key Vault takes them and allows {AKS_KEY_VAULT_KEY_TAGS} "
